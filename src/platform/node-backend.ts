@@ -1,0 +1,45 @@
+/**
+ * Node-only tfjs backend selection. `wasm` is the fast CPU-side backend (the default for training
+ * and tests), `cpu` the pure-JS oracle, `webgpu` runs through Dawn (the `webgpu` npm package); on
+ * GPU-less machines Dawn uses SwiftShader's Vulkan ICD shipped with Debian's chromium.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { existsSync } from 'node:fs';
+
+export type NodeBackendName = 'wasm' | 'cpu' | 'webgpu';
+
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+let webgpuRegistered = false;
+
+async function registerNodeWebGPU(): Promise<void> {
+  if (webgpuRegistered) return;
+  if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) {
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD; // read by the Vulkan loader when Dawn starts
+  }
+  const { create, globals } = await import('webgpu');
+  Object.assign(globalThis, globals);
+  const gpu = create([]);
+  const g = globalThis as unknown as { navigator?: { gpu?: unknown } };
+  if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  else g.navigator.gpu = gpu;
+  await import('@tensorflow/tfjs-backend-webgpu');
+  webgpuRegistered = true;
+}
+
+/** Sets the tfjs backend; throws if it cannot be initialised (never silently falls back). */
+export async function initNodeBackend(name: NodeBackendName = 'wasm'): Promise<string> {
+  tf.env().set('IS_NODE', true);
+  if (name === 'webgpu') await registerNodeWebGPU();
+  const ok = await tf.setBackend(name);
+  await tf.ready();
+  if (!ok || tf.getBackend() !== name) throw new Error(`tfjs backend '${name}' could not be initialised (got '${tf.getBackend()}')`);
+  return name;
+}
+
+/** Backend named by the TFJS_BACKEND environment variable (default wasm). */
+export function backendFromEnv(): NodeBackendName {
+  const b = (process.env.TFJS_BACKEND ?? 'wasm') as NodeBackendName;
+  if (!['wasm', 'cpu', 'webgpu'].includes(b)) throw new Error(`TFJS_BACKEND must be wasm, cpu or webgpu (got ${b})`);
+  return b;
+}

@@ -1,0 +1,34 @@
+import { open, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { checkRange, type ByteSource } from '../io/byte-source.ts';
+
+/** Node-only ByteSource over a file on disk (positional reads, no whole-file buffer). */
+export class NodeFileByteSource implements ByteSource {
+  private constructor(
+    private readonly path: string,
+    readonly size: number,
+    readonly name: string,
+  ) {}
+
+  static async open(path: string): Promise<NodeFileByteSource> {
+    const s = await stat(path);
+    return new NodeFileByteSource(path, s.size, basename(path));
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this, offset, length);
+    const fh = await open(this.path, 'r');
+    try {
+      const buf = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return buf;
+    } finally {
+      await fh.close();
+    }
+  }
+}
