@@ -1,0 +1,145 @@
+/**
+ * The four 3D-Adapter losses (spec Part C.4) as plain functions on tensors. Each returns a scalar
+ * and is differentiable with respect to its "adapted" inputs; the source / reference inputs are
+ * treated as constants by the caller (they are computed outside the gradient scope).
+ *
+ * Shapes: embeddings `[N, D]`, tokens `[N, n, d]`, images NHWC `[N, S, S, 3]` in [−1, 1],
+ * rendered feature images NHWC `[N, R, R, C]`.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Below this norm a CLIP direction is treated as "not yet defined": `x / max(|x|, eps)` then grows
+ * linearly in x, so the gradient at x = 0 points along the reference direction instead of being
+ * NaN. This matters at iteration 0, when the adapted and source generators are identical and
+ * E(I_t) − E(I_s) is exactly zero. Adam divides the gradient scale out, so the large 1/eps factor
+ * does not change the step size.
+ */
+export const DIRECTION_EPS = 1e-6;
+
+/**
+ * PyTorch's F.normalize: x / max(‖x‖₂, eps) along the last axis. Written as
+ * x / sqrt(max(Σx², eps²)) so the gradient stays finite at x = 0 (sqrt'(0) is infinite).
+ */
+export function l2Normalize<T extends tf.Tensor>(x: T, eps = 1e-12): T {
+  return tf.tidy(() => {
+    const norm = tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), eps * eps));
+    return tf.div(x, norm) as T;
+  });
+}
+
+/**
+ * Normalised mean of normalised embeddings (DoRM's μ_s): `normalize(mean_n normalize(e_n))`.
+ * `embeddings` [N, D] → [D].
+ */
+export function meanDirection(embeddings: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => l2Normalize(tf.mean(l2Normalize(embeddings), 0)) as tf.Tensor1D);
+}
+
+/** Δ_ref = normalize(E(I_ref) − μ_s); `refEmbedding` [D] or [1, D], `sourceMean` [D] → [D]. */
+export function referenceDirection(refEmbedding: tf.Tensor, sourceMean: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => l2Normalize(tf.sub(tf.reshape(refEmbedding, [-1]), sourceMean), DIRECTION_EPS) as tf.Tensor1D);
+}
+
+/**
+ * L_dir (DDR): mean_n (1 − cos(normalize(E(I_t,n) − E(I_s,n)), Δ_ref)).
+ * `adapted`, `source` [N, D] (embeddings, normalised or not — only their difference matters);
+ * `refDirection` [D], unit length.
+ */
+export function lossDirection(adapted: tf.Tensor2D, source: tf.Tensor2D, refDirection: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const delta = l2Normalize(tf.sub(adapted, source), DIRECTION_EPS);
+    const cos = tf.sum(tf.mul(delta, refDirection), -1); // [N]
+    return tf.mean(tf.sub(1, cos)) as tf.Scalar;
+  });
+}
+
+/** Cosine cost matrix C_ij = 1 − â_i·r̂_j: `a` [N, n, d], `r` [m, d] → [N, n, m]. */
+export function cosineCost(a: tf.Tensor3D, r: tf.Tensor2D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const an = l2Normalize(a);
+    const rn = l2Normalize(r);
+    const [N, n, d] = a.shape;
+    const sim = tf.reshape(tf.matMul(tf.reshape(an, [N * n, d]), rn, false, true), [N, n, r.shape[0]]);
+    return tf.sub(1, sim) as tf.Tensor3D;
+  });
+}
+
+/**
+ * L_dis (TDL): relaxed Earth Mover's Distance (Kolkin et al.) between the adapted tokens of each
+ * sample and the reference tokens: max(mean_i min_j C_ij, mean_j min_i C_ij), averaged over the
+ * batch. `adapted` [N, n, d]; `reference` [m, d] or [1, m, d].
+ */
+export function lossRemd(adapted: tf.Tensor3D, reference: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const ref = tf.reshape(reference, [-1, adapted.shape[2]]) as tf.Tensor2D;
+    const cost = cosineCost(adapted, ref);
+    const rowTerm = tf.mean(tf.min(cost, 2), 1); // each adapted token → nearest reference token
+    const colTerm = tf.mean(tf.min(cost, 1), 1); // each reference token → nearest adapted token
+    return tf.mean(tf.maximum(rowTerm, colTerm)) as tf.Scalar;
+  });
+}
+
+/** Cosine self-similarity matrices of token sets: `tokens` [N, n, d] → [N, n, n]. */
+export function selfSimilarity(tokens: tf.Tensor3D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const t = l2Normalize(tokens);
+    return tf.matMul(t, t, false, true) as tf.Tensor3D;
+  });
+}
+
+export type FeatureStructureMode = 'selfsim-mse' | 'selfsim-l1';
+export const FEATURE_STRUCTURE_MODES: readonly FeatureStructureMode[] = ['selfsim-mse', 'selfsim-l1'];
+
+/**
+ * L_F-str (FSSM): distance between the token self-similarity matrices of adapted and source images
+ * (DoRM's similarity-based structure loss). 'selfsim-mse' = mean squared difference (DoRM's code),
+ * 'selfsim-l1' = mean absolute difference (DoRM++ write-up). Both averaged over N·n².
+ */
+export function lossFeatureStructure(adapted: tf.Tensor3D, source: tf.Tensor3D, mode: FeatureStructureMode = 'selfsim-mse'): tf.Scalar {
+  return tf.tidy(() => {
+    const diff = tf.sub(selfSimilarity(adapted), selfSimilarity(source));
+    return (mode === 'selfsim-mse' ? tf.mean(tf.square(diff)) : tf.mean(tf.abs(diff))) as tf.Scalar;
+  });
+}
+
+/**
+ * Area (box) down-sampling of an NHWC image by the largest integer factor that keeps at least
+ * `minSize` pixels per side (identity when the image is already ≤ minSize).
+ */
+export function areaDownsample(images: tf.Tensor4D, minSize: number): tf.Tensor4D {
+  const size = Math.min(images.shape[1], images.shape[2]);
+  const k = Math.max(1, Math.floor(size / minSize));
+  if (k === 1) return tf.clone(images);
+  return tf.avgPool(images, k, k, 'valid');
+}
+
+export type ImageStructureMode = 'lowres-l1' | 'feature-selfsim';
+export const IMAGE_STRUCTURE_MODES: readonly ImageStructureMode[] = ['lowres-l1', 'feature-selfsim'];
+
+/**
+ * L_I-str 'lowres-l1' (ISSM default): mean |down(I_t) − down(I_s)| with area down-sampling to
+ * 64² — keeps the low-frequency layout (pose, shape, shading) of the source while leaving the
+ * high frequencies (texture, strokes) free to change.
+ */
+export function lossImageStructureLowres(adapted: tf.Tensor4D, source: tf.Tensor4D, size = 64): tf.Scalar {
+  return tf.tidy(() => tf.mean(tf.abs(tf.sub(areaDownsample(adapted, size), areaDownsample(source, size)))) as tf.Scalar);
+}
+
+/**
+ * L_I-str 'feature-selfsim': cosine self-similarity of the rendered 32-channel feature image,
+ * area-pooled to at most `grid`² positions, L1 between adapted and source. It constrains the
+ * spatial layout of what Tri-D renders; G2 cannot change the rendered features, so in step 2 this
+ * term is a constant (zero gradient).
+ */
+export function lossImageStructureFeatureSelfSim(adaptedFeatures: tf.Tensor4D, sourceFeatures: tf.Tensor4D, grid = 32): tf.Scalar {
+  return tf.tidy(() => {
+    const toTokens = (f: tf.Tensor4D) => {
+      const p = areaDownsample(f, grid);
+      const [N, H, W, C] = p.shape;
+      return tf.reshape(p, [N, H * W, C]) as tf.Tensor3D;
+    };
+    const diff = tf.sub(selfSimilarity(toTokens(adaptedFeatures)), selfSimilarity(toTokens(sourceFeatures)));
+    return tf.mean(tf.abs(diff)) as tf.Scalar;
+  });
+}
