@@ -1,0 +1,328 @@
+/**
+ * Reads an official EG3D network pickle (spec B.1–B.8) without Python: a dict {G, D, G_ema, ...} as
+ * written by the training loop, or a bare pickled generator. The pickle VM scans the whole stream (the
+ * memo is shared across G / D / G_ema), but tensor storages are only recorded by position; `read(key)`
+ * fetches the bytes of one G_ema tensor on demand.
+ */
+import type { ByteSource } from '../io/byte-source.ts';
+import {
+  loadPickle,
+  PickleBytes,
+  PickleFormatError,
+  PyObject,
+  SET_STATE,
+  plainClassHandler,
+  type GlobalHandler,
+  type StateReceiver,
+} from '../io/pickle.ts';
+import { sha256OfSource } from '../io/sha256.ts';
+import {
+  decodeLegacyStorageBlob,
+  ELEMENT_BYTES,
+  numelOf,
+  viewSpan,
+  viewToFloat32,
+  type StorageLocation,
+  type TensorView,
+} from '../io/torch-legacy.ts';
+
+export class EG3DCheckpointError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EG3DCheckpointError';
+  }
+}
+
+/** `torch.storage._load_from_bytes(blob)`: decoded lazily, once. */
+export class LazyStorage {
+  private location: Promise<StorageLocation> | null = null;
+  constructor(readonly blob: PickleBytes) {}
+  locate(source: ByteSource): Promise<StorageLocation> {
+    this.location ??= decodeLegacyStorageBlob(source, this.blob);
+    return this.location;
+  }
+}
+
+/** `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)`. */
+export class TensorRef {
+  constructor(
+    readonly storage: LazyStorage,
+    readonly view: TensorView,
+  ) {}
+}
+
+/** An object of a `torch_utils.persistence` class: `_reconstruct_persistent_obj(meta)`. */
+export class PersistentObject {
+  constructor(
+    readonly className: string,
+    readonly state: Map<unknown, unknown>,
+  ) {}
+}
+
+/** `numpy.dtype(descr, align, copy)` + BUILD state `(version, byteorder, ...)`. */
+class NumpyDType implements StateReceiver {
+  byteOrder = '<';
+  constructor(readonly descr: string) {}
+  [SET_STATE](state: unknown): void {
+    if (Array.isArray(state) && typeof state[1] === 'string') this.byteOrder = state[1];
+  }
+}
+
+function numpyScalar(args: unknown[]): number | boolean {
+  const [dtype, raw] = args;
+  if (!(dtype instanceof NumpyDType) || !(raw instanceof PickleBytes) || !raw.inline) {
+    throw new EG3DCheckpointError('numpy scalar: unexpected arguments');
+  }
+  const b = raw.inline;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const le = dtype.byteOrder !== '>';
+  const expect = (n: number) => {
+    if (b.length !== n) throw new EG3DCheckpointError(`numpy scalar ${dtype.descr}: ${b.length} bytes`);
+  };
+  switch (dtype.descr) {
+    case 'f8': expect(8); return dv.getFloat64(0, le);
+    case 'f4': expect(4); return dv.getFloat32(0, le);
+    case 'i8': expect(8); return Number(dv.getBigInt64(0, le));
+    case 'u8': expect(8); return Number(dv.getBigUint64(0, le));
+    case 'i4': expect(4); return dv.getInt32(0, le);
+    case 'u4': expect(4); return dv.getUint32(0, le);
+    case 'i2': expect(2); return dv.getInt16(0, le);
+    case 'u2': expect(2); return dv.getUint16(0, le);
+    case 'i1': expect(1); return dv.getInt8(0);
+    case 'u1': expect(1); return dv.getUint8(0);
+    case 'b1': expect(1); return b[0] !== 0;
+    default: throw new EG3DCheckpointError(`numpy scalar of dtype '${dtype.descr}' is not supported`);
+  }
+}
+
+function asIntTuple(v: unknown, what: string): number[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isInteger(x))) {
+    throw new EG3DCheckpointError(`${what}: expected a tuple of ints`);
+  }
+  return v as number[];
+}
+
+function rebuildTensor(args: unknown[]): TensorRef {
+  const [storage, offset, size, stride] = args;
+  if (!(storage instanceof LazyStorage)) throw new EG3DCheckpointError('_rebuild_tensor_v2: storage is not a _load_from_bytes storage');
+  if (typeof offset !== 'number') throw new EG3DCheckpointError('_rebuild_tensor_v2: bad storage offset');
+  const shape = asIntTuple(size, '_rebuild_tensor_v2 size');
+  const strides = asIntTuple(stride, '_rebuild_tensor_v2 stride');
+  if (shape.length !== strides.length) throw new EG3DCheckpointError('_rebuild_tensor_v2: size/stride rank mismatch');
+  return new TensorRef(storage, { shape, stride: strides, offset });
+}
+
+function rebuildParameter(args: unknown[]): TensorRef {
+  if (!(args[0] instanceof TensorRef)) throw new EG3DCheckpointError('_rebuild_parameter: data is not a tensor');
+  return args[0];
+}
+
+const dictHandler: GlobalHandler = {
+  // OrderedDict() / OrderedDict([(k, v), ...]) and EasyDict via NEWOBJ: all become Maps.
+  call: (args) => new Map(Array.isArray(args[0]) ? (args[0] as [unknown, unknown][]) : []),
+  construct: () => new Map(),
+};
+
+/** The allowlist of spec B.3 (plus torch ≥ 2 and numpy 2 spellings). */
+export function eg3dGlobals(): Map<string, GlobalHandler> {
+  const g = new Map<string, GlobalHandler>();
+  g.set('torch_utils.persistence._reconstruct_persistent_obj', {
+    call: ([meta]) => {
+      if (!(meta instanceof Map) || meta.get('type') !== 'class') {
+        throw new EG3DCheckpointError('_reconstruct_persistent_obj: unexpected meta (only persistent classes are supported)');
+      }
+      const state = meta.get('state');
+      const className = meta.get('class_name');
+      if (!(state instanceof Map) || typeof className !== 'string') throw new EG3DCheckpointError('_reconstruct_persistent_obj: meta lacks state/class_name');
+      return new PersistentObject(className, state);
+    },
+  });
+  g.set('collections.OrderedDict', dictHandler);
+  g.set('dnnlib.util.EasyDict', dictHandler);
+  g.set('torch._utils._rebuild_tensor_v2', { call: rebuildTensor });
+  g.set('torch._utils._rebuild_parameter', { call: rebuildParameter });
+  g.set('torch._utils._rebuild_parameter_with_state', { call: rebuildParameter });
+  g.set('torch.storage._load_from_bytes', {
+    call: ([b]) => {
+      if (!(b instanceof PickleBytes)) throw new EG3DCheckpointError('_load_from_bytes: argument is not bytes');
+      return new LazyStorage(b);
+    },
+  });
+  g.set('numpy.dtype', { call: ([descr]) => new NumpyDType(String(descr)) });
+  g.set('numpy.core.multiarray.scalar', { call: numpyScalar });
+  g.set('numpy._core.multiarray.scalar', { call: numpyScalar });
+  // Non-persistent module classes pickled the ordinary way (spec B.2): plain attribute containers.
+  for (const cls of [
+    'training.triplane.OSGDecoder',
+    'torch.nn.modules.container.Sequential',
+    'torch.nn.modules.activation.Softplus',
+    'training.volumetric_rendering.renderer.ImportanceRenderer',
+    'training.volumetric_rendering.ray_marcher.MipRayMarcher2',
+    'training.volumetric_rendering.ray_sampler.RaySampler',
+  ]) {
+    g.set(cls, plainClassHandler(cls));
+  }
+  return g;
+}
+
+function moduleState(obj: unknown, path: string): Map<unknown, unknown> {
+  const state = obj instanceof PersistentObject ? obj.state : obj instanceof PyObject ? obj.state : undefined;
+  if (!(state instanceof Map)) throw new EG3DCheckpointError(`'${path || '<root>'}' is not a torch module`);
+  return state;
+}
+
+/** Plain JSON value: dict/EasyDict → object, tuple/list → array, numpy scalars already numbers. */
+export function toPlain(v: unknown): unknown {
+  if (v === null || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (Array.isArray(v)) return v.map(toPlain);
+  if (v instanceof Set) return [...v].map(toPlain);
+  if (v instanceof Map) {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of v) o[String(k)] = toPlain(x);
+    return o;
+  }
+  if (v instanceof TensorRef) return { __tensor__: v.view.shape };
+  if (v instanceof PersistentObject) return { __class__: v.className };
+  if (v instanceof PyObject) return { __class__: v.className };
+  return { __unsupported__: Object.prototype.toString.call(v) };
+}
+
+export interface ReadEG3DOptions {
+  onProgress?: (bytesRead: number, total: number) => void;
+}
+
+export interface EG3DTensorEntry {
+  key: string;
+  ref: TensorRef;
+}
+
+export class EG3DCheckpoint {
+  private readonly tensors: Map<string, TensorRef>;
+  private hash: Promise<string> | null = null;
+
+  constructor(
+    readonly source: ByteSource,
+    /** Class of the generator ('TriPlaneGenerator'). */
+    readonly className: string,
+    readonly initKwargs: Record<string, unknown>,
+    readonly renderingKwargs: Record<string, unknown>,
+    readonly neuralRenderingResolution: number,
+    entries: EG3DTensorEntry[],
+  ) {
+    this.tensors = new Map(entries.map((e) => [e.key, e.ref]));
+  }
+
+  /** G_ema state-dict keys in PyTorch order. */
+  get keys(): string[] {
+    return [...this.tensors.keys()];
+  }
+
+  has(key: string): boolean {
+    return this.tensors.has(key);
+  }
+
+  private ref(key: string): TensorRef {
+    const r = this.tensors.get(key);
+    if (!r) throw new EG3DCheckpointError(`${this.source.name}: G_ema has no tensor '${key}'`);
+    return r;
+  }
+
+  shapeOf(key: string): number[] {
+    return [...this.ref(key).view.shape];
+  }
+
+  /** Storage position and strided view of a tensor (used by the pickle exporter). */
+  async locate(key: string): Promise<{ location: StorageLocation; view: TensorView }> {
+    const r = this.ref(key);
+    const location = await r.storage.locate(this.source);
+    const span = viewSpan(r.view);
+    if (span.first + span.count > location.numel) {
+      throw new EG3DCheckpointError(`${this.source.name}: tensor '${key}' reaches past its storage (${span.first + span.count} > ${location.numel})`);
+    }
+    return { location, view: r.view };
+  }
+
+  /** One tensor as a contiguous float32 array in PyTorch layout. */
+  async read(key: string): Promise<{ shape: number[]; data: Float32Array }> {
+    const r = this.ref(key);
+    const { location } = await this.locate(key);
+    const span = viewSpan(r.view);
+    const eb = ELEMENT_BYTES[location.dtype];
+    const blob = r.storage.blob;
+    const begin = location.dataOffset + span.first * eb;
+    const raw = blob.inline
+      ? blob.inline.subarray(begin - blob.offset, begin - blob.offset + span.count * eb)
+      : await this.source.read(begin, span.count * eb);
+    const data = viewToFloat32(raw, span.first, location.dtype, r.view);
+    if (data.length !== numelOf(r.view.shape)) throw new EG3DCheckpointError(`${key}: size mismatch`);
+    return { shape: [...r.view.shape], data };
+  }
+
+  /** SHA-256 (hex) of the whole file, computed incrementally once. */
+  sha256(onProgress?: (bytesRead: number, total: number) => void): Promise<string> {
+    this.hash ??= sha256OfSource(this.source, { onProgress });
+    return this.hash;
+  }
+}
+
+function collectTensors(root: unknown): EG3DTensorEntry[] {
+  const out: EG3DTensorEntry[] = [];
+  const seen = new Set<unknown>();
+  // state_dict order: own parameters, own persistent buffers, then children depth-first.
+  const walk = (mod: unknown, prefix: string) => {
+    if (seen.has(mod)) throw new EG3DCheckpointError(`module '${prefix}' appears twice in the generator tree`);
+    seen.add(mod);
+    const state = moduleState(mod, prefix.replace(/\.$/, ''));
+    const nonPersistent = state.get('_non_persistent_buffers_set');
+    const skip = nonPersistent instanceof Set ? nonPersistent : new Set();
+    for (const field of ['_parameters', '_buffers'] as const) {
+      const d = state.get(field);
+      if (d === undefined) continue;
+      if (!(d instanceof Map)) throw new EG3DCheckpointError(`'${prefix}${field}' is not a dict`);
+      for (const [name, t] of d) {
+        if (t === null || (field === '_buffers' && skip.has(name))) continue;
+        if (!(t instanceof TensorRef)) throw new EG3DCheckpointError(`'${prefix}${String(name)}' is not a tensor`);
+        out.push({ key: `${prefix}${String(name)}`, ref: t });
+      }
+    }
+    const children = state.get('_modules');
+    if (children instanceof Map) {
+      for (const [name, child] of children) if (child !== null) walk(child, `${prefix}${String(name)}.`);
+    }
+  };
+  walk(root, '');
+  return out;
+}
+
+/** Parses an EG3D network pickle. Throws PickleFormatError / UnsupportedGlobalError / EG3DCheckpointError. */
+export async function readEG3DPickle(source: ByteSource, opts: ReadEG3DOptions = {}): Promise<EG3DCheckpoint> {
+  const { value } = await loadPickle(source, { globals: eg3dGlobals(), onProgress: opts.onProgress });
+  let generator: unknown;
+  if (value instanceof Map) {
+    if (!value.has('G_ema')) {
+      throw new EG3DCheckpointError(`${source.name}: the pickle is a dict without 'G_ema' (keys: ${[...value.keys()].map(String).join(', ')})`);
+    }
+    generator = value.get('G_ema');
+  } else {
+    generator = value;
+  }
+  if (!(generator instanceof PersistentObject)) {
+    throw new EG3DCheckpointError(`${source.name}: no EG3D generator found (G_ema is not a torch_utils.persistence module)`);
+  }
+  const state = generator.state;
+  const initKwargs = toPlain(state.get('_init_kwargs') ?? new Map());
+  const renderingKwargs = toPlain(state.get('rendering_kwargs') ?? new Map());
+  const nrr = state.get('neural_rendering_resolution');
+  if (typeof nrr !== 'number') throw new EG3DCheckpointError(`${source.name}: generator has no neural_rendering_resolution (is it a TriPlaneGenerator?)`);
+  const entries = collectTensors(generator);
+  if (entries.length === 0) throw new PickleFormatError(`${source.name}: the generator has no tensors`);
+  return new EG3DCheckpoint(
+    source,
+    generator.className,
+    initKwargs as Record<string, unknown>,
+    renderingKwargs as Record<string, unknown>,
+    nrr,
+    entries,
+  );
+}
