@@ -154,7 +154,7 @@ class PickleMachine {
   private readonly marks: number[] = [];
   private readonly memo: unknown[] = [];
   private readonly resolve: (module: string, name: string) => GlobalHandler | undefined;
-  private view = new DataView(new ArrayBuffer(0));
+  private view: DataView = new DataView(new ArrayBuffer(0));
 
   constructor(
     private readonly source: ByteSource,
