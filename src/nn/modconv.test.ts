@@ -1,0 +1,138 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { initNodeBackend } from '../platform/node-backend.ts';
+import { Random } from '../core/random.ts';
+import { upConvTranspose3x3, modulatedConv2d, demodulationCoefficients } from './modconv.ts';
+import { upsample2d, upConvLowpass } from './upfirdn.ts';
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** Direct reference of upfirdn2d (NHWC, single-channel math per channel): up, pad, 4×4 filter 4·outer(f,f)/64. */
+function upfirdnRef(x: Float32Array, [n, h, w, c]: number[], up: number, pad: [number, number]): { data: Float32Array; shape: number[] } {
+  const f1 = [1, 3, 3, 1];
+  const gain = up * up;
+  const uh = h * up, uw = w * up;
+  const ph = uh + pad[0] + pad[1], pw = uw + pad[0] + pad[1];
+  const oh = ph - 3, ow = pw - 3;
+  const out = new Float32Array(n * oh * ow * c);
+  const at = (b: number, yy: number, xx: number, ch: number) => {
+    // padded-upsampled coordinate → original sample (zero when inserted or padding)
+    const uy = yy - pad[0], ux = xx - pad[0];
+    if (uy < 0 || ux < 0 || uy >= uh || ux >= uw || uy % up || ux % up) return 0;
+    return x[((b * h + uy / up) * w + ux / up) * c + ch];
+  };
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++)
+        for (let ch = 0; ch < c; ch++) {
+          let s = 0;
+          for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) s += at(b, oy + i, ox + j, ch) * f1[3 - i] * f1[3 - j];
+          out[((b * oh + oy) * ow + ox) * c + ch] = (s * gain) / 64;
+        }
+  return { data: out, shape: [n, oh, ow, c] };
+}
+
+describe('up-sampling layers', () => {
+  beforeAll(async () => {
+    await initNodeBackend('wasm');
+  });
+
+  it('upsample2d equals upfirdn2d(up=2, pad (2,1), gain 4)', () => {
+    const rng = new Random(1);
+    const shape = [2, 5, 4, 3];
+    const x = rng.normalArray(2 * 5 * 4 * 3);
+    const ref = upfirdnRef(x, shape, 2, [2, 1]);
+    const y = tf.tidy(() => upsample2d(tf.tensor4d(x, shape as [number, number, number, number])));
+    expect(y.shape).toEqual(ref.shape);
+    expect(maxAbsDiff(y.dataSync(), ref.data)).toBeLessThan(1e-5);
+    y.dispose();
+  });
+
+  it('upConvLowpass equals upfirdn2d(pad 1, gain 4)', () => {
+    const rng = new Random(2);
+    const shape = [1, 7, 6, 2];
+    const x = rng.normalArray(7 * 6 * 2);
+    const ref = upfirdnRef(x, shape, 1, [1, 1]);
+    const y = tf.tidy(() => tf.mul(upConvLowpass(tf.tensor4d(x, shape as [number, number, number, number])), 1 / 4));
+    expect(y.shape).toEqual(ref.shape);
+    // upfirdnRef uses gain up² = 1 for up = 1; the layer's low-pass has gain 4.
+    expect(maxAbsDiff(y.dataSync(), ref.data)).toBeLessThan(1e-5);
+    y.dispose();
+  });
+
+  it('phase-decomposed transposed conv equals tf.conv2dTranspose (+ one zero row/column)', () => {
+    const rng = new Random(3);
+    const [n, h, w, cin, cout] = [2, 4, 5, 3, 6];
+    const x = tf.tensor4d(rng.normalArray(n * h * w * cin), [n, h, w, cin]);
+    const wt = tf.tensor4d(rng.normalArray(9 * cin * cout), [3, 3, cin, cout]);
+    const [mine, ref] = tf.tidy(() => {
+      const y = upConvTranspose3x3(x, wt);
+      expect(y.shape).toEqual([n, 2 * h + 2, 2 * w + 2, cout]);
+      const r = tf.conv2dTranspose(x, tf.transpose(wt, [0, 1, 3, 2]) as tf.Tensor4D, [n, 2 * h + 1, 2 * w + 1, cout], 2, 'valid');
+      const tail = tf.concat([tf.slice(y, [0, 2 * h + 1, 0, 0], [n, 1, -1, -1]).flatten(), tf.slice(y, [0, 0, 2 * w + 1, 0], [n, -1, 1, -1]).flatten()]);
+      expect(tf.max(tf.abs(tail)).dataSync()[0]).toBe(0);
+      return [tf.slice(y, [0, 0, 0, 0], [n, 2 * h + 1, 2 * w + 1, cout]), r];
+    });
+    expect(maxAbsDiff(mine.dataSync(), ref.dataSync())).toBeLessThan(1e-4);
+    tf.dispose([x, wt, mine, ref]);
+  });
+
+  it('modulated up-conv: forward equals the fused reference and gradients match the cpu backend', async () => {
+    const rng = new Random(4);
+    const [n, h, w, cin, cout] = [2, 4, 4, 3, 5];
+    const xd = rng.normalArray(n * h * w * cin);
+    const wd = rng.normalArray(9 * cin * cout);
+    const sd = rng.normalArray(n * cin);
+    const rd = rng.normalArray(n * 2 * h * 2 * w * cout);
+    // Reference: per-sample modulated + demodulated weights, native conv2dTranspose, low-pass; cpu backend.
+    await tf.setBackend('cpu');
+    const ref = tf.tidy(() => {
+      const x = tf.tensor4d(xd, [n, h, w, cin]);
+      const wt = tf.tensor4d(wd, [3, 3, cin, cout]);
+      const s = tf.tensor2d(sd, [n, cin]);
+      const r = tf.tensor4d(rd, [n, 2 * h, 2 * w, cout]);
+      const f = (wv: tf.Tensor, sv: tf.Tensor) => {
+        const outs: tf.Tensor[] = [];
+        for (let b = 0; b < n; b++) {
+          const sb = tf.slice(sv, [b, 0], [1, cin]).reshape([1, 1, cin, 1]);
+          let wb = tf.mul(wv, sb);
+          wb = tf.mul(wb, tf.rsqrt(tf.add(tf.sum(tf.square(wb), [0, 1, 2], true), 1e-8)));
+          const xb = tf.slice(x, [b, 0, 0, 0], [1, h, w, cin]);
+          const y = tf.conv2dTranspose(xb, tf.transpose(wb, [0, 1, 3, 2]) as tf.Tensor4D, [1, 2 * h + 1, 2 * w + 1, cout], 2, 'valid');
+          outs.push(upConvLowpass(y as tf.Tensor4D));
+        }
+        return tf.sum(tf.mul(tf.concat(outs, 0), r));
+      };
+      const [gw, gs] = tf.grads(f)([wt, s]);
+      return { loss: f(wt, s).dataSync()[0], gw: gw.dataSync().slice(), gs: gs.dataSync().slice() };
+    });
+    await tf.setBackend('wasm');
+    const before = tf.memory().numTensors;
+    const mine = tf.tidy(() => {
+      const x = tf.tensor4d(xd, [n, h, w, cin]);
+      const wt = tf.tensor4d(wd, [3, 3, cin, cout]);
+      const s = tf.tensor2d(sd, [n, cin]);
+      const r = tf.tensor4d(rd, [n, 2 * h, 2 * w, cout]);
+      const f = (wv: tf.Tensor, sv: tf.Tensor) => tf.sum(tf.mul(modulatedConv2d(x, wv as tf.Tensor4D, sv as tf.Tensor2D, { demodulate: true, up: 2 }), r));
+      const [gw, gs] = tf.grads(f)([wt, s]);
+      return { loss: f(wt, s).dataSync()[0], gw: gw.dataSync().slice(), gs: gs.dataSync().slice() };
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Math.abs(mine.loss - ref.loss)).toBeLessThan(1e-3 * Math.max(1, Math.abs(ref.loss)));
+    expect(maxAbsDiff(mine.gw, ref.gw)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(mine.gs, ref.gs)).toBeLessThan(1e-4);
+  });
+
+  it('demodulation coefficients normalise each output filter', () => {
+    const d = tf.tidy(() => {
+      const w = tf.ones([3, 3, 2, 1]) as tf.Tensor4D;
+      return demodulationCoefficients(w, tf.tensor2d([[1, 2]])).dataSync()[0];
+    });
+    expect(d).toBeCloseTo(1 / Math.sqrt(9 * (1 + 4)), 6);
+  });
+});

@@ -1,0 +1,140 @@
+/**
+ * StyleGAN2 modulated convolution in its unfused form (scale the input channels by the styles, run
+ * one ordinary convolution with the shared weight, scale the output channels by the demodulation
+ * coefficients), the up-sampling variant, and the SynthesisLayer / ToRGB layers built on it.
+ * Every convolution goes through `conv2d` (custom filter gradient) so the layers train on wasm.
+ * Layouts: x NHWC, weight `[kh, kw, in, out]`, styles `[N, in]`, FC weights `[in, out]`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { conv2d } from './conv.ts';
+import { biasAct, fullyConnected } from './fc.ts';
+import { upConvLowpass, interleave } from './upfirdn.ts';
+
+export interface ModulatedConvOptions {
+  demodulate: boolean;
+  /** 1 = same-size 'k//2'-padded conv, 2 = StyleGAN2 up-sampling conv (k must be 3). */
+  up: 1 | 2;
+}
+
+/** d[n,o] = rsqrt(Σ_{ky,kx,i} (W[ky,kx,i,o]·s[n,i])² + 1e−8) = rsqrt(s² · ΣW² + 1e−8). */
+export function demodulationCoefficients(weight: tf.Tensor4D, styles: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [kh, kw, cin, cout] = weight.shape;
+    const wsq = tf.sum(tf.square(weight).reshape([kh * kw, cin, cout]), 0) as tf.Tensor2D;
+    return tf.rsqrt(tf.add(tf.matMul(tf.square(styles), wsq), 1e-8)) as tf.Tensor2D;
+  });
+}
+
+function tapKernel(weight: tf.Tensor4D, rows: number[], cols: number[]): tf.Tensor4D {
+  const [, , cin, cout] = weight.shape;
+  const rowTensors = rows.map((ky) => tf.concat(cols.map((kx) => tf.slice(weight, [ky, kx, 0, 0], [1, 1, cin, cout])), 1));
+  return tf.concat(rowTensors, 0) as tf.Tensor4D;
+}
+
+/**
+ * Stride-2 transposed convolution with the kernel not flipped (PyTorch `conv_transpose2d` with the
+ * weight's in/out swapped), evaluated as four phase convolutions on the low-resolution input so no
+ * multiply touches an inserted zero. Per axis: even outputs y[2q] = x[q]·W[0] + x[q−1]·W[2]
+ * (input padded (1,1), taps [2,0]); odd outputs y[2q+1] = x[q]·W[1] (input padded (0,1), tap [1]).
+ * Returns 2H+2 × 2W+2: the exact (2H+1)² result followed by one zero row and column.
+ */
+export function upConvTranspose3x3(x: tf.Tensor4D, weight: tf.Tensor4D): tf.Tensor4D {
+  const [kh, kw] = weight.shape;
+  if (kh !== 3 || kw !== 3) throw new Error(`upConvTranspose3x3: only 3×3 kernels are supported (got ${kh}×${kw})`);
+  return tf.tidy(() => {
+    const phase = [
+      { pad: [1, 1] as [number, number], taps: [2, 0] },
+      { pad: [0, 1] as [number, number], taps: [1] },
+    ];
+    const rowsOut: tf.Tensor4D[] = [];
+    for (const py of phase) {
+      const cols: tf.Tensor4D[] = [];
+      for (const px of phase) {
+        const xin = tf.pad(x, [[0, 0], py.pad, px.pad, [0, 0]]) as tf.Tensor4D;
+        cols.push(conv2d(xin, tapKernel(weight, py.taps, px.taps), 1, 'valid'));
+      }
+      rowsOut.push(interleave(cols[0], cols[1], 2));
+    }
+    return interleave(rowsOut[0], rowsOut[1], 1);
+  });
+}
+
+/**
+ * Modulated conv without noise/bias: x·s → conv (or up-conv + low-pass) → ·d (if demodulating).
+ * Same-size convs are padded by k//2 like the reference.
+ */
+export function modulatedConv2d(x: tf.Tensor4D, weight: tf.Tensor4D, styles: tf.Tensor2D, opts: ModulatedConvOptions): tf.Tensor4D {
+  const [n, , , cin] = x.shape;
+  if (weight.shape[2] !== cin) throw new Error(`modulatedConv2d: input has ${cin} channels, weight expects ${weight.shape[2]}`);
+  if (styles.shape[0] !== n || styles.shape[1] !== cin) throw new Error(`modulatedConv2d: styles ${styles.shape} do not match input ${x.shape}`);
+  return tf.tidy(() => {
+    const xs = tf.mul(x, styles.reshape([n, 1, 1, cin])) as tf.Tensor4D;
+    let y: tf.Tensor4D;
+    if (opts.up === 2) {
+      // The transposed conv leaves one trailing zero row/column, which stands in for the low-pass's
+      // trailing padding: pad only before.
+      y = upConvLowpass(upConvTranspose3x3(xs, weight), 1, 0);
+    } else {
+      y = conv2d(xs, weight, 1, Math.floor(weight.shape[0] / 2));
+    }
+    if (opts.demodulate) {
+      const d = demodulationCoefficients(weight, styles);
+      y = tf.mul(y, d.reshape([n, 1, 1, weight.shape[3]]));
+    }
+    return y;
+  });
+}
+
+export type NoiseMode = 'const' | 'random' | 'none';
+
+export interface SynthesisLayerParams {
+  affineWeight: tf.Tensor2D; // [w_dim, in]
+  affineBias: tf.Tensor1D; // [in]
+  weight: tf.Tensor4D; // [k, k, in, out]
+  bias: tf.Tensor1D; // [out]
+  noiseStrength: tf.Tensor; // scalar
+  noiseConst: tf.Tensor2D; // [res, res]
+}
+
+export interface SynthesisLayerOptions {
+  up: 1 | 2;
+  noiseMode: NoiseMode;
+  /** Standard-normal draws [N·res·res] for noiseMode 'random'. */
+  randomNoise?: () => Float32Array;
+  convClamp: number | null;
+}
+
+/** SynthesisLayer: styles = affine(w); modulated conv; + noise·strength; bias_act(lrelu, √2, clamp). */
+export function synthesisLayer(x: tf.Tensor4D, w: tf.Tensor2D, p: SynthesisLayerParams, opts: SynthesisLayerOptions): tf.Tensor4D {
+  return tf.tidy(() => {
+    const styles = fullyConnected(w, p.affineWeight, p.affineBias);
+    let y = modulatedConv2d(x, p.weight, styles, { demodulate: true, up: opts.up });
+    const [n, h, wd] = y.shape;
+    if (opts.noiseMode === 'const') {
+      y = tf.add(y, tf.mul(p.noiseConst.reshape([1, h, wd, 1]), p.noiseStrength));
+    } else if (opts.noiseMode === 'random') {
+      if (!opts.randomNoise) throw new Error("synthesisLayer: noiseMode 'random' needs a randomNoise source");
+      const draws = opts.randomNoise();
+      if (draws.length !== n * h * wd) throw new Error(`synthesisLayer: random noise has ${draws.length} values, expected ${n * h * wd}`);
+      y = tf.add(y, tf.mul(tf.tensor4d(draws, [n, h, wd, 1]), p.noiseStrength));
+    }
+    return biasAct(y, p.bias, { act: 'lrelu', clamp: opts.convClamp });
+  });
+}
+
+export interface ToRgbParams {
+  affineWeight: tf.Tensor2D; // [w_dim, in]
+  affineBias: tf.Tensor1D;
+  weight: tf.Tensor4D; // [1, 1, in, out]
+  bias: tf.Tensor1D;
+}
+
+/** ToRGB: styles = affine(w)/sqrt(in); 1×1 modulated conv without demodulation; + bias; clamp. */
+export function toRgb(x: tf.Tensor4D, w: tf.Tensor2D, p: ToRgbParams, convClamp: number | null): tf.Tensor4D {
+  return tf.tidy(() => {
+    const cin = p.weight.shape[2];
+    const styles = tf.mul(fullyConnected(w, p.affineWeight, p.affineBias), 1 / Math.sqrt(cin)) as tf.Tensor2D;
+    const y = modulatedConv2d(x, p.weight, styles, { demodulate: false, up: 1 });
+    return biasAct(y, p.bias, { act: 'linear', clamp: convClamp });
+  });
+}

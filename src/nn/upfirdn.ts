@@ -1,0 +1,80 @@
+/**
+ * The FIR resampling that StyleGAN2/EG3D uses around up-sampling, specialised to the only filter the
+ * released networks use: f = [1,3,3,1] (2-D filter outer(f,f)/64, applied separably). Everything is
+ * built from pad/slice/mul/add/stack/reshape so gradients work on every backend (wasm has no
+ * depthwise-conv input gradient). NHWC throughout.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** The 1-D taps of setup_filter([1,3,3,1]), normalised to sum 1. */
+export const RESAMPLE_TAPS = [1 / 8, 3 / 8, 3 / 8, 1 / 8];
+
+type SpatialAxis = 1 | 2;
+
+function padAxis(x: tf.Tensor4D, axis: SpatialAxis, before: number, after: number): tf.Tensor4D {
+  if (before === 0 && after === 0) return x;
+  const p: Array<[number, number]> = [[0, 0], [0, 0], [0, 0], [0, 0]];
+  p[axis] = [before, after];
+  return tf.pad(x, p);
+}
+
+function sliceAxis(x: tf.Tensor4D, axis: SpatialAxis, start: number, size: number): tf.Tensor4D {
+  const begin = [0, 0, 0, 0];
+  const sizes = [...x.shape];
+  begin[axis] = start;
+  sizes[axis] = size;
+  return tf.slice(x, begin, sizes);
+}
+
+/** Σ_j taps[j] · x[r + j] along `axis` after zero padding (before, after); output length L + before + after − taps + 1. */
+export function fir1d(x: tf.Tensor4D, axis: SpatialAxis, taps: number[], before: number, after: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const xp = padAxis(x, axis, before, after);
+    const outLen = xp.shape[axis] - taps.length + 1;
+    const terms = taps.map((t, j) => tf.mul(sliceAxis(xp, axis, j, outLen), t) as tf.Tensor4D);
+    return tf.addN(terms);
+  });
+}
+
+/** Interleaves even/odd phases along `axis`: out[2q] = even[q], out[2q+1] = odd[q]. */
+export function interleave(even: tf.Tensor4D, odd: tf.Tensor4D, axis: SpatialAxis): tf.Tensor4D {
+  return tf.tidy(() => {
+    const s = even.shape;
+    const merged = [...s] as number[];
+    merged[axis] = 2 * s[axis];
+    return tf.stack([even, odd], axis + 1).reshape(merged) as tf.Tensor4D;
+  });
+}
+
+/**
+ * `upfirdn2d.upsample2d(x, f)`: zero-insertion ×2, pad (2, 1), filter with 4·F → 2H × 2W.
+ * Polyphase form per axis: out[2q] = (x[q−1] + 3x[q])/4, out[2q+1] = (3x[q] + x[q+1])/4.
+ */
+export function upsample2d(x: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    let y = x;
+    for (const axis of [1, 2] as SpatialAxis[]) {
+      const n = y.shape[axis];
+      const yp = padAxis(y, axis, 1, 1);
+      const prev = sliceAxis(yp, axis, 0, n);
+      const cur = sliceAxis(yp, axis, 1, n);
+      const next = sliceAxis(yp, axis, 2, n);
+      const even = tf.add(tf.mul(prev, 0.25), tf.mul(cur, 0.75)) as tf.Tensor4D;
+      const odd = tf.add(tf.mul(cur, 0.75), tf.mul(next, 0.25)) as tf.Tensor4D;
+      y = interleave(even, odd, axis);
+    }
+    return y;
+  });
+}
+
+/**
+ * The low-pass that follows the stride-2 transposed convolution of an up-sampling layer:
+ * upfirdn2d(y, f, padding 1 on every side, gain 4), i.e. per axis taps 2·f, output = input − 1.
+ * `padBefore/padAfter` let the caller account for zero rows it already carries.
+ */
+export function upConvLowpass(y: tf.Tensor4D, padBefore = 1, padAfter = 1): tf.Tensor4D {
+  return tf.tidy(() => {
+    const taps = RESAMPLE_TAPS.map((t) => 2 * t);
+    return fir1d(fir1d(y, 1, taps, padBefore, padAfter), 2, taps, padBefore, padAfter);
+  });
+}
