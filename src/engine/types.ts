@@ -135,10 +135,20 @@ export interface AdapterEngine {
   unloadEncoder(id: string): Promise<void>;
   /** The reference image, already square-cropped by the UI (any size; the engine resizes). */
   setReference(image: RgbaImage): Promise<void>;
+  /**
+   * Runs the adaptation (μ_s, step 1 Tri-D, step 2 G2). Resolves when the run ends — finished or
+   * cancelled (see the 'state' events) — and rejects with an EngineError when it fails; progress,
+   * previews and checkpoints arrive as events meanwhile. `resumeFrom` = bytes of a 'checkpoint'
+   * event: the run continues from that iteration with the same settings.
+   */
   start(settings: AdaptSettings, resumeFrom?: Uint8Array): Promise<void>;
+  /** Pauses after the current iteration (state 'paused'); resume() continues. */
   pause(): Promise<void>;
   resume(): Promise<void>;
+  /** Stops after the current iteration; the adapted weights so far are kept (exportable). */
   cancel(): Promise<void>;
+  /** Emits a 'checkpoint' event with the current weights and optimiser state (during or after a run). */
+  checkpoint?(): Promise<void>;
   /** Adapted Tri-D + G2 weights as .safetensors (official key names, PyTorch layouts, metadata). */
   exportSafetensors(): Promise<Uint8Array>;
   /** Full EG3D pickle with G_ema's Tri-D and G2 replaced (only when the base came from a .pkl). */

@@ -1,0 +1,155 @@
+/**
+ * Browser (page or worker) tfjs backend set-up: WebGPU when an adapter exists — software/fallback
+ * adapters included (SwiftShader on GPU-less machines: correct, slow) — else WebAssembly (wasm file
+ * URLs resolved by Vite, so no CDN is needed), else the pure-JS cpu backend. Reports what it found in
+ * plain language and forwards a lost WebGPU device to the caller.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import wasmPlainUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import wasmThreadedUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import type { BackendKind, Capabilities } from '../engine/types.ts';
+
+export interface BrowserBackendOptions {
+  /** Skip backends above this one in the preference order webgpu > wasm > cpu. */
+  prefer?: BackendKind;
+  /** Called once if the WebGPU device is lost after start-up (driver reset, GPU process crash). */
+  onDeviceLost?: (message: string) => void;
+}
+
+type AdapterDetails = NonNullable<Capabilities['adapter']>;
+
+let deviceLostHandler: ((message: string) => void) | undefined;
+let intentionalTeardown = false;
+
+async function requestAdapter(): Promise<GPUAdapter | null> {
+  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (!gpu) return null;
+  // A real GPU first; failing that, whatever the browser offers (software adapters included).
+  return (await gpu.requestAdapter({ powerPreference: 'high-performance' })) ?? (await gpu.requestAdapter({ forceFallbackAdapter: true }));
+}
+
+function describeAdapter(adapter: GPUAdapter): AdapterDetails {
+  const info = adapter.info;
+  const legacyFallback = (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter;
+  return {
+    vendor: info.vendor || 'unknown vendor',
+    architecture: info.architecture || '',
+    description: info.description || '',
+    isFallbackAdapter: Boolean(info.isFallbackAdapter ?? legacyFallback),
+    maxBufferSize: adapter.limits.maxBufferSize,
+  };
+}
+
+/**
+ * Registers a 'webgpu' backend factory that uses the adapter we already found (tfjs's own factory
+ * asks for a high-performance adapter and gives up without one) and watches `device.lost`.
+ */
+function registerWebGPU(adapter: GPUAdapter): void {
+  if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
+  tf.registerBackend(
+    'webgpu',
+    async () => {
+      const l = adapter.limits;
+      const requiredFeatures: GPUFeatureName[] = [];
+      if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+      if (adapter.features.has('bgra8unorm-storage')) requiredFeatures.push('bgra8unorm-storage');
+      // Ask for the adapter's maxima: tri-plane tensors and conv workspaces exceed the defaults.
+      const device = await adapter.requestDevice({
+        requiredFeatures,
+        requiredLimits: {
+          maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+          maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+          maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+          maxBufferSize: l.maxBufferSize,
+          maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+          maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+        },
+      });
+      void device.lost.then((info) => {
+        if (intentionalTeardown || info.reason === 'destroyed') return;
+        deviceLostHandler?.(`The GPU device was lost (${info.message || 'no details'}). Reload the page to start again; exported or checkpointed weights are kept.`);
+      });
+      return new WebGPUBackend(device, adapter.info);
+    },
+    3,
+  );
+}
+
+async function wasmSimdSupported(): Promise<boolean> {
+  // The smallest module using a v128 instruction; validate() is synchronous and cheap.
+  const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+  try {
+    return WebAssembly.validate(bytes);
+  } catch {
+    return false;
+  }
+}
+
+/** Chooses and initialises the backend; returns what was found, in words for the UI. */
+export async function initBrowserBackend(options: BrowserBackendOptions = {}): Promise<Capabilities> {
+  deviceLostHandler = options.onDeviceLost;
+  const order: BackendKind[] = ['webgpu', 'wasm', 'cpu'];
+  const start = order.indexOf(options.prefer ?? 'webgpu');
+  const notes: string[] = [];
+
+  if (start <= 0) {
+    const adapter = await requestAdapter().catch(() => null);
+    if (!adapter) {
+      notes.push('this browser exposes no WebGPU adapter');
+    } else {
+      const details = describeAdapter(adapter);
+      registerWebGPU(adapter);
+      try {
+        if (await tf.setBackend('webgpu')) {
+          await tf.ready();
+          const name = [details.vendor, details.architecture, details.description].filter(Boolean).join(' ');
+          const summary = details.isFallbackAdapter
+            ? `WebGPU is running on a software adapter (${name}), i.e. on the CPU. Results are correct but slow: use the embedded demo model or the quick preset.`
+            : `WebGPU is running on ${name}. Training runs on the GPU.`;
+          return { backend: 'webgpu', adapter: details, summary };
+        }
+        notes.push(`WebGPU adapter ${details.vendor} could not be initialised`);
+      } catch (e) {
+        notes.push(`WebGPU failed to start (${e instanceof Error ? e.message : String(e)})`);
+      }
+    }
+  }
+
+  if (start <= 1) {
+    try {
+      setWasmPaths({
+        'tfjs-backend-wasm.wasm': wasmPlainUrl,
+        'tfjs-backend-wasm-simd.wasm': wasmSimdUrl,
+        'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedUrl,
+      });
+      if (await tf.setBackend('wasm')) {
+        await tf.ready();
+        const simd = await wasmSimdSupported();
+        const why = notes.length ? `${notes.join('; ')}, so ` : '';
+        return {
+          backend: 'wasm',
+          summary: `${why}training runs on the CPU with WebAssembly${simd ? ' (SIMD)' : ' (no SIMD: slower)'}. Expect seconds per iteration on the demo model and much longer on full-size EG3D.`,
+        };
+      }
+      notes.push('WebAssembly could not be initialised');
+    } catch (e) {
+      notes.push(`WebAssembly failed to start (${e instanceof Error ? e.message : String(e)})`);
+    }
+  }
+
+  await tf.setBackend('cpu');
+  await tf.ready();
+  return {
+    backend: 'cpu',
+    summary: `${notes.join('; ') || 'the faster backends were skipped'}; falling back to plain JavaScript, which is very slow — only the embedded demo model is practical.`,
+  };
+}
+
+/** Releases the WebGPU device without reporting it as lost (page unload, engine dispose). */
+export function teardownBrowserBackend(): void {
+  intentionalTeardown = true;
+  tf.engine().reset();
+}
