@@ -190,6 +190,8 @@ export function toPlain(v: unknown): unknown {
 
 export interface ReadEG3DOptions {
   onProgress?: (bytesRead: number, total: number) => void;
+  /** Read window of the pickle VM (default 8 MiB). */
+  windowBytes?: number;
 }
 
 export interface EG3DTensorEntry {
@@ -297,7 +299,11 @@ function collectTensors(root: unknown): EG3DTensorEntry[] {
 
 /** Parses an EG3D network pickle. Throws PickleFormatError / UnsupportedGlobalError / EG3DCheckpointError. */
 export async function readEG3DPickle(source: ByteSource, opts: ReadEG3DOptions = {}): Promise<EG3DCheckpoint> {
-  const { value } = await loadPickle(source, { globals: eg3dGlobals(), onProgress: opts.onProgress });
+  const { value } = await loadPickle(source, {
+    globals: eg3dGlobals(),
+    onProgress: opts.onProgress,
+    windowBytes: opts.windowBytes,
+  });
   let generator: unknown;
   if (value instanceof Map) {
     if (!value.has('G_ema')) {

@@ -140,6 +140,7 @@ export async function loadPickle(source: ByteSource, opts: PickleOptions): Promi
 const utf8 = new TextDecoder('utf-8');
 const latin1 = new TextDecoder('latin1');
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+const AFTER_SKIP_WINDOW = 16 * 1024;
 
 class PickleMachine {
   private buf: Uint8Array = new Uint8Array(0);
@@ -149,6 +150,8 @@ class PickleMachine {
   private i = 0;
   private readonly limit: number;
   private readonly window: number;
+  /** Size of the next refill: small right after a skipped payload (what follows is metadata), then doubling. */
+  private nextWindow: number;
   private readonly inlineLimit: number;
   private readonly stack: unknown[] = [];
   private readonly marks: number[] = [];
@@ -163,6 +166,7 @@ class PickleMachine {
     this.base = opts.start ?? 0;
     this.limit = Math.min(opts.end ?? source.size, source.size);
     this.window = opts.windowBytes ?? 8 * 1024 * 1024;
+    this.nextWindow = Math.min(this.window, AFTER_SKIP_WINDOW);
     this.inlineLimit = opts.inlineBytesLimit ?? 64 * 1024;
     const g = opts.globals;
     this.resolve = typeof g === 'function' ? g : (m, n) => g.get(`${m}.${n}`);
@@ -188,7 +192,8 @@ class PickleMachine {
   private async refill(n: number): Promise<void> {
     const start = this.pos;
     if (start + n > this.limit) throw this.truncated();
-    const len = Math.max(n, Math.min(this.window, this.limit - start));
+    const len = Math.max(n, Math.min(this.nextWindow, this.limit - start));
+    this.nextWindow = Math.min(this.window, this.nextWindow * 2);
     this.buf = await this.source.read(start, len);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     this.base = start;
@@ -284,6 +289,7 @@ class PickleMachine {
     // Large payload: remember where it is and skip it without reading.
     if (offset + n > this.limit) throw this.truncated();
     this.i += n;
+    this.nextWindow = Math.min(this.window, AFTER_SKIP_WINDOW);
     return new PickleBytes(offset, n, null);
   }
 
