@@ -1,0 +1,81 @@
+/**
+ * The transformer pieces shared by CLIP's image and text towers, written exactly as OpenAI's
+ * `clip/model.py`: LayerNorm (eps 1e-5, biased variance), `nn.MultiheadAttention` with a packed
+ * in-projection (q|k|v), QuickGELU MLP, pre-norm residual blocks. Weights are in tfjs layout
+ * (FC `[in, out]`). Every function here is meant to run inside a `tf.tidy` owned by the caller.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export interface LayerNormWeights {
+  gamma: tf.Tensor1D;
+  beta: tf.Tensor1D;
+}
+
+export interface ResidualBlockWeights {
+  ln1: LayerNormWeights;
+  /** `[width, 3·width]`: columns are q | k | v (PyTorch `in_proj_weight` transposed). */
+  inProjW: tf.Tensor2D;
+  inProjB: tf.Tensor1D;
+  outProjW: tf.Tensor2D;
+  outProjB: tf.Tensor1D;
+  ln2: LayerNormWeights;
+  fcW: tf.Tensor2D;
+  fcB: tf.Tensor1D;
+  projW: tf.Tensor2D;
+  projB: tf.Tensor1D;
+}
+
+const LN_EPS = 1e-5;
+
+export function layerNorm(x: tf.Tensor, w: LayerNormWeights): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  const xhat = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, LN_EPS)));
+  return tf.add(tf.mul(xhat, w.gamma), w.beta);
+}
+
+/** x `[..., in]` · W `[in, out]` + b, flattening the leading dimensions into one matmul. */
+export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor {
+  const lead = x.shape.slice(0, -1);
+  const inDim = x.shape[x.shape.length - 1];
+  let y: tf.Tensor = tf.matMul(tf.reshape(x, [-1, inDim]), w);
+  if (b) y = tf.add(y, b);
+  return tf.reshape(y, [...lead, w.shape[1]]);
+}
+
+export function quickGelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)));
+}
+
+/**
+ * Multi-head self-attention on x `[N, L, width]`; `mask` (optional) is an additive `[L, L]` mask
+ * (the text tower's causal mask).
+ */
+export function multiHeadAttention(x: tf.Tensor3D, w: ResidualBlockWeights, heads: number, mask?: tf.Tensor2D): tf.Tensor3D {
+  const [n, l, width] = x.shape;
+  const dh = width / heads;
+  const qkv = linear(x, w.inProjW, w.inProjB); // [N, L, 3w]
+  const split = (i: number) =>
+    tf.transpose(tf.reshape(tf.slice(qkv, [0, 0, i * width], [n, l, width]), [n, l, heads, dh]), [0, 2, 1, 3]);
+  // PyTorch scales q by 1/sqrt(head_dim) before the product.
+  const q = tf.mul(split(0), 1 / Math.sqrt(dh));
+  const k = split(1);
+  const v = split(2);
+  let scores: tf.Tensor = tf.matMul(q, k, false, true); // [N, h, L, L]
+  if (mask) scores = tf.add(scores, mask);
+  const attn = tf.softmax(scores, -1);
+  const out = tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 2, 1, 3]), [n, l, width]);
+  return linear(out, w.outProjW, w.outProjB) as tf.Tensor3D;
+}
+
+/** x + attn(ln_1(x)); then x + mlp(ln_2(x)). */
+export function residualBlock(x: tf.Tensor3D, w: ResidualBlockWeights, heads: number, mask?: tf.Tensor2D): tf.Tensor3D {
+  const h = tf.add(x, multiHeadAttention(layerNorm(x, w.ln1) as tf.Tensor3D, w, heads, mask)) as tf.Tensor3D;
+  const m = linear(quickGelu(linear(layerNorm(h, w.ln2), w.fcW, w.fcB)), w.projW, w.projB);
+  return tf.add(h, m) as tf.Tensor3D;
+}
+
+export function disposeBlock(w: ResidualBlockWeights): void {
+  for (const t of [w.ln1.gamma, w.ln1.beta, w.inProjW, w.inProjB, w.outProjW, w.outProjB, w.ln2.gamma, w.ln2.beta, w.fcW, w.fcB, w.projW, w.projB]) {
+    t.dispose();
+  }
+}

@@ -1,0 +1,116 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { initNodeBackend } from '../platform/node-backend.ts';
+import { NodeFileByteSource } from '../platform/node-file.ts';
+import { SafetensorsFile } from '../io/safetensors.ts';
+import { compareArrays, TOL_MODULE } from '../conformance/report.ts';
+import {
+  bicubicMatrix,
+  centerCropOffsets,
+  clipReferencePixels,
+  CLIP_MEAN,
+  CLIP_STD,
+  pilResizeBicubicRgb,
+  preprocessGenerated,
+  resizeBicubic,
+  ResizeMatrixCache,
+  shortSideResizeSize,
+} from './preprocess.ts';
+
+const FIXTURES = '../shared/fixtures';
+
+describe('bicubic interpolation matrices', () => {
+  it('rows sum to one (plain and antialiased, up and down)', () => {
+    for (const [i, o] of [[256, 224], [128, 224], [64, 224], [7, 3]]) {
+      for (const aa of [false, true]) {
+        const m = bicubicMatrix(i, o, aa);
+        for (let r = 0; r < o; r++) {
+          let s = 0;
+          for (let c = 0; c < i; c++) s += m[r * i + c];
+          expect(Math.abs(s - 1)).toBeLessThan(1e-5);
+        }
+      }
+    }
+  });
+
+  it('same size is the identity', () => {
+    const m = bicubicMatrix(5, 5, false);
+    for (let r = 0; r < 5; r++) for (let c = 0; c < 5; c++) expect(m[r * 5 + c]).toBeCloseTo(r === c ? 1 : 0, 6);
+  });
+
+  it('rejects non-integer sizes', () => {
+    expect(() => bicubicMatrix(0, 4, false)).toThrow(/positive integers/);
+  });
+});
+
+describe('bicubic resize vs PyTorch F.interpolate (fixture)', () => {
+  let ref: SafetensorsFile;
+  beforeAll(async () => {
+    await initNodeBackend('wasm');
+    ref = await SafetensorsFile.open(await NodeFileByteSource.open(`${FIXTURES}/clip-tiny.reference.safetensors`));
+  });
+
+  for (const [src, out, aa] of [
+    ['resize.src256', 'resize.bicubic256to224', false],
+    ['resize.src128', 'resize.bicubic128to224', false],
+    ['resize.src256', 'resize.bicubic_aa256to224', true],
+  ] as const) {
+    it(`${out} within 1e-4`, async () => {
+      const a = await ref.readFloat32(src);
+      const r = await ref.readFloat32(out);
+      const cache = new ResizeMatrixCache();
+      const y = tf.tidy(() => {
+        const x = tf.transpose(tf.tensor4d(a.data, a.shape as [number, number, number, number]), [0, 2, 3, 1]) as tf.Tensor4D;
+        return tf.transpose(resizeBicubic(x, 224, 224, { antialias: aa, cache }), [0, 3, 1, 2]);
+      });
+      const row = compareArrays('clip-tiny', out, await y.data(), r.data, TOL_MODULE);
+      y.dispose();
+      cache.dispose();
+      expect(row.rel).toBeLessThanOrEqual(TOL_MODULE);
+    });
+  }
+
+  it('is differentiable and leaks no tensors', () => {
+    const cache = new ResizeMatrixCache();
+    const x = tf.randomUniform([2, 40, 30, 3], -1, 1) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    const g = tf.grad((v: tf.Tensor) => tf.sum(preprocessGenerated(v as tf.Tensor4D, 32, cache)))(x);
+    expect(g.shape).toEqual([2, 40, 30, 3]);
+    // d/dx of Σ (0.5x+0.5 resized − mean)/std: the resize rows sum to 1, so the total gradient is 0.5·Σ_out Σ_c 1/std.
+    const expected = 2 * 32 * 32 * 0.5 * CLIP_STD.reduce((s, v) => s + 1 / v, 0);
+    const total = tf.sum(g);
+    expect(total.arraySync() as number).toBeCloseTo(expected, 0);
+    total.dispose();
+    g.dispose();
+    expect(tf.memory().numTensors).toBe(before + 2); // only the cached interpolation matrices (40→32, 30→32) remain
+    cache.dispose();
+    x.dispose();
+  });
+});
+
+describe('CLIP reference transform', () => {
+  it('torchvision Resize / CenterCrop geometry', () => {
+    expect(shortSideResizeSize(640, 480, 224)).toEqual({ width: 298, height: 224 });
+    expect(shortSideResizeSize(300, 1000, 224)).toEqual({ width: 224, height: 746 });
+    // Python round() is half-to-even: (225 − 224)/2 = 0.5 → 0, (227 − 224)/2 = 1.5 → 2.
+    expect(centerCropOffsets(225, 224, 224, 224)).toEqual({ left: 0, top: 0 });
+    expect(centerCropOffsets(227, 224, 224, 224)).toEqual({ left: 2, top: 0 });
+  });
+
+  it('PIL-style resize keeps a constant image constant and is the identity at the same size', () => {
+    const rgb = new Uint8Array(50 * 30 * 3).fill(77);
+    expect(pilResizeBicubicRgb(rgb, 50, 30, 17, 11).every((v) => v === 77)).toBe(true);
+    const ramp = Uint8Array.from({ length: 8 * 8 * 3 }, (_, i) => (i * 7) % 256);
+    expect(Array.from(pilResizeBicubicRgb(ramp, 8, 8, 8, 8))).toEqual(Array.from(ramp));
+  });
+
+  it('normalises a grey RGBA image to (v/255 − mean)/std and ignores alpha', () => {
+    const w = 320;
+    const h = 240;
+    const data = new Uint8ClampedArray(w * h * 4);
+    for (let i = 0; i < w * h; i++) data.set([128, 64, 200, i % 256], i * 4);
+    const px = clipReferencePixels({ width: w, height: h, data }, 224);
+    expect(px.length).toBe(224 * 224 * 3);
+    for (let c = 0; c < 3; c++) expect(px[1000 * 3 + c]).toBeCloseTo(([128, 64, 200][c] / 255 - CLIP_MEAN[c]) / CLIP_STD[c], 5);
+  });
+});
