@@ -224,7 +224,8 @@ export class EG3DCheckpoint {
     return this.tensors.has(key);
   }
 
-  private ref(key: string): TensorRef {
+  /** The tensor record of a key (its storage identity tells which keys share bytes). */
+  ref(key: string): TensorRef {
     const r = this.tensors.get(key);
     if (!r) throw new EG3DCheckpointError(`${this.source.name}: G_ema has no tensor '${key}'`);
     return r;

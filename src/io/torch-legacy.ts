@@ -23,6 +23,8 @@ export const STORAGE_DTYPES: Readonly<Record<string, TorchDType>> = {
   CharStorage: 'int8',
   ByteStorage: 'uint8',
   BoolStorage: 'bool',
+  // torch ≥ 2 may write a raw byte storage this way
+  UntypedStorage: 'uint8',
 };
 
 export const ELEMENT_BYTES: Readonly<Record<TorchDType, number>> = {

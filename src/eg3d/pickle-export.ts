@@ -1,0 +1,142 @@
+/**
+ * Writes an adapted EG3D pickle: the original file with only the raw storage bytes of some G_ema
+ * tensors overwritten (e.g. the fine-tuned `decoder.*` and `superresolution.*`). Everything else —
+ * G, D, module sources, kwargs — stays byte-identical, so the official Python code loads the result
+ * like the source checkpoint. The output Blob is composed of slices of the original plus the new
+ * chunks; the file is never copied whole into memory.
+ */
+import {
+  ELEMENT_BYTES,
+  float32ToStorageBytes,
+  isContiguous,
+  numelOf,
+  viewIndices,
+  viewSpan,
+  type TensorView,
+  type TorchDType,
+} from '../io/torch-legacy.ts';
+import type { EG3DCheckpoint } from './checkpoint.ts';
+
+export class PickleExportError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PickleExportError';
+  }
+}
+
+/** A byte range to overwrite, relative to storage element 0. */
+export interface StoragePatch {
+  byteOffset: number;
+  bytes: Uint8Array;
+}
+
+/**
+ * The writes that put `values` (contiguous, row-major, PyTorch layout) into the storage behind a
+ * strided view: one patch for a contiguous view, one per contiguous run otherwise.
+ */
+export function storagePatches(view: TensorView, dtype: TorchDType, values: Float32Array): StoragePatch[] {
+  const n = numelOf(view.shape);
+  if (values.length !== n) throw new PickleExportError(`expected ${n} values, got ${values.length}`);
+  if (view.shape.some((s, d) => s > 1 && view.stride[d] === 0)) {
+    throw new PickleExportError('cannot write into a broadcast (stride-0) view');
+  }
+  const eb = ELEMENT_BYTES[dtype];
+  const bytes = float32ToStorageBytes(values, dtype);
+  if (n === 0) return [];
+  if (isContiguous(view.shape, view.stride)) return [{ byteOffset: view.offset * eb, bytes }];
+  const idx = viewIndices(view);
+  const patches: StoragePatch[] = [];
+  let runStart = 0;
+  for (let k = 1; k <= n; k++) {
+    if (k === n || idx[k] !== idx[k - 1] + 1) {
+      patches.push({ byteOffset: idx[runStart] * eb, bytes: bytes.subarray(runStart * eb, k * eb) });
+      runStart = k;
+    }
+  }
+  return patches;
+}
+
+interface AbsolutePatch {
+  at: number;
+  bytes: Uint8Array;
+  key: string;
+}
+
+/** The Blob behind a `BlobByteSource` (its field is private in TS but present at run time). */
+function blobOfSource(source: unknown): Blob | null {
+  const b = (source as { blob?: unknown }).blob;
+  return typeof Blob !== 'undefined' && b instanceof Blob ? b : null;
+}
+
+const CHUNK = 8 * 1024 * 1024;
+
+/**
+ * `replacements`: G_ema key → new values (contiguous, PyTorch layout, same element count).
+ * `opts.original`: the original file as a Blob, when the checkpoint's ByteSource is not Blob-backed;
+ * without it, unchanged ranges are read from the source in 8 MiB chunks.
+ */
+export async function writeEG3DPickleWithReplacedTensors(
+  ckpt: EG3DCheckpoint,
+  replacements: Map<string, Float32Array>,
+  opts: { original?: Blob } = {},
+): Promise<Blob> {
+  const source = ckpt.source;
+  const patches: AbsolutePatch[] = [];
+  const replacedSpans = new Map<unknown, { key: string; first: number; last: number }[]>();
+  for (const [key, values] of replacements) {
+    if (!ckpt.has(key)) throw new PickleExportError(`${source.name}: '${key}' is not a G_ema tensor`);
+    const n = numelOf(ckpt.shapeOf(key));
+    if (values.length !== n) {
+      throw new PickleExportError(`${key}: ${values.length} values given, the tensor [${ckpt.shapeOf(key).join(', ')}] has ${n}`);
+    }
+    const { location, view } = await ckpt.locate(key);
+    for (const p of storagePatches(view, location.dtype, values)) {
+      patches.push({ at: location.dataOffset + p.byteOffset, bytes: p.bytes, key });
+    }
+    const span = viewSpan(view);
+    const storage = ckpt.ref(key).storage;
+    const list = replacedSpans.get(storage) ?? [];
+    list.push({ key, first: span.first, last: span.first + span.count - 1 });
+    replacedSpans.set(storage, list);
+  }
+  // A kept G_ema tensor that views the same storage bytes would silently change: refuse.
+  for (const key of ckpt.keys) {
+    if (replacements.has(key)) continue;
+    const spans = replacedSpans.get(ckpt.ref(key).storage);
+    if (!spans) continue;
+    const s = viewSpan(ckpt.ref(key).view);
+    const hit = spans.find((r) => r.first <= s.first + s.count - 1 && s.first <= r.last);
+    if (hit) throw new PickleExportError(`'${hit.key}' shares storage bytes with '${key}', which is not replaced`);
+  }
+  patches.sort((a, b) => a.at - b.at);
+  for (let k = 1; k < patches.length; k++) {
+    const prev = patches[k - 1];
+    if (prev.at + prev.bytes.length > patches[k].at) {
+      throw new PickleExportError(`'${prev.key}' and '${patches[k].key}' overlap in the file; cannot replace both`);
+    }
+  }
+
+  const original = opts.original ?? blobOfSource(source);
+  if (original && original.size !== source.size) {
+    throw new PickleExportError(`the original Blob has ${original.size} bytes, the checkpoint ${source.size}`);
+  }
+  const parts: BlobPart[] = [];
+  const copy = async (from: number, to: number) => {
+    if (to <= from) return;
+    if (original) {
+      parts.push(original.slice(from, to));
+      return;
+    }
+    for (let at = from; at < to; at += CHUNK) parts.push((await source.read(at, Math.min(CHUNK, to - at))).slice() as Uint8Array<ArrayBuffer>);
+  };
+  let cursor = 0;
+  for (const p of patches) {
+    await copy(cursor, p.at);
+    parts.push(p.bytes.slice() as Uint8Array<ArrayBuffer>);
+    cursor = p.at + p.bytes.length;
+  }
+  await copy(cursor, source.size);
+  const out = new Blob(parts, { type: 'application/octet-stream' });
+  if (out.size !== source.size) throw new PickleExportError(`internal error: exported ${out.size} bytes instead of ${source.size}`);
+  return out;
+}
