@@ -12,6 +12,8 @@ import { parseEG3DConfig, type EG3DConfig } from './config.ts';
 import { runMapping, type TruncationOptions } from './mapping.ts';
 import { runBackbone, splitPlanes, type NoiseOptions } from './synthesis.ts';
 import { runSuperresolution } from './superresolution.ts';
+import { DEFAULT_CHUNK_RAYS, renderTriplanes, type RenderOutput, type RenderSettings, type RendererDraws } from './renderer.ts';
+import type { TriplaneImplementation } from './triplane.ts';
 import { loadWeights, type WeightMap } from './weights.ts';
 
 export interface PlanesOptions {
@@ -22,6 +24,31 @@ export interface PlanesOptions {
 export interface SuperresolveCallOptions {
   /** For an SR noise mode of 'random' (the released networks use 'none'). */
   rng?: Random;
+}
+
+export interface RenderCallOptions {
+  draws: RendererDraws;
+  /** Neural rendering resolution; default: the checkpoint's. */
+  neuralRenderingResolution?: number;
+  /** Rays per renderer chunk (memory bound, does not change results). */
+  chunkRays?: number;
+  triplaneImpl?: TriplaneImplementation;
+}
+
+export interface SynthesisOptions extends RenderCallOptions {
+  /** Backbone noise ('const' for reproducible renders; the official default is 'random'). */
+  noiseMode: NoiseOptions['noiseMode'];
+  /** Draws for random backbone/SR noise. */
+  rng?: Random;
+}
+
+export interface SynthesisOutput {
+  /** [N, S, S, 3], ≈ [−1, 1]. */
+  image: tf.Tensor4D;
+  /** [N, R, R, 3]: the untouched raw render (features[..., 0:3]). */
+  imageRaw: tf.Tensor4D;
+  /** [N, R, R, 1]: expected depth along each ray. */
+  imageDepth: tf.Tensor4D;
 }
 
 export class EG3DGenerator {
@@ -67,6 +94,42 @@ export class EG3DGenerator {
   /** imageRaw [N,R,R,3], features [N,R,R,32], ws → image [N,S,S,3]. */
   superresolve(imageRaw: tf.Tensor4D, features: tf.Tensor4D, ws: tf.Tensor3D, opts: SuperresolveCallOptions = {}): tf.Tensor4D {
     return runSuperresolution(this.config, this.weights, imageRaw, features, ws, opts);
+  }
+
+  /** The renderer settings of this network (rendering_kwargs) at a resolution / chunk size. */
+  renderSettings(opts: { neuralRenderingResolution?: number; chunkRays?: number; triplaneImpl?: TriplaneImplementation } = {}): RenderSettings {
+    const r = this.config.rendering;
+    return {
+      resolution: opts.neuralRenderingResolution ?? this.config.neuralRenderingResolution,
+      depthResolution: r.depthResolution,
+      depthResolutionImportance: r.depthResolutionImportance,
+      rayStart: r.rayStart,
+      rayEnd: r.rayEnd,
+      boxWarp: r.boxWarp,
+      disparitySpaceSampling: r.disparitySpaceSampling,
+      clampMode: r.clampMode,
+      whiteBack: r.whiteBack,
+      decoderLrMul: r.decoderLrMul,
+      chunkRays: opts.chunkRays ?? DEFAULT_CHUNK_RAYS,
+      triplaneImpl: opts.triplaneImpl,
+    };
+  }
+
+  /** Volume-renders tri-planes from cameras cView [N, 25] → composited features [N,R,R,32] and depth [N,R,R,1]. */
+  render(planes: tf.Tensor5D, cView: tf.Tensor2D, opts: RenderCallOptions): RenderOutput {
+    return renderTriplanes(planes, this.weights, cView, this.renderSettings(opts), opts.draws);
+  }
+
+  /** TriPlaneGenerator.synthesis: ws [N, num_ws, w_dim], cView [N, 25] → image, image_raw, image_depth. */
+  synthesis(ws: tf.Tensor3D, cView: tf.Tensor2D, opts: SynthesisOptions): SynthesisOutput {
+    return tf.tidy(() => {
+      const planes = this.planes(ws, { noiseMode: opts.noiseMode, rng: opts.rng });
+      const { features, depth } = this.render(planes, cView, opts);
+      const [n, h, w] = features.shape;
+      const imageRaw = tf.slice(features, [0, 0, 0, 0], [n, h, w, 3]);
+      const image = this.superresolve(imageRaw, features, ws, { rng: opts.rng });
+      return { image, imageRaw, imageDepth: depth };
+    });
   }
 
   /**
