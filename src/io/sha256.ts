@@ -39,7 +39,11 @@ export class Sha256 {
       this.compress(this.pending, 0);
       this.pendingLength = 0;
     }
-    for (; i + 64 <= data.length; i += 64) this.compress(data, i);
+    const blocks = Math.floor((data.length - i) / 64);
+    if (blocks > 0) {
+      compressBlocks(this.h, this.w, new DataView(data.buffer, data.byteOffset + i, blocks * 64), blocks);
+      i += blocks * 64;
+    }
     if (i < data.length) {
       this.pending.set(data.subarray(i), 0);
       this.pendingLength = data.length - i;
@@ -68,11 +72,16 @@ export class Sha256 {
   }
 
   private compress(bytes: Uint8Array, at: number): void {
-    const w = this.w;
-    for (let t = 0; t < 16; t++) {
-      const j = at + t * 4;
-      w[t] = (bytes[j] << 24) | (bytes[j + 1] << 16) | (bytes[j + 2] << 8) | bytes[j + 3];
-    }
+    compressBlocks(this.h, this.w, new DataView(bytes.buffer, bytes.byteOffset + at, 64), 1);
+  }
+}
+
+/** Processes `blocks` 64-byte blocks from `dv` into state `h` (module-level so V8 keeps it monomorphic). */
+function compressBlocks(h: Uint32Array, w: Uint32Array, dv: DataView, blocks: number): void {
+  let h0 = h[0], h1 = h[1], h2 = h[2], h3 = h[3], h4 = h[4], h5 = h[5], h6 = h[6], h7 = h[7];
+  for (let blk = 0; blk < blocks; blk++) {
+    const base = blk * 64;
+    for (let t = 0; t < 16; t++) w[t] = dv.getUint32(base + t * 4, false);
     for (let t = 16; t < 64; t++) {
       const a = w[t - 15];
       const b = w[t - 2];
@@ -80,8 +89,7 @@ export class Sha256 {
       const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
       w[t] = (w[t - 16] + s0 + w[t - 7] + s1) | 0;
     }
-    const h = this.h;
-    let a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+    let a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, hh = h7;
     for (let t = 0; t < 64; t++) {
       const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
       const ch = (e & f) ^ (~e & g);
@@ -98,8 +106,10 @@ export class Sha256 {
       b = a;
       a = (t1 + t2) | 0;
     }
-    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+    h0 = (h0 + a) | 0; h1 = (h1 + b) | 0; h2 = (h2 + c) | 0; h3 = (h3 + d) | 0;
+    h4 = (h4 + e) | 0; h5 = (h5 + f) | 0; h6 = (h6 + g) | 0; h7 = (h7 + hh) | 0;
   }
+  h[0] = h0; h[1] = h1; h[2] = h2; h[3] = h3; h[4] = h4; h[5] = h5; h[6] = h6; h[7] = h7;
 }
 
 /** Hashes a whole ByteSource in `chunkBytes` windows (never the whole file at once). */
