@@ -107,6 +107,11 @@ describe('readEG3DPickle errors', () => {
     await expect(readEG3DPickle(new MemoryByteSource(png, 'face.png'))).rejects.toThrow(/face\.png.*not a Python pickle/);
   });
 
+  it('a zip (torch.save / TorchScript) → EG3DCheckpointError saying so', async () => {
+    const src = await NodeFileByteSource.open(join(FIXTURES, 'clip-tiny.pt'));
+    await expect(readEG3DPickle(src)).rejects.toThrow(/zip archive.*not an EG3D network pickle/);
+  });
+
   it('a dict without G_ema → EG3DCheckpointError', async () => {
     const bytes = new Uint8Array([0x80, 4, 0x7d, 0x8c, 1, 0x47, 0x4e, 0x73, 0x2e]); // {'G': None}
     await expect(readEG3DPickle(new MemoryByteSource(bytes, 'x.pkl'))).rejects.toThrow(EG3DCheckpointError);

@@ -300,6 +300,14 @@ function collectTensors(root: unknown): EG3DTensorEntry[] {
 
 /** Parses an EG3D network pickle. Throws PickleFormatError / UnsupportedGlobalError / EG3DCheckpointError. */
 export async function readEG3DPickle(source: ByteSource, opts: ReadEG3DOptions = {}): Promise<EG3DCheckpoint> {
+  if (source.size >= 4) {
+    const head = await source.read(0, 4);
+    if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) {
+      throw new EG3DCheckpointError(
+        `${source.name}: this is a zip archive (a torch.save / TorchScript file), not an EG3D network pickle (.pkl as written by the EG3D training loop)`,
+      );
+    }
+  }
   const { value } = await loadPickle(source, {
     globals: eg3dGlobals(),
     onProgress: opts.onProgress,
