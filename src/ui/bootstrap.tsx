@@ -1,0 +1,33 @@
+/** Wires the studio together: engine, persistence, image pipeline, store, controller, React root. */
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import type { AdapterEngine } from '../engine/types.ts';
+import { App } from './App.tsx';
+import { StudioContext } from './context.ts';
+import { StudioController, errorMessage } from './state/controller.ts';
+import { createStudioStore } from './state/studio-store.ts';
+import { openBrowserStore } from './persist/kv-store.ts';
+import { createBrowserImageToolkit } from './reference/browser-images.ts';
+import { RenderQueue } from './viewer/render-queue.ts';
+import './styles.css';
+
+export async function startStudio(root: HTMLElement, engine: AdapterEngine): Promise<StudioController> {
+  const { store: kv, persistent } = await openBrowserStore();
+  const store = createStudioStore();
+  store.setState({ persistent });
+  const controller = new StudioController(engine, store, kv, createBrowserImageToolkit());
+  const renders = new RenderQueue(
+    (r) => engine.render(r),
+    48,
+    (e) => store.setState({ engineError: { code: 'internal', message: `Rendering failed: ${errorMessage(e)}` } }),
+  );
+  createRoot(root).render(
+    <StrictMode>
+      <StudioContext.Provider value={{ controller, renders }}>
+        <App />
+      </StudioContext.Provider>
+    </StrictMode>,
+  );
+  await controller.init();
+  return controller;
+}

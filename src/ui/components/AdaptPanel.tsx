@@ -1,0 +1,250 @@
+/** Adaptation: presets, advanced settings, run controls, live progress and per-loss charts. */
+import { useController, useStudio } from '../context.ts';
+import { PRESETS, presetMatching } from '../state/settings.ts';
+import { formatDuration, formatRate } from '../state/format.ts';
+import { LOSS_KEYS, LOSS_LABELS } from '../state/loss-history.ts';
+import { canStart, isActive } from '../state/studio-store.ts';
+import type { AdaptSettings, LossWeights } from '../../engine/types.ts';
+import { ProgressBar } from './ProgressBar.tsx';
+import { LossChart } from './LossChart.tsx';
+
+const LOSS_COLORS: Record<string, string> = {
+  total: '#e8e6e3',
+  dir: '#6fb3ff',
+  dis: '#ff9f5a',
+  imageStructure: '#7fdc8a',
+  featureStructure: '#d58cff',
+};
+
+function NumberField(props: {
+  label: string;
+  value: number;
+  step?: number;
+  min?: number;
+  max?: number;
+  testId: string;
+  disabled?: boolean;
+  onChange: (v: number) => void;
+}) {
+  return (
+    <label className="field">
+      <span>{props.label}</span>
+      <input
+        type="number"
+        value={Number.isFinite(props.value) ? props.value : ''}
+        step={props.step ?? 1}
+        min={props.min}
+        max={props.max}
+        disabled={props.disabled}
+        data-testid={props.testId}
+        onChange={(e) => props.onChange(e.target.value === '' ? NaN : Number(e.target.value))}
+      />
+    </label>
+  );
+}
+
+function Settings({ locked }: { locked: boolean }) {
+  const c = useController();
+  const s = useStudio((st) => st.settings);
+  const encoders = useStudio((st) => st.encoders);
+  const error = useStudio((st) => st.settingsError);
+  const preset = presetMatching(s);
+  const set = (patch: Partial<AdaptSettings>) => void c.updateSettings(patch);
+  const setW = (k: keyof LossWeights, v: number) => set({ lossWeights: { ...s.lossWeights, [k]: v } });
+  const selected = s.encoders.length === 0 ? encoders.map((e) => e.id) : s.encoders;
+
+  return (
+    <>
+      <div className="presets" role="radiogroup" aria-label="Presets">
+        {PRESETS.map((p) => (
+          <button
+            key={p.id}
+            role="radio"
+            aria-checked={preset === p.id}
+            className={`chip${preset === p.id ? ' active' : ''}`}
+            title={p.description}
+            disabled={locked}
+            data-testid={`preset-${p.id}`}
+            onClick={() => c.applyPreset(p.id)}
+          >
+            {p.label}
+          </button>
+        ))}
+        {preset === null && <span className="chip custom">Custom</span>}
+      </div>
+      <details className="advanced" data-testid="advanced-settings">
+        <summary>Advanced settings</summary>
+        <fieldset disabled={locked}>
+          <legend>Iterations</legend>
+          <div className="grid2">
+            <NumberField label="Step 1 · Tri-D" value={s.iterations[0]} min={0} testId="iters-trid" onChange={(v) => set({ iterations: [v, s.iterations[1]] })} />
+            <NumberField label="Step 2 · G2" value={s.iterations[1]} min={0} testId="iters-g2" onChange={(v) => set({ iterations: [s.iterations[0], v] })} />
+            <NumberField label="Batch size" value={s.batchSize} min={1} max={16} testId="batch-size" onChange={(v) => set({ batchSize: v })} />
+            <NumberField label="Learning rate" value={s.learningRate} step={0.0001} testId="learning-rate" onChange={(v) => set({ learningRate: v })} />
+            <NumberField label="Preview every" value={s.previewEvery} min={1} testId="preview-every" onChange={(v) => set({ previewEvery: v })} />
+            <NumberField label="μ_s samples" value={s.meanEmbeddingSamples} min={1} testId="mean-samples" onChange={(v) => set({ meanEmbeddingSamples: v })} />
+          </div>
+        </fieldset>
+        <fieldset disabled={locked}>
+          <legend>Loss weights</legend>
+          <div className="grid2">
+            <NumberField label="λ_dir (direction)" value={s.lossWeights.dir} step={0.1} min={0} testId="w-dir" onChange={(v) => setW('dir', v)} />
+            <NumberField label="λ_dis (REMD)" value={s.lossWeights.dis} step={0.1} min={0} testId="w-dis" onChange={(v) => setW('dis', v)} />
+            <NumberField label="λ_I (image structure)" value={s.lossWeights.imageStructure} step={0.1} min={0} testId="w-istr" onChange={(v) => setW('imageStructure', v)} />
+            <NumberField label="λ_F (feature structure)" value={s.lossWeights.featureStructure} step={0.5} min={0} testId="w-fstr" onChange={(v) => setW('featureStructure', v)} />
+          </div>
+        </fieldset>
+        <fieldset disabled={locked}>
+          <legend>Encoders</legend>
+          {encoders.map((e) => (
+            <label key={e.id} className="check">
+              <input
+                type="checkbox"
+                checked={selected.includes(e.id)}
+                onChange={(ev) => {
+                  const next = ev.target.checked ? [...selected, e.id] : selected.filter((x) => x !== e.id);
+                  // Keep at least one encoder: an empty list means "all loaded" to the engine.
+                  set({ encoders: next.length === encoders.length || next.length === 0 ? [] : next });
+                }}
+              />
+              {e.name}
+            </label>
+          ))}
+        </fieldset>
+        <fieldset disabled={locked}>
+          <legend>Sampling</legend>
+          <div className="grid2">
+            <label className="field">
+              <span>Seed</span>
+              <span className="row">
+                <input type="number" value={s.seed} data-testid="seed" onChange={(e) => set({ seed: Number(e.target.value) })} />
+                <button className="small ghost" aria-label="Random seed" onClick={() => set({ seed: Math.floor(Math.random() * 1_000_000) })}>
+                  ⚄
+                </button>
+              </span>
+            </label>
+            <NumberField label="Truncation ψ" value={s.truncationPsi} step={0.05} min={0.05} max={1} testId="psi" onChange={(v) => set({ truncationPsi: v })} />
+          </div>
+        </fieldset>
+      </details>
+      {error && (
+        <div className="error" role="alert" data-testid="settings-error">
+          {error}
+        </div>
+      )}
+    </>
+  );
+}
+
+const PHASES = [
+  { id: 'mean-embedding', label: 'μ_s' },
+  { id: 'tri-d', label: 'Step 1 · Tri-D' },
+  { id: 'g2', label: 'Step 2 · G2' },
+] as const;
+
+function Progress() {
+  const run = useStudio((s) => s.run);
+  const checkpoint = useStudio((s) => s.checkpoint);
+  const phaseIdx = PHASES.findIndex((p) => p.id === run.phase);
+  return (
+    <div className="run-progress" data-testid="run-progress" data-state={run.state}>
+      <ol className="phases" aria-label="Adaptation steps">
+        {PHASES.map((p, i) => (
+          <li
+            key={p.id}
+            className={i === phaseIdx ? 'current' : i < phaseIdx || run.state === 'done' ? 'done' : ''}
+            aria-current={i === phaseIdx ? 'step' : undefined}
+            data-testid={`phase-${p.id}`}
+          >
+            {p.label}
+          </li>
+        ))}
+      </ol>
+      <ProgressBar value={run.globalIteration} max={run.totalIterations} label="Adaptation progress" testId="run-bar" indeterminate={run.state === 'preparing' && run.phase === null} />
+      <dl className="stats">
+        <div>
+          <dt>State</dt>
+          <dd data-testid="run-state">{run.state}</dd>
+        </div>
+        <div>
+          <dt>Iteration</dt>
+          <dd data-testid="iteration" data-global={run.globalIteration}>
+            {run.globalIteration} / {run.totalIterations || '—'}
+          </dd>
+        </div>
+        <div>
+          <dt>Speed</dt>
+          <dd data-testid="speed">{formatRate(run.itPerSec)}</dd>
+        </div>
+        <div>
+          <dt>ETA</dt>
+          <dd data-testid="eta">{isActive(run.state) ? formatDuration(run.etaSeconds) : '—'}</dd>
+        </div>
+      </dl>
+      {run.phase && run.phaseIterations > 0 && (
+        <div className="muted small-text">
+          {PHASES[phaseIdx]?.label}: {run.iteration} / {run.phaseIterations}
+        </div>
+      )}
+      {run.message && <div className="muted small-text" data-testid="run-message">{run.message}</div>}
+      {checkpoint && (
+        <div className="muted small-text" data-testid="checkpoint-info" data-iteration={checkpoint.globalIteration} data-restored={checkpoint.restored}>
+          {checkpoint.restored ? 'Restored checkpoint' : 'Last checkpoint'}: iteration {checkpoint.globalIteration}
+          {checkpoint.totalIterations ? ` of ${checkpoint.totalIterations}` : ''}
+        </div>
+      )}
+    </div>
+  );
+}
+
+export function AdaptPanel() {
+  const c = useController();
+  const state = useStudio((s) => s.run.state);
+  const startable = useStudio(canStart);
+  const hasCheckpoint = useStudio((s) => s.checkpoint !== null);
+  const losses = useStudio((s) => s.losses);
+  const total = useStudio((s) => s.run.totalIterations);
+  const hasReference = useStudio((s) => s.reference !== null);
+  const active = isActive(state);
+
+  return (
+    <section className="panel" aria-labelledby="adapt-title" data-testid="adapt-panel">
+      <h2 id="adapt-title">Adaptation</h2>
+      <Settings locked={active} />
+      <div className="controls" role="group" aria-label="Run controls">
+        {!active && (
+          <button className="primary" disabled={!startable} onClick={() => c.start()} data-testid="start">
+            ▶ Start
+          </button>
+        )}
+        {!active && hasCheckpoint && (
+          <button disabled={!startable} onClick={() => c.resumeFromCheckpoint()} data-testid="resume-checkpoint">
+            ↻ Resume from checkpoint
+          </button>
+        )}
+        {state === 'running' && (
+          <button onClick={() => c.pause()} data-testid="pause">
+            ❚❚ Pause
+          </button>
+        )}
+        {state === 'paused' && (
+          <button className="primary" onClick={() => c.resume()} data-testid="resume">
+            ▶ Resume
+          </button>
+        )}
+        {active && (
+          <button className="danger" onClick={() => c.stop()} data-testid="stop">
+            ■ Stop
+          </button>
+        )}
+      </div>
+      {!hasReference && <div className="muted small-text">Choose a reference image (or an example) to start.</div>}
+      <Progress />
+      <div className="charts" data-testid="loss-charts">
+        {LOSS_KEYS.map((k) => (
+          <LossChart key={k} label={LOSS_LABELS[k]} series={losses[k]} totalIterations={total} color={LOSS_COLORS[k]} testId={`loss-${k}`} />
+        ))}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,126 @@
+/**
+ * Multi-view strip: a few fixed latents × 5 yaws. While training it shows the engine's live previews;
+ * otherwise it renders its own latents (re-rollable with "New faces"). Clicking a cell sends that latent
+ * and yaw to the orbit viewer.
+ */
+import { useEffect, useRef, useState } from 'react';
+import type { RgbaImage } from '../../engine/types.ts';
+import { useController, useStudio, useStudioContext } from '../context.ts';
+import { composeGrid, downloadBlob, drawRgba, rgbaToPngBlob, toRows } from '../grid.ts';
+import { isActive, STRIP_YAWS } from '../state/studio-store.ts';
+import { errorMessage } from '../state/controller.ts';
+
+function Cell({ img, label, onClick }: { img: RgbaImage | null; label: string; onClick: () => void }) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    if (img && ref.current) drawRgba(ref.current, img);
+  }, [img]);
+  return (
+    <button className={`strip-cell${img ? '' : ' empty'}`} onClick={onClick} aria-label={label} title={label}>
+      <canvas ref={ref} width={64} height={64} />
+    </button>
+  );
+}
+
+export function MultiViewStrip() {
+  const c = useController();
+  const { renders } = useStudioContext();
+  const v = useStudio((s) => s.viewer);
+  const generator = useStudio((s) => s.generator);
+  const preview = useStudio((s) => s.preview);
+  const active = useStudio((s) => isActive(s.run.state));
+  const adaptedAvailable = useStudio((s) => s.adaptedAvailable);
+  const version = useStudio((s) => s.weightsVersion);
+  const [own, setOwn] = useState<Record<string, RgbaImage>>({});
+  const [busy, setBusy] = useState<string | null>(null);
+  const showAdapted = adaptedAvailable && v.view !== 'source';
+  const strength = showAdapted ? v.strength : 0;
+  const live = active && preview !== null;
+
+  // Own renders when not showing the live training preview (renders queue behind the main view).
+  useEffect(() => {
+    if (!generator || live) return;
+    let alive = true;
+    v.stripSeeds.forEach((seed, i) =>
+      STRIP_YAWS.forEach((yaw, j) => {
+        const slot = `strip-${i}-${j}`;
+        void renders.request(slot, { seed, yaw, pitch: 0, psi: v.psi, mode: v.mode, strength }, version, 'low').then((img) => {
+          if (alive && img) setOwn((o) => ({ ...o, [`${seed}|${yaw}|${strength}|${v.mode}`]: img }));
+        });
+      }),
+    );
+    return () => {
+      alive = false;
+    };
+  }, [generator, live, v.stripSeeds, v.psi, v.mode, strength, version, renders]);
+
+  let rows: Array<{ seed: number; cells: Array<{ img: RgbaImage | null; yaw: number }> }>;
+  if (live && preview) {
+    const imgs = showAdapted ? preview.adapted : preview.source;
+    const grouped = toRows(imgs, preview.yaws.length);
+    rows = grouped.map((r, i) => ({ seed: preview.seeds[i] ?? i, cells: r.map((img, j) => ({ img, yaw: preview.yaws[j] })) }));
+  } else {
+    rows = v.stripSeeds.map((seed) => ({
+      seed,
+      cells: STRIP_YAWS.map((yaw) => ({ img: own[`${seed}|${yaw}|${strength}|${v.mode}`] ?? null, yaw })),
+    }));
+  }
+
+  async function downloadGrid() {
+    setBusy('Rendering the grid…');
+    try {
+      const seeds = live && preview ? preview.seeds : v.stripSeeds;
+      const yaws = live && preview ? preview.yaws : STRIP_YAWS;
+      const gridRows: Array<Array<RgbaImage | null>> = [];
+      for (const [i, seed] of seeds.entries()) {
+        const kinds = adaptedAvailable ? [0, v.strength] : [0];
+        for (const s of kinds) {
+          const row: Array<RgbaImage | null> = [];
+          for (const [j, yaw] of yaws.entries()) {
+            row.push(await renders.request(`grid-${i}-${j}-${s}`, { seed, yaw, pitch: 0, psi: v.psi, mode: v.mode, strength: s }, version, 'low'));
+          }
+          gridRows.push(row);
+        }
+      }
+      const blob = await rgbaToPngBlob(composeGrid(gridRows));
+      downloadBlob(blob, `adapter3d-multiview-${adaptedAvailable ? 'source-vs-adapted' : 'source'}.png`);
+      setBusy(null);
+    } catch (e) {
+      setBusy(`Could not make the grid: ${errorMessage(e)}`);
+    }
+  }
+
+  return (
+    <section className="strip-panel" aria-labelledby="strip-title" data-testid="multiview-strip" data-live={live}>
+      <div className="row between">
+        <h2 id="strip-title">
+          Multi-view <span className="muted">{live ? '· live training preview' : `· ${showAdapted ? 'adapted' : 'source'}`}</span>
+        </h2>
+        <div className="row">
+          <button className="small" onClick={() => c.rerollFaces()} disabled={live} data-testid="reroll">
+            ⟳ New faces
+          </button>
+          <button className="small" onClick={() => void downloadGrid()} disabled={!generator || busy === 'Rendering the grid…'} data-testid="download-grid">
+            ⤓ Grid PNG
+          </button>
+        </div>
+      </div>
+      {busy && <div className="muted small-text">{busy}</div>}
+      <div className="strip">
+        {rows.map((r, i) => (
+          <div className="strip-row" key={`${r.seed}-${i}`}>
+            <span className="strip-seed mono">seed {r.seed}</span>
+            {r.cells.map((cell, j) => (
+              <Cell
+                key={j}
+                img={cell.img}
+                label={`Seed ${r.seed}, yaw ${cell.yaw.toFixed(2)} rad — show in the viewer`}
+                onClick={() => c.updateViewer({ seed: r.seed, yaw: cell.yaw, pitch: 0 })}
+              />
+            ))}
+          </div>
+        ))}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,59 @@
+/** Engine errors (with resume after a lost GPU device) and informational notices. */
+import { useController, useStudio } from '../context.ts';
+
+const TITLES: Record<string, string> = {
+  'no-webgpu': 'WebGPU is not available',
+  'device-lost': 'The GPU device was lost',
+  'out-of-memory': 'Out of GPU memory',
+  'bad-reference': 'Reference problem',
+  'incompatible-file': 'Incompatible file',
+  'corrupt-file': 'Corrupt file',
+  'not-ready': 'Not ready',
+  cancelled: 'Cancelled',
+  internal: 'Something went wrong',
+};
+
+export function Notices() {
+  const c = useController();
+  const error = useStudio((s) => s.engineError);
+  const deviceLost = useStudio((s) => s.deviceLost);
+  const checkpoint = useStudio((s) => s.checkpoint);
+  const notice = useStudio((s) => s.notice);
+  return (
+    <div className="notices" aria-live="polite">
+      {error && (
+        <div className="banner error-banner" role="alert" data-testid="engine-error" data-code={error.code}>
+          <strong>{TITLES[error.code] ?? 'Error'}.</strong> {error.message}
+          {deviceLost && (
+            <span>
+              {' '}
+              {checkpoint
+                ? `Training can continue from the last checkpoint (iteration ${checkpoint.globalIteration}).`
+                : 'No checkpoint was saved yet; start again.'}
+            </span>
+          )}
+          <span className="banner-actions">
+            {deviceLost && checkpoint && (
+              <button className="small primary" onClick={() => c.resumeFromCheckpoint()} data-testid="resume-after-loss">
+                Resume from checkpoint
+              </button>
+            )}
+            <button className="small ghost" onClick={() => c.dismissError()} aria-label="Dismiss">
+              ✕
+            </button>
+          </span>
+        </div>
+      )}
+      {notice && (
+        <div className="banner info-banner" role="status" data-testid="notice">
+          {notice}
+          <span className="banner-actions">
+            <button className="small ghost" onClick={() => c.dismissNotice()} aria-label="Dismiss">
+              ✕
+            </button>
+          </span>
+        </div>
+      )}
+    </div>
+  );
+}

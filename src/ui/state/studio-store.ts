@@ -1,0 +1,193 @@
+/**
+ * The studio's state (zustand vanilla store, so the logic is testable in Node without React).
+ * Only plain data lives here; the StudioController (controller.ts) owns the engine and performs actions.
+ */
+import { createStore } from 'zustand/vanilla';
+import type {
+  AdaptPhase,
+  AdaptSettings,
+  Capabilities,
+  EngineErrorInfo,
+  EngineEvent,
+  ModelInfo,
+  RenderMode,
+  RunState,
+} from '../../engine/types.ts';
+import { defaultSettings } from './settings.ts';
+import { emptyHistory, type LossHistory } from './loss-history.ts';
+import type { CropRect } from '../reference/crop.ts';
+import type { DecodedImage } from '../reference/image-toolkit.ts';
+
+export interface LoadingState {
+  target: 'generator' | 'encoder';
+  fileName: string;
+  what: string;
+  loaded: number;
+  total: number;
+}
+
+export interface RunProgress {
+  state: RunState;
+  message?: string;
+  phase: AdaptPhase | null;
+  iteration: number;
+  phaseIterations: number;
+  globalIteration: number;
+  totalIterations: number;
+  itPerSec: number;
+  etaSeconds: number;
+}
+
+export interface CheckpointInfo {
+  globalIteration: number;
+  totalIterations: number;
+  savedAt: number;
+  /** The generator the checkpoint belongs to. */
+  generatorId: string | null;
+  /** True when it was read back from storage after a reload (not produced in this session). */
+  restored: boolean;
+}
+
+export type PreviewEvent = Extract<EngineEvent, { type: 'preview' }>;
+
+export type ViewChoice = 'source' | 'adapted' | 'split';
+
+export interface ViewerState {
+  yaw: number;
+  pitch: number;
+  /** Display magnification of the render, 1 = fit. */
+  zoom: number;
+  mode: RenderMode;
+  view: ViewChoice;
+  /** Before/after split position, 0..1 from the left (left = source). */
+  split: number;
+  strength: number;
+  /** Latent seed shown in the orbit view. */
+  seed: number;
+  psi: number;
+  /** Latent seeds of the multi-view strip. */
+  stripSeeds: number[];
+}
+
+export interface ReferenceState {
+  image: DecodedImage;
+  crop: CropRect;
+  origin: 'file' | 'example' | 'restored';
+  /** True once the engine accepted the cropped image. */
+  applied: boolean;
+}
+
+export interface StudioState {
+  capabilities: Capabilities | null;
+  probeError: string | null;
+  persistent: boolean;
+
+  generator: ModelInfo | null;
+  encoders: ModelInfo[];
+  cachedModels: ModelInfo[];
+  loading: LoadingState | null;
+  modelError: string | null;
+
+  reference: ReferenceState | null;
+  referenceError: string | null;
+  referenceBusy: boolean;
+
+  settings: AdaptSettings;
+  settingsError: string | null;
+
+  run: RunProgress;
+  losses: LossHistory;
+  preview: PreviewEvent | null;
+  checkpoint: CheckpointInfo | null;
+  /** Whether the engine holds adapted weights worth showing (a run made progress, or weights were imported). */
+  adaptedAvailable: boolean;
+  /** Increments whenever the adapted weights may have changed, so views re-render. */
+  weightsVersion: number;
+  engineError: EngineErrorInfo | null;
+  deviceLost: boolean;
+  notice: string | null;
+
+  viewer: ViewerState;
+}
+
+export const STRIP_YAWS = [-0.5, -0.25, 0, 0.25, 0.5];
+export const YAW_LIMIT = 0.6;
+export const PITCH_LIMIT = 0.35;
+
+export function initialRun(): RunProgress {
+  return {
+    state: 'idle',
+    phase: null,
+    iteration: 0,
+    phaseIterations: 0,
+    globalIteration: 0,
+    totalIterations: 0,
+    itPerSec: 0,
+    etaSeconds: NaN,
+  };
+}
+
+export function initialViewer(): ViewerState {
+  return {
+    yaw: 0,
+    pitch: 0,
+    zoom: 1,
+    mode: 'rgb',
+    view: 'adapted',
+    split: 0.5,
+    strength: 1,
+    seed: 7,
+    psi: 0.7,
+    stripSeeds: [11, 23, 42],
+  };
+}
+
+export function initialState(): StudioState {
+  return {
+    capabilities: null,
+    probeError: null,
+    persistent: false,
+    generator: null,
+    encoders: [],
+    cachedModels: [],
+    loading: null,
+    modelError: null,
+    reference: null,
+    referenceError: null,
+    referenceBusy: false,
+    settings: defaultSettings(),
+    settingsError: null,
+    run: initialRun(),
+    losses: emptyHistory(),
+    preview: null,
+    checkpoint: null,
+    adaptedAvailable: false,
+    weightsVersion: 0,
+    engineError: null,
+    deviceLost: false,
+    notice: null,
+    viewer: initialViewer(),
+  };
+}
+
+export function createStudioStore() {
+  return createStore<StudioState>()(() => initialState());
+}
+
+export type StudioStore = ReturnType<typeof createStudioStore>;
+
+/** Run states in which a new run may be started. */
+export function canStart(s: StudioState): boolean {
+  const st = s.run.state;
+  return (
+    s.generator !== null &&
+    s.reference !== null &&
+    s.reference.applied &&
+    s.loading === null &&
+    (st === 'idle' || st === 'done' || st === 'cancelled' || st === 'error')
+  );
+}
+
+export function isActive(state: RunState): boolean {
+  return state === 'preparing' || state === 'running' || state === 'paused';
+}

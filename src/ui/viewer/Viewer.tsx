@@ -1,0 +1,266 @@
+/**
+ * The orbit viewer: a @react-three/fiber canvas showing the engine's neural render for the current
+ * camera as a texture. Drag orbits (yaw/pitch clamped to EG3D's valid range), the wheel zooms, and a
+ * shader composites source and adapted renders for the before/after split.
+ */
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { Canvas, useThree } from '@react-three/fiber';
+import * as THREE from 'three';
+import type { RgbaImage } from '../../engine/types.ts';
+import { useController, useStudio, useStudioContext } from '../context.ts';
+import { orbitDrag, wheelZoom } from './orbit.ts';
+import type { ViewChoice } from '../state/studio-store.ts';
+
+const VERTEX = /* glsl */ `
+varying vec2 vUv;
+void main() {
+  vUv = uv;
+  gl_Position = projectionMatrix * modelViewMatrix * vec4(position, 1.0);
+}`;
+
+// uView: 0 = source only, 1 = adapted only, 2 = split (source left of uSplit, adapted right).
+const FRAGMENT = /* glsl */ `
+uniform sampler2D uSource;
+uniform sampler2D uAdapted;
+uniform float uHasSource;
+uniform float uHasAdapted;
+uniform int uView;
+uniform float uSplit;
+uniform float uWidth;
+varying vec2 vUv;
+void main() {
+  vec2 uv = vec2(vUv.x, 1.0 - vUv.y); // RgbaImage rows run top to bottom
+  vec4 s = uHasSource > 0.5 ? texture2D(uSource, uv) : vec4(0.08, 0.09, 0.11, 1.0);
+  vec4 a = uHasAdapted > 0.5 ? texture2D(uAdapted, uv) : s;
+  float fx = gl_FragCoord.x / uWidth;
+  vec4 c = uView == 0 ? s : (uView == 1 ? a : (fx < uSplit ? s : a));
+  if (uView == 2 && abs(fx - uSplit) * uWidth < 1.0) c = vec4(1.0);
+  gl_FragColor = vec4(c.rgb, 1.0);
+}`;
+
+function makeTexture(img: RgbaImage): THREE.DataTexture {
+  const bytes = new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength);
+  const t = new THREE.DataTexture(bytes, img.width, img.height, THREE.RGBAFormat, THREE.UnsignedByteType);
+  t.magFilter = THREE.LinearFilter;
+  t.minFilter = THREE.LinearFilter;
+  t.generateMipmaps = false;
+  t.colorSpace = THREE.NoColorSpace;
+  t.needsUpdate = true;
+  return t;
+}
+
+/** Owns one GPU texture for the latest image and disposes the previous one. */
+function useTexture(img: RgbaImage | null): THREE.DataTexture | null {
+  const tex = useMemo(() => (img ? makeTexture(img) : null), [img]);
+  useEffect(() => () => tex?.dispose(), [tex]);
+  return tex;
+}
+
+function RenderPlane(props: { source: RgbaImage | null; adapted: RgbaImage | null; view: ViewChoice; split: number; zoom: number }) {
+  const { viewport, size, invalidate } = useThree();
+  const src = useTexture(props.source);
+  const ad = useTexture(props.adapted);
+  const material = useMemo(
+    () =>
+      new THREE.ShaderMaterial({
+        vertexShader: VERTEX,
+        fragmentShader: FRAGMENT,
+        uniforms: {
+          uSource: { value: null },
+          uAdapted: { value: null },
+          uHasSource: { value: 0 },
+          uHasAdapted: { value: 0 },
+          uView: { value: 1 },
+          uSplit: { value: 0.5 },
+          uWidth: { value: 1 },
+        },
+      }),
+    [],
+  );
+  useEffect(() => () => material.dispose(), [material]);
+  const u = material.uniforms;
+  u.uSource.value = src;
+  u.uAdapted.value = ad;
+  u.uHasSource.value = src ? 1 : 0;
+  u.uHasAdapted.value = ad ? 1 : 0;
+  u.uView.value = props.view === 'source' ? 0 : props.view === 'adapted' ? 1 : 2;
+  u.uSplit.value = props.split;
+  u.uWidth.value = size.width * viewport.dpr;
+  useEffect(() => invalidate());
+  const side = Math.min(viewport.width, viewport.height) * props.zoom;
+  return (
+    <mesh material={material}>
+      <planeGeometry args={[side, side]} />
+    </mesh>
+  );
+}
+
+export function Viewer() {
+  const c = useController();
+  const { renders } = useStudioContext();
+  const v = useStudio((s) => s.viewer);
+  const generator = useStudio((s) => s.generator);
+  const adaptedAvailable = useStudio((s) => s.adaptedAvailable);
+  const version = useStudio((s) => s.weightsVersion);
+  const [source, setSource] = useState<RgbaImage | null>(null);
+  const [adapted, setAdapted] = useState<RgbaImage | null>(null);
+  const [pending, setPending] = useState(0);
+  const box = useRef<HTMLDivElement>(null);
+  const drag = useRef<{ x: number; y: number; yaw: number; pitch: number; mode: 'orbit' | 'split' } | null>(null);
+
+  useEffect(() => renders.clearCache(), [generator?.id, renders]);
+
+  // Ask for the renders this view needs; the queue drops superseded requests while one is in flight.
+  useEffect(() => {
+    if (!generator) return;
+    const base = { seed: v.seed, yaw: v.yaw, pitch: v.pitch, psi: v.psi, mode: v.mode };
+    const wantAdapted = adaptedAvailable && v.view !== 'source';
+    const wantSource = v.view !== 'adapted' || !adaptedAvailable;
+    let live = true;
+    const track = (p: Promise<RgbaImage | null>, set: (img: RgbaImage) => void) => {
+      setPending((n) => n + 1);
+      void p.then((img) => {
+        setPending((n) => n - 1);
+        if (live && img) set(img);
+      });
+    };
+    if (wantSource) track(renders.request('main-source', { ...base, strength: 0 }, version), setSource);
+    if (wantAdapted) track(renders.request('main-adapted', { ...base, strength: v.strength }, version), setAdapted);
+    if (!adaptedAvailable) setAdapted(null);
+    return () => {
+      live = false;
+    };
+  }, [generator, adaptedAvailable, version, v.seed, v.yaw, v.pitch, v.psi, v.mode, v.view, v.strength, renders]);
+
+  // Wheel zoom needs a non-passive listener to keep the page from scrolling.
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const onWheel = (e: WheelEvent) => {
+      e.preventDefault();
+      c.updateViewer({ zoom: wheelZoom(c.store.getState().viewer.zoom, e.deltaY) });
+    };
+    el.addEventListener('wheel', onWheel, { passive: false });
+    return () => el.removeEventListener('wheel', onWheel);
+  }, [c]);
+
+  const shownView: ViewChoice = adaptedAvailable ? v.view : 'source';
+  const deg = (r: number) => `${((r * 180) / Math.PI).toFixed(1)}°`;
+
+  return (
+    <section className="viewer-panel" aria-label="Orbit viewer" data-testid="viewer-panel">
+      <div className="viewer-toolbar" role="toolbar" aria-label="Viewer options">
+        <div className="segmented" role="radiogroup" aria-label="Weights shown">
+          {(['source', 'adapted', 'split'] as const).map((k) => (
+            <button
+              key={k}
+              role="radio"
+              aria-checked={v.view === k}
+              className={v.view === k ? 'active' : ''}
+              data-testid={`view-${k}`}
+              onClick={() => c.updateViewer({ view: k })}
+            >
+              {k === 'source' ? 'Source' : k === 'adapted' ? 'Adapted' : 'Before / after'}
+            </button>
+          ))}
+        </div>
+        <div className="segmented" role="radiogroup" aria-label="Render type">
+          {(['rgb', 'depth', 'raw'] as const).map((m) => (
+            <button
+              key={m}
+              role="radio"
+              aria-checked={v.mode === m}
+              className={v.mode === m ? 'active' : ''}
+              data-testid={`mode-${m}`}
+              onClick={() => c.updateViewer({ mode: m })}
+            >
+              {m === 'rgb' ? 'RGB' : m === 'depth' ? 'Depth' : 'Raw neural'}
+            </button>
+          ))}
+        </div>
+        <label className="field inline">
+          <span>Strength</span>
+          <input
+            type="range"
+            min={0}
+            max={1}
+            step={0.05}
+            value={v.strength}
+            disabled={!adaptedAvailable}
+            onChange={(e) => c.updateViewer({ strength: Number(e.target.value) })}
+            aria-label="Adaptation strength"
+            data-testid="strength"
+          />
+          <span className="mono">{v.strength.toFixed(2)}</span>
+        </label>
+      </div>
+      <div
+        ref={box}
+        className="viewer"
+        data-testid="viewer"
+        data-view={shownView}
+        data-yaw={v.yaw.toFixed(4)}
+        data-pitch={v.pitch.toFixed(4)}
+        data-source-ready={source !== null}
+        data-adapted-ready={adapted !== null}
+        data-rendering={pending > 0}
+        tabIndex={0}
+        aria-label="Drag to orbit, wheel to zoom, arrow keys to turn"
+        onKeyDown={(e) => {
+          const step = 0.05;
+          const d = ({ ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] } as Record<string, number[]>)[e.key];
+          if (!d) return;
+          e.preventDefault();
+          c.updateViewer({ yaw: v.yaw + d[0], pitch: v.pitch + d[1] });
+        }}
+        onPointerDown={(e) => {
+          const onHandle = (e.target as HTMLElement).dataset.role === 'split-handle';
+          e.currentTarget.setPointerCapture(e.pointerId);
+          drag.current = { x: e.clientX, y: e.clientY, yaw: v.yaw, pitch: v.pitch, mode: onHandle ? 'split' : 'orbit' };
+        }}
+        onPointerMove={(e) => {
+          const d = drag.current;
+          if (!d) return;
+          const rect = e.currentTarget.getBoundingClientRect();
+          if (d.mode === 'split') {
+            c.updateViewer({ split: (e.clientX - rect.left) / rect.width });
+          } else {
+            c.updateViewer(orbitDrag(d, e.clientX - d.x, e.clientY - d.y, Math.min(rect.width, rect.height)));
+          }
+        }}
+        onPointerUp={() => (drag.current = null)}
+        onPointerCancel={() => (drag.current = null)}
+        onDoubleClick={() => c.updateViewer({ yaw: 0, pitch: 0, zoom: 1 })}
+      >
+        <Canvas
+          orthographic
+          flat
+          linear
+          frameloop="demand"
+          dpr={[1, 2]}
+          gl={{ preserveDrawingBuffer: true, antialias: false }}
+          camera={{ position: [0, 0, 10], zoom: 1 }}
+        >
+          <RenderPlane source={source} adapted={adapted} view={shownView} split={v.split} zoom={v.zoom} />
+        </Canvas>
+        {shownView === 'split' && (
+          <>
+            <div className="split-handle" data-role="split-handle" data-testid="split-handle" style={{ left: `${v.split * 100}%` }} aria-hidden />
+            <span className="viewer-tag left">Source</span>
+            <span className="viewer-tag right">Adapted</span>
+          </>
+        )}
+        {shownView !== 'split' && <span className="viewer-tag left">{shownView === 'source' ? 'Source' : 'Adapted'}</span>}
+        <div className="viewer-readout mono" data-testid="viewer-readout">
+          yaw {deg(v.yaw)} · pitch {deg(v.pitch)} · {v.zoom.toFixed(2)}× · seed {v.seed}
+          {pending > 0 ? ' · rendering…' : ''}
+        </div>
+        {!generator && <div className="viewer-empty">Loading the generator…</div>}
+      </div>
+      <div className="viewer-help muted small-text">
+        Drag to orbit (yaw ±34°, pitch ±20°, EG3D's reliable range) · wheel to zoom · double-click to reset
+        {!adaptedAvailable && ' · adapted views appear once training starts'}
+      </div>
+    </section>
+  );
+}
