@@ -1,0 +1,340 @@
+/**
+ * The progressive two-step 3D-Adapter schedule (spec C.3, C.6): step 1 fine-tunes Tri-D
+ * (`decoder.*`), step 2 fine-tunes G2 (`superresolution.*`); mapping and backbone are frozen and
+ * shared by reference between the source generator and the adapted one, so the tri-planes of a batch
+ * are computed once (no gradient) and rendered by both decoders.
+ *
+ * Every iteration draws its latents, cameras and renderer samples from a Random seeded by
+ * (seed, global iteration), so a run is reproducible from seed + settings and resumes exactly.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Random } from '../core/random.ts';
+import { DATASET_FOCAL, FRONTAL_ANGLE, cameraVector, focalToIntrinsics, frontalCamera, lookAtPose } from '../eg3d/camera.ts';
+import type { EG3DConfig } from '../eg3d/config.ts';
+import type { WeightMap } from '../eg3d/weights.ts';
+import type { FeatureEncoder } from '../clip/encoder.ts';
+import { NamedAdam, type AdamState } from './adam.ts';
+import { isTrainableKey } from './export.ts';
+import {
+  lossDirection,
+  lossFeatureStructure,
+  lossImageStructureFeatureSelfSim,
+  lossImageStructureLowres,
+  lossRemd,
+} from './losses.ts';
+import type { MethodOptions } from './options.ts';
+
+/** Renderer sample draws (contract 3). */
+export type TrainerDraws =
+  | { kind: 'recorded'; coarseJitter: Float32Array; importanceU: Float32Array }
+  | { kind: 'deterministic' };
+
+/**
+ * What the trainer needs from an EG3D generator (satisfied by the wrapper around EG3DGenerator in
+ * ./generator-view.ts). All methods are pure tfjs ops; `render` uses this generator's decoder.
+ */
+export interface AdaptableGenerator {
+  readonly config: EG3DConfig;
+  readonly weights: WeightMap;
+  mapping(z: tf.Tensor2D, cCond: tf.Tensor2D, psi: number, cutoff: number | null): tf.Tensor3D;
+  planes(ws: tf.Tensor3D): tf.Tensor;
+  /** Volume-renders tri-planes with this generator's Tri-D → feature image [N,R,R,C] (channels 0..2 = image_raw). */
+  render(planes: tf.Tensor, cameras: tf.Tensor2D, draws: TrainerDraws): { features: tf.Tensor4D; depth: tf.Tensor4D };
+  superresolve(imageRaw: tf.Tensor4D, features: tf.Tensor4D, ws: tf.Tensor3D): tf.Tensor4D;
+  /** A generator sharing every tensor except the overrides. */
+  withWeights(overrides: WeightMap): AdaptableGenerator;
+}
+
+export interface LossWeightsConfig {
+  dir: number;
+  dis: number;
+  imageStructure: number;
+  featureStructure: number;
+}
+
+export interface TrainerConfig {
+  iterations: [number, number];
+  batchSize: number;
+  learningRate: number;
+  betas: [number, number];
+  lossWeights: LossWeightsConfig;
+  seed: number;
+  truncationPsi: number;
+  options: MethodOptions;
+}
+
+/** One encoder with the reference features it is trained toward (all owned by the caller). */
+export interface TrainerEncoder {
+  encoder: FeatureEncoder;
+  tokenBlock: number;
+  /** Reference tokens [1, m, d] (or [m, d]). */
+  refTokens: tf.Tensor;
+  /** Δ_ref = normalize(E(I_ref) − μ_s), [D]. */
+  refDirection: tf.Tensor1D;
+}
+
+export type TrainPhase = 'tri-d' | 'g2';
+
+export interface IterationLosses {
+  total: number;
+  dir: number;
+  dis: number;
+  imageStructure: number;
+  featureStructure: number;
+}
+
+export interface IterationResult {
+  phase: TrainPhase;
+  /** 1-based within the phase. */
+  iteration: number;
+  globalIteration: number;
+  losses: IterationLosses;
+}
+
+/** Deterministic 32-bit mix of (seed, iteration, stream) for per-iteration Randoms. */
+export function iterationSeed(seed: number, iteration: number, stream = 0): number {
+  let h = (seed ^ 0x9e3779b9) >>> 0;
+  for (const x of [iteration, stream]) {
+    h = Math.imul(h ^ (x >>> 0), 0x85ebca6b) >>> 0;
+    h = (h ^ (h >>> 13)) >>> 0;
+    h = Math.imul(h, 0xc2b2ae35) >>> 0;
+    h = (h ^ (h >>> 16)) >>> 0;
+  }
+  return h;
+}
+
+/** z ~ N(0, I) of one latent seed (the same mapping the engine's render() and previews use). */
+export function latentFromSeed(seed: number, zDim: number): Float32Array {
+  return new Random(seed).normalArray(zDim);
+}
+
+export interface SampledBatch {
+  z: Float32Array; // [B, zDim]
+  cameras: Float32Array; // [B, 25]
+  draws: TrainerDraws;
+}
+
+/** Samples latents, cameras (spec C.6) and renderer draws for one iteration. */
+export function sampleBatch(config: EG3DConfig, batch: number, rng: Random, options: MethodOptions): SampledBatch {
+  const z = rng.normalArray(batch * config.zDim);
+  const cameras = new Float32Array(batch * 25);
+  const intrinsics = focalToIntrinsics(DATASET_FOCAL);
+  const pivot = config.rendering.avgCameraPivot;
+  const radius = config.rendering.avgCameraRadius;
+  for (let i = 0; i < batch; i++) {
+    const h = FRONTAL_ANGLE + options.yawStd * rng.normal();
+    const v = FRONTAL_ANGLE + options.pitchStd * rng.normal();
+    cameras.set(cameraVector(lookAtPose(h, v, { pivot, radius }), intrinsics), i * 25);
+  }
+  let draws: TrainerDraws = { kind: 'deterministic' };
+  if (options.renderDraws === 'shared-random') {
+    const rays = batch * config.neuralRenderingResolution ** 2;
+    draws = {
+      kind: 'recorded',
+      coarseJitter: rng.uniformArray(rays * config.rendering.depthResolution),
+      importanceU: rng.uniformArray(rays * config.rendering.depthResolutionImportance),
+    };
+  }
+  return { z, cameras, draws };
+}
+
+/** tfjs variable names must be unique per engine; a counter keeps them so. */
+let nextVariableId = 0;
+
+export class AdapterTrainer {
+  /** Trainable Tri-D + G2 parameters (tfjs layout); the adapted generator reads them. */
+  readonly variables: Map<string, tf.Variable>;
+  readonly adapted: AdaptableGenerator;
+  private adam: NamedAdam | null = null;
+  private adamPhase: TrainPhase | null = null;
+  private position = 0;
+  private disposed = false;
+
+  constructor(
+    readonly source: AdaptableGenerator,
+    readonly encoders: TrainerEncoder[],
+    readonly config: TrainerConfig,
+    initial?: ReadonlyMap<string, tf.Tensor>,
+  ) {
+    if (encoders.length === 0) throw new Error('the trainer needs at least one encoder');
+    this.variables = new Map();
+    for (const [key, t] of source.weights) {
+      if (!isTrainableKey(key)) continue;
+      this.variables.set(key, tf.variable(initial?.get(key) ?? t, true, `adapted/${nextVariableId++}/${key}`));
+    }
+    this.adapted = source.withWeights(this.variables as unknown as WeightMap);
+  }
+
+  get totalIterations(): number {
+    return this.config.iterations[0] + this.config.iterations[1];
+  }
+
+  /** Iterations completed over both steps. */
+  get globalIteration(): number {
+    return this.position;
+  }
+
+  get done(): boolean {
+    return this.position >= this.totalIterations;
+  }
+
+  phaseAt(globalIteration: number): TrainPhase {
+    return globalIteration < this.config.iterations[0] ? 'tri-d' : 'g2';
+  }
+
+  /** Names of the parameters the given phase trains. */
+  trainableKeys(phase: TrainPhase): string[] {
+    const keys = [...this.variables.keys()];
+    if (phase === 'tri-d') return keys.filter((k) => k.startsWith('decoder.'));
+    return keys.filter((k) => k.startsWith('superresolution.') || (this.config.options.step2Trainable === 'g2+tri-d' && k.startsWith('decoder.')));
+  }
+
+  private optimizerFor(phase: TrainPhase): NamedAdam {
+    if (this.adam && this.adamPhase === phase) return this.adam;
+    this.adam?.dispose();
+    const params = new Map(this.trainableKeys(phase).map((k) => [k, this.variables.get(k)!]));
+    this.adam = new NamedAdam(
+      { learningRate: this.config.learningRate, beta1: this.config.betas[0], beta2: this.config.betas[1], epsilon: this.config.options.adamEpsilon },
+      params,
+    );
+    this.adamPhase = phase;
+    return this.adam;
+  }
+
+  /** The batch of a given global iteration (pure function of seed and iteration). */
+  batchAt(globalIteration: number): SampledBatch {
+    return sampleBatch(this.source.config, this.config.batchSize, new Random(iterationSeed(this.config.seed, globalIteration)), this.config.options);
+  }
+
+  /**
+   * Loss and gradients of one iteration w.r.t. the phase's parameters. Returns kept tensors the
+   * caller must dispose (`grads`, `components` = [total, dir, dis, I-str, F-str]).
+   */
+  computeGradients(globalIteration: number): { grads: Map<string, tf.Tensor>; components: tf.Tensor1D } {
+    const phase = this.phaseAt(globalIteration);
+    const { z, cameras, draws } = this.batchAt(globalIteration);
+    const B = this.config.batchSize;
+    const opts = this.config.options;
+    const w = this.config.lossWeights;
+    const trainKeys = this.trainableKeys(phase);
+    const trainVars = trainKeys.map((k) => this.variables.get(k)!);
+    const renderWithGrad = phase === 'tri-d' || opts.step2Trainable === 'g2+tri-d';
+    const kept: { components: tf.Tensor1D | null } = { components: null };
+
+    const grads = tf.tidy(() => {
+      const src = this.source;
+      const cCond = tf.tensor2d(tileCamera(frontalCamera(), B), [B, 25]);
+      const cams = tf.tensor2d(cameras, [B, 25]);
+      // Frozen parts, no gradient: mapping + backbone once for both generators.
+      const ws = src.mapping(tf.tensor2d(z, [B, src.config.zDim]), cCond, this.config.truncationPsi, opts.truncationCutoff > 0 ? opts.truncationCutoff : null);
+      const planes = src.planes(ws);
+      const view = (features: tf.Tensor4D, g: AdaptableGenerator): tf.Tensor4D => {
+        const raw = rawOf(features);
+        // Step-1 losses see the image through (frozen) G2 unless the option asks for the raw render.
+        if (phase === 'tri-d' && opts.step1Output === 'raw-upsampled') {
+          const s = src.config.imgResolution;
+          return tf.image.resizeBilinear(raw, [s, s], false, true);
+        }
+        return g.superresolve(raw, features, ws);
+      };
+      const srcFeatures = src.render(planes, cams, draws).features;
+      const srcImage = view(srcFeatures, src);
+      const srcEnc = this.encoders.map((e) => e.encoder.encodeImages(srcImage, e.tokenBlock));
+      // Step 2 (G2 only): the adapted render is a constant too.
+      const fixedAdaptedFeatures = renderWithGrad ? null : this.adapted.render(planes, cams, draws).features;
+
+      const f = () => {
+        const adFeatures = fixedAdaptedFeatures ?? this.adapted.render(planes, cams, draws).features;
+        const adImage = view(adFeatures, phase === 'tri-d' ? src : this.adapted);
+        const zero = tf.scalar(0);
+        let dir: tf.Scalar = zero;
+        let dis: tf.Scalar = zero;
+        let fstr: tf.Scalar = zero;
+        this.encoders.forEach((e, i) => {
+          const ad = e.encoder.encodeImages(adImage, e.tokenBlock);
+          if (w.dir) dir = tf.add(dir, lossDirection(ad.embedding, srcEnc[i].embedding, e.refDirection));
+          if (w.dis) dis = tf.add(dis, lossRemd(ad.tokens, e.refTokens));
+          if (w.featureStructure) fstr = tf.add(fstr, lossFeatureStructure(ad.tokens, srcEnc[i].tokens, opts.featureStructure));
+        });
+        let istr: tf.Scalar = zero;
+        if (w.imageStructure) {
+          istr =
+            opts.imageStructure === 'lowres-l1'
+              ? lossImageStructureLowres(adImage, srcImage, opts.imageStructureSize)
+              : lossImageStructureFeatureSelfSim(adFeatures, srcFeatures, opts.imageStructureGrid);
+        }
+        const total = tf.addN([tf.mul(dir, w.dir), tf.mul(dis, w.dis), tf.mul(istr, w.imageStructure), tf.mul(fstr, w.featureStructure)]) as tf.Scalar;
+        kept.components = tf.keep(tf.stack([total, dir, dis, istr, fstr]) as tf.Tensor1D);
+        return total;
+      };
+      const { grads } = tf.variableGrads(f, trainVars);
+      // variableGrads keys by variable name; re-key by parameter name (a plain object, so tidy keeps them).
+      const out: Record<string, tf.Tensor> = {};
+      trainKeys.forEach((k, i) => {
+        const g = grads[trainVars[i].name];
+        if (g) out[k] = g;
+      });
+      return out;
+    });
+    return { grads: new Map(Object.entries(grads)), components: kept.components! };
+  }
+
+  /** Runs the next iteration (computes the loss, applies one Adam step). */
+  async step(): Promise<IterationResult> {
+    if (this.disposed) throw new Error('trainer has been disposed');
+    if (this.done) throw new Error('the schedule is complete');
+    const g = this.position;
+    const phase = this.phaseAt(g);
+    const adam = this.optimizerFor(phase);
+    const { grads, components } = this.computeGradients(g);
+    try {
+      adam.apply(grads);
+    } finally {
+      for (const t of grads.values()) t.dispose();
+    }
+    const v = await components.data();
+    components.dispose();
+    if (!Number.isFinite(v[0])) throw new Error(`the loss became ${v[0]} at iteration ${g + 1}; lower the learning rate`);
+    this.position = g + 1;
+    const iteration = phase === 'tri-d' ? g + 1 : g + 1 - this.config.iterations[0];
+    return { phase, iteration, globalIteration: g + 1, losses: { total: v[0], dir: v[1], dis: v[2], imageStructure: v[3], featureStructure: v[4] } };
+  }
+
+  /** Optimiser state of the step in progress (null before the first iteration of a step). */
+  async optimizerState(): Promise<AdamState | null> {
+    if (!this.adam || this.adamPhase !== this.phaseAt(this.position) || this.done) return null;
+    return this.adam.getState();
+  }
+
+  /** Continues from a checkpoint position (weights already passed to the constructor). */
+  restore(globalIteration: number, adam: AdamState | null): void {
+    if (globalIteration < 0 || globalIteration > this.totalIterations) {
+      throw new Error(`checkpoint iteration ${globalIteration} is outside this schedule (0..${this.totalIterations})`);
+    }
+    this.position = globalIteration;
+    if (adam && !this.done && globalIteration > 0 && this.phaseAt(globalIteration - 1) === this.phaseAt(globalIteration)) {
+      this.optimizerFor(this.phaseAt(globalIteration)).setState(adam);
+    }
+  }
+
+  /** Releases the optimiser; the variables are handed over to the caller (or disposed with `alsoVariables`). */
+  dispose(alsoVariables = false): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.adam?.dispose();
+    this.adam = null;
+    if (alsoVariables) for (const v of this.variables.values()) v.dispose();
+  }
+}
+
+function tileCamera(c: Float32Array, n: number): Float32Array {
+  const out = new Float32Array(n * 25);
+  for (let i = 0; i < n; i++) out.set(c, i * 25);
+  return out;
+}
+
+/** image_raw = the first three channels of the rendered feature image. */
+function rawOf(features: tf.Tensor4D): tf.Tensor4D {
+  const [n, h, w] = features.shape;
+  return tf.slice(features, [0, 0, 0, 0], [n, h, w, 3]);
+}
