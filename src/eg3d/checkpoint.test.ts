@@ -117,3 +117,105 @@ describe('readEG3DPickle errors', () => {
     await expect(readEG3DPickle(new MemoryByteSource(bytes, 'x.pkl'))).rejects.toThrow(EG3DCheckpointError);
   });
 });
+
+// ---- a hand-assembled EG3D-shaped pickle: strided views, fp16 storage, torch ≥ 2 parameters, ----
+// ---- numpy scalars, EasyDict, non-persistent buffers, non-persistent module classes, bare G  ----
+
+const te = new TextEncoder();
+const u32le = (n: number) => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff];
+const s = (x: string) => [0x58, ...u32le(te.encode(x).length), ...te.encode(x)]; // BINUNICODE
+const glob = (m: string, n: string) => [0x63, ...te.encode(`${m}\n${n}\n`)]; // GLOBAL
+const int1 = (n: number) => [0x4b, n];
+const MARK = 0x28, TUPLE = 0x74, REDUCE = 0x52, SETITEMS = 0x75, SETITEM = 0x73, EMPTY_DICT = 0x7d;
+const ordered = (...items: number[][]) => [...glob('collections', 'OrderedDict'), 0x29, REDUCE, MARK, ...items.flat(), SETITEMS];
+
+function legacyStorageBlob(cls: string, data: Uint8Array, numel: number): number[] {
+  return [
+    0x80, 2, 0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e,
+    0x80, 2, 0x4d, 0xe9, 0x03, 0x2e,
+    0x80, 2, EMPTY_DICT, ...s('little_endian'), 0x88, SETITEM, 0x2e,
+    0x80, 2, MARK, ...s('storage'), ...glob('torch', cls), ...s('7'), ...s('cpu'), ...int1(numel), 0x4e, TUPLE, 0x51, 0x2e,
+    0x80, 2, 0x5d, ...s('7'), 0x61, 0x2e,
+    numel, 0, 0, 0, 0, 0, 0, 0, ...data,
+  ];
+}
+const storage = (cls: string, data: Uint8Array, numel: number, memo: number) => {
+  const blob = legacyStorageBlob(cls, data, numel);
+  return [...glob('torch.storage', '_load_from_bytes'), 0x42, ...u32le(blob.length), ...blob, 0x85, REDUCE, 0x71, memo];
+};
+const tensor = (storageOps: number[], offset: number, size: number[], stride: number[]) => [
+  ...glob('torch._utils', '_rebuild_tensor_v2'), MARK, ...storageOps, ...int1(offset),
+  MARK, ...size.flatMap(int1), TUPLE, MARK, ...stride.flatMap(int1), TUPLE, 0x89, ...ordered(), TUPLE, REDUCE,
+];
+
+function syntheticGenerator(): Uint8Array<ArrayBuffer> {
+  const floats = new Uint8Array(Float32Array.from({ length: 12 }, (_, k) => k).buffer);
+  const halves = new Uint8Array(Uint16Array.from([0x3c00, 0xc000, 0x3800, 0x4200]).buffer); // 1, -2, 0.5, 3
+  const f8 = new Uint8Array(Float64Array.from([0.125]).buffer);
+  const numpyScalar = [
+    ...glob('numpy.core.multiarray', 'scalar'),
+    ...glob('numpy', 'dtype'), ...s('f8'), 0x89, 0x88, 0x87, REDUCE,
+    MARK, ...int1(3), ...s('<'), 0x4e, 0x4e, 0x4e, 0x4a, ...u32le(-1 >>> 0), 0x4a, ...u32le(-1 >>> 0), ...int1(0), TUPLE, 0x62,
+    0x43, 8, ...f8, 0x86, REDUCE,
+  ];
+  const state = [
+    EMPTY_DICT, MARK,
+    ...s('neural_rendering_resolution'), ...int1(64),
+    ...s('rendering_kwargs'), EMPTY_DICT, ...s('ray_start'), 0x47, ...new Uint8Array(new Float64Array([2.25]).buffer).reverse(), SETITEM,
+    ...s('_init_kwargs'), ...glob('dnnlib.util', 'EasyDict'), 0x29, 0x81, MARK, ...s('z_dim'), ...int1(8), ...s('gain'), ...numpyScalar, SETITEMS,
+    ...s('_parameters'), ...ordered([
+      ...s('w'), ...glob('torch._utils', '_rebuild_parameter_with_state'),
+      MARK, ...tensor(storage('FloatStorage', floats, 12, 200), 1, [3, 2], [1, 3]), 0x88, ...ordered(), EMPTY_DICT, TUPLE, REDUCE,
+    ]),
+    ...s('_buffers'), ...ordered(
+      [...s('keep'), ...tensor(storage('HalfStorage', halves, 4, 201), 0, [2, 2], [2, 1])],
+      [...s('skip'), ...tensor([0x68, 201], 1, [2], [1])],
+    ),
+    ...s('_non_persistent_buffers_set'), 0x8f, MARK, ...s('skip'), 0x90,
+    ...s('_modules'), ...ordered([
+      ...s('child'), ...glob('training.triplane', 'OSGDecoder'), 0x29, 0x81,
+      EMPTY_DICT, ...s('_parameters'), ...ordered([...s('b'), ...tensor([0x68, 200], 2, [], [])]), SETITEM, 0x62,
+    ]),
+    SETITEMS,
+  ];
+  const meta = [EMPTY_DICT, MARK, ...s('type'), ...s('class'), ...s('version'), ...int1(6), ...s('module_src'), ...s('# src'),
+    ...s('class_name'), ...s('TriPlaneGenerator'), ...s('state'), ...state, SETITEMS];
+  return new Uint8Array([0x80, 4, ...glob('torch_utils.persistence', '_reconstruct_persistent_obj'), ...meta, 0x85, REDUCE, 0x2e]);
+}
+
+describe('readEG3DPickle on a hand-assembled generator pickle', () => {
+  it('decodes strided/offset views, fp16 storages, numpy scalars and skips non-persistent buffers', async () => {
+    const ckpt = await readEG3DPickle(new MemoryByteSource(syntheticGenerator(), 'synthetic.pkl'));
+    expect(ckpt.className).toBe('TriPlaneGenerator');
+    expect(ckpt.keys).toEqual(['w', 'keep', 'child.b']);
+    expect(ckpt.initKwargs).toEqual({ z_dim: 8, gain: 0.125 });
+    expect(ckpt.renderingKwargs).toEqual({ ray_start: 2.25 });
+    expect(ckpt.neuralRenderingResolution).toBe(64);
+    expect(await ckpt.read('w')).toEqual({ shape: [3, 2], data: Float32Array.from([1, 4, 2, 5, 3, 6]) });
+    expect(await ckpt.read('keep')).toEqual({ shape: [2, 2], data: Float32Array.from([1, -2, 0.5, 3]) });
+    expect(await ckpt.read('child.b')).toEqual({ shape: [], data: Float32Array.from([2]) });
+  });
+
+  it('exports strided and fp16 tensors, and refuses to clobber a kept tensor sharing the storage', async () => {
+    const bytes = syntheticGenerator();
+    const ckpt = await readEG3DPickle(new MemoryByteSource(bytes, 'synthetic.pkl'));
+    const { writeEG3DPickleWithReplacedTensors, PickleExportError } = await import('./pickle-export.ts');
+    // 'w' (elements 1..6) and 'child.b' (element 2) share a storage.
+    await expect(writeEG3DPickleWithReplacedTensors(ckpt, new Map([['w', new Float32Array(6)]]), { original: new Blob([bytes]) })).rejects.toThrow(PickleExportError);
+    const conflicting = new Map([['w', Float32Array.from([10, 40, 20, 50, 30, 60])], ['child.b', Float32Array.from([21])]]);
+    await expect(writeEG3DPickleWithReplacedTensors(ckpt, conflicting, { original: new Blob([bytes]) })).rejects.toThrow(/different values/);
+    const blob = await writeEG3DPickleWithReplacedTensors(
+      ckpt,
+      new Map([
+        ['w', Float32Array.from([10, 40, 20, 50, 30, 60])],
+        ['child.b', Float32Array.from([20])],
+        ['keep', Float32Array.from([0.1, 7, -1, 65504])],
+      ]),
+      { original: new Blob([bytes]) },
+    );
+    const again = await readEG3DPickle(new MemoryByteSource(new Uint8Array(await blob.arrayBuffer()), 'out.pkl'));
+    expect((await again.read('w')).data).toEqual(Float32Array.from([10, 40, 20, 50, 30, 60]));
+    expect((await again.read('child.b')).data).toEqual(Float32Array.from([20]));
+    expect(Array.from((await again.read('keep')).data)).toEqual([0.0999755859375, 7, -1, 65504]); // fp16-rounded
+  });
+});

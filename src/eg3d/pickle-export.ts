@@ -109,11 +109,22 @@ export async function writeEG3DPickleWithReplacedTensors(
     if (hit) throw new PickleExportError(`'${hit.key}' shares storage bytes with '${key}', which is not replaced`);
   }
   patches.sort((a, b) => a.at - b.at);
-  for (let k = 1; k < patches.length; k++) {
-    const prev = patches[k - 1];
-    if (prev.at + prev.bytes.length > patches[k].at) {
-      throw new PickleExportError(`'${prev.key}' and '${patches[k].key}' overlap in the file; cannot replace both`);
+  // Replaced views of one storage may overlap: fine when they write the same bytes there.
+  const writes: AbsolutePatch[] = [];
+  for (const p of patches) {
+    const last = writes[writes.length - 1];
+    const lastEnd = last ? last.at + last.bytes.length : 0;
+    if (!last || p.at >= lastEnd) {
+      writes.push(p);
+      continue;
     }
+    const overlap = Math.min(lastEnd, p.at + p.bytes.length) - p.at;
+    const mine = p.bytes.subarray(0, overlap);
+    const theirs = last.bytes.subarray(p.at - last.at, p.at - last.at + overlap);
+    if (!mine.every((b, i) => b === theirs[i])) {
+      throw new PickleExportError(`'${last.key}' and '${p.key}' share storage bytes but were given different values there`);
+    }
+    if (p.bytes.length > overlap) writes.push({ at: lastEnd, bytes: p.bytes.subarray(overlap), key: p.key });
   }
 
   const original = opts.original ?? blobOfSource(source);
@@ -130,7 +141,7 @@ export async function writeEG3DPickleWithReplacedTensors(
     for (let at = from; at < to; at += CHUNK) parts.push((await source.read(at, Math.min(CHUNK, to - at))).slice() as Uint8Array<ArrayBuffer>);
   };
   let cursor = 0;
-  for (const p of patches) {
+  for (const p of writes) {
     await copy(cursor, p.at);
     parts.push(p.bytes.slice() as Uint8Array<ArrayBuffer>);
     cursor = p.at + p.bytes.length;
