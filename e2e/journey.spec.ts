@@ -1,0 +1,120 @@
+/**
+ * A user's journey through the studio on the real engine (Web Worker, tfjs WebGPU — SwiftShader here):
+ * default model ready → drop a reference → short adaptation with live progress and loss charts →
+ * reload mid-run and get the checkpoint back → finish → orbit → source/adapted → download the weights
+ * and check them → drop a non-image. Screenshots go to e2e-artifacts/.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect, test } from '@playwright/test';
+import { MemoryByteSource } from '../src/io/byte-source.ts';
+import { SafetensorsFile } from '../src/io/safetensors.ts';
+import { ARTIFACTS, dropFile, openStudio, REFERENCES, shot, viewerPixels, viewerSettled } from './helpers.ts';
+
+async function globalIteration(page: import('@playwright/test').Page): Promise<number> {
+  return Number(await page.getByTestId('iteration').getAttribute('data-global'));
+}
+
+test('journey: reference → adaptation → reload → orbit → download', async ({ page }) => {
+  // 1. Open: capability report and the embedded models.
+  await openStudio(page);
+  await expect(page.getByTestId('capability')).toHaveAttribute('data-backend', /webgpu|wasm|cpu/);
+  await expect(page.getByTestId('generator-ready')).toBeVisible();
+  await expect(page.getByTestId('encoder-ready')).toBeVisible();
+  await viewerSettled(page);
+  await shot(page, '01-opened');
+
+  // 2. Drop a reference image file.
+  const refPath = path.join(REFERENCES, 'mona_lisa.png');
+  await dropFile(page, page.getByTestId('reference-drop'), fs.readFileSync(refPath), 'mona_lisa.png', 'image/png');
+  await expect(page.getByTestId('reference-ready')).toHaveAttribute('data-applied', 'true');
+  await shot(page, '02-reference');
+
+  // 3. A short adaptation on the embedded model.
+  await page.getByTestId('advanced-settings').locator('summary').click();
+  await page.getByTestId('iters-trid').fill('3');
+  await page.getByTestId('iters-g2').fill('2');
+  await page.getByTestId('batch-size').fill('1');
+  await page.getByTestId('mean-samples').fill('2');
+  await page.getByTestId('preview-every').fill('1');
+  // A larger step than the default so a 5-iteration run visibly changes the renders.
+  await page.getByTestId('learning-rate').fill('0.02');
+  await expect(page.getByTestId('settings-error')).toHaveCount(0);
+  await page.getByTestId('start').click();
+
+  // Iterations advance and the loss chart grows.
+  await expect.poll(() => globalIteration(page), { timeout: 900_000, intervals: [1000] }).toBeGreaterThanOrEqual(1);
+  const firstPoints = Number(await page.getByTestId('loss-total').getAttribute('data-points'));
+  await expect.poll(() => globalIteration(page), { timeout: 900_000, intervals: [1000] }).toBeGreaterThanOrEqual(2);
+  await expect
+    .poll(async () => Number(await page.getByTestId('loss-total').getAttribute('data-points')), { timeout: 120_000 })
+    .toBeGreaterThan(firstPoints);
+  await expect(page.getByTestId('phase-tri-d')).toHaveAttribute('aria-current', 'step');
+  await shot(page, '03-mid-adaptation');
+
+  // 4. Reload mid-run: the reference, settings and last checkpoint come back.
+  await expect(page.getByTestId('checkpoint-info')).toBeVisible({ timeout: 900_000 });
+  const savedAt = Number(await page.getByTestId('checkpoint-info').getAttribute('data-iteration'));
+  expect(savedAt).toBeGreaterThanOrEqual(1);
+  await page.reload();
+  await expect(page.getByTestId('studio')).toHaveAttribute('data-ready', 'true', { timeout: 600_000 });
+  await expect(page.getByTestId('checkpoint-info')).toHaveAttribute('data-restored', 'true', { timeout: 300_000 });
+  expect(Number(await page.getByTestId('checkpoint-info').getAttribute('data-iteration'))).toBeGreaterThanOrEqual(savedAt);
+  await expect(page.getByTestId('reference-ready')).toHaveAttribute('data-applied', 'true');
+  await expect(page.getByTestId('notice')).toContainText('Restored the checkpoint');
+  await page.getByTestId('advanced-settings').locator('summary').click();
+  await expect(page.getByTestId('iters-trid')).toHaveValue('3');
+  await shot(page, '04-restored-after-reload');
+
+  // 5. Resume from the checkpoint and finish.
+  await page.getByTestId('resume-checkpoint').click();
+  await expect(page.getByTestId('run-state')).toHaveText('done', { timeout: 900_000 });
+  await expect(page.getByTestId('iteration')).toHaveAttribute('data-global', '5');
+  await viewerSettled(page);
+  await shot(page, '05-done');
+
+  // 6. Orbit by dragging: the camera and the render change.
+  await page.getByTestId('view-adapted').click();
+  await viewerSettled(page);
+  const before = await viewerPixels(page);
+  const box = (await page.getByTestId('viewer').boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.75, box.y + box.height * 0.55, { steps: 8 });
+  await page.mouse.up();
+  await expect(page.getByTestId('viewer')).not.toHaveAttribute('data-yaw', '0.0000');
+  await viewerSettled(page);
+  await expect.poll(async () => (await viewerPixels(page)).equals(before), { timeout: 300_000 }).toBe(false);
+  await shot(page, '06-orbited');
+
+  // 7. Source vs adapted.
+  const adaptedPixels = await viewerPixels(page);
+  await page.getByTestId('view-source').click();
+  await expect(page.getByTestId('viewer')).toHaveAttribute('data-view', 'source');
+  await viewerSettled(page);
+  await expect.poll(async () => (await viewerPixels(page)).equals(adaptedPixels), { timeout: 300_000 }).toBe(false);
+  await page.getByTestId('view-split').click();
+  await viewerSettled(page);
+  await shot(page, '07-before-after');
+
+  // 8. Download the adapted weights: a safetensors file with only Tri-D and G2 tensors.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-safetensors').click()]);
+  expect(download.suggestedFilename()).toMatch(/\.safetensors$/);
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, download.suggestedFilename());
+  await download.saveAs(file);
+  const st = await SafetensorsFile.open(new MemoryByteSource(new Uint8Array(fs.readFileSync(file)), file));
+  const keys = st.keys();
+  expect(keys.length).toBeGreaterThan(0);
+  expect(keys.filter((k) => !k.startsWith('decoder.') && !k.startsWith('superresolution.'))).toEqual([]);
+  expect(keys.some((k) => k.startsWith('decoder.'))).toBe(true);
+  expect(keys.some((k) => k.startsWith('superresolution.'))).toBe(true);
+  for (const k of keys.slice(0, 3)) expect((await st.readFloat32(k)).data.every(Number.isFinite)).toBe(true);
+
+  // 9. A non-image dropped as reference: a clear error, and the reference stays.
+  await dropFile(page, page.getByTestId('reference-drop'), new TextEncoder().encode('just some notes'), 'notes.txt', 'text/plain');
+  await expect(page.getByTestId('reference-error')).toContainText('notes.txt');
+  await expect(page.getByTestId('reference-error')).toContainText('not an image');
+  await expect(page.getByTestId('reference-ready')).toBeVisible();
+  await shot(page, '08-non-image-error');
+});
