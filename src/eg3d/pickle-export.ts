@@ -16,6 +16,7 @@ import {
   type TorchDType,
 } from '../io/torch-legacy.ts';
 import type { EG3DCheckpoint } from './checkpoint.ts';
+import { BlobByteSource } from '../io/byte-source.ts';
 
 export class PickleExportError extends Error {
   constructor(message: string) {
@@ -62,10 +63,9 @@ interface AbsolutePatch {
   key: string;
 }
 
-/** The Blob behind a `BlobByteSource` (its field is private in TS but present at run time). */
+/** The Blob behind a `BlobByteSource`, so unchanged ranges are sliced rather than copied. */
 function blobOfSource(source: unknown): Blob | null {
-  const b = (source as { blob?: unknown }).blob;
-  return typeof Blob !== 'undefined' && b instanceof Blob ? b : null;
+  return source instanceof BlobByteSource ? source.blob : null;
 }
 
 const CHUNK = 8 * 1024 * 1024;

@@ -43,7 +43,7 @@ export class MemoryByteSource implements ByteSource {
 export class BlobByteSource implements ByteSource {
   readonly size: number;
   readonly name: string;
-  constructor(private readonly blob: Blob, name?: string) {
+  constructor(readonly blob: Blob, name?: string) {
     this.size = blob.size;
     this.name = name ?? (blob as File).name ?? 'blob';
   }
