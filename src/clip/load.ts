@@ -54,7 +54,7 @@ export async function openClipTable(source: ByteSource): Promise<ClipTensorTable
     st = await SafetensorsFile.open(source);
   } catch (e) {
     if (e instanceof SafetensorsFormatError) {
-      throw new ClipFormatError(`${source.name}: not a CLIP checkpoint (neither a TorchScript .pt zip archive nor a safetensors file)`);
+      throw new ClipFormatError(`${source.name}: not a CLIP checkpoint: neither a TorchScript .pt zip archive nor a readable safetensors file (${e.message})`);
     }
     throw e;
   }
@@ -309,8 +309,10 @@ export async function describeClipFile(source: ByteSource, opts: { visionHeads?:
 // ---------------------------------------------------------------------------------------------
 // Building the tfjs towers
 
+/** Reads tensors into tfjs layout, tracking every tensor it creates so a failed load can free them. */
 class WeightReader {
   loaded = 0;
+  readonly created: tf.Tensor[] = [];
   constructor(
     private readonly t: ClipTensorTable,
     readonly total: number,
@@ -330,17 +332,27 @@ class WeightReader {
     return data;
   }
 
+  track<T extends tf.Tensor>(t: T): T {
+    this.created.push(t);
+    return t;
+  }
+
   async vec(name: string, n: number): Promise<tf.Tensor1D> {
-    return tf.tensor1d(await this.raw(name, [n]));
+    return this.track(tf.tensor1d(await this.raw(name, [n])));
   }
 
   async mat(name: string, rows: number, cols: number): Promise<tf.Tensor2D> {
-    return tf.tensor2d(await this.raw(name, [rows, cols]), [rows, cols]);
+    return this.track(tf.tensor2d(await this.raw(name, [rows, cols]), [rows, cols]));
   }
 
   /** PyTorch Linear weight `[out, in]` → tfjs `[in, out]`. */
   async linear(name: string, out: number, inp: number): Promise<tf.Tensor2D> {
-    return tf.tensor2d(transpose2d(await this.raw(name, [out, inp]), out, inp), [inp, out]);
+    return this.track(tf.tensor2d(transpose2d(await this.raw(name, [out, inp]), out, inp), [inp, out]));
+  }
+
+  disposeCreated(): void {
+    for (const t of this.created) t.dispose();
+    this.created.length = 0;
   }
 
   async layerNorm(prefix: string, n: number): Promise<LayerNormWeights> {
@@ -385,55 +397,28 @@ function neededTensors(t: ClipTensorTable, arch: ClipArchitecture, withText: boo
 async function buildVision(r: WeightReader, c: ClipVisionConfig, hasProj: boolean): Promise<ClipVisionTransformer> {
   const { width: w, patchSize: p } = c;
   const grid = c.inputResolution / p;
-  const made: tf.Tensor[] = [];
-  const keep = <T extends tf.Tensor>(t: T) => (made.push(t), t);
-  try {
-    const convRaw = await r.raw('visual.conv1.weight', [w, 3, p, p]);
-    // [width, 3, p, p] → [p, p, 3, width] → [p·p·3, width], matching the (py, px, c) patch rows.
-    const patchW = keep(
-      tf.tidy(() => tf.reshape(tf.transpose(tf.tensor4d(convRaw, [w, 3, p, p]), [2, 3, 1, 0]), [p * p * 3, w]) as tf.Tensor2D),
-    );
-    const classEmbedding = keep(await r.vec('visual.class_embedding', w));
-    const positionalEmbedding = keep(await r.mat('visual.positional_embedding', grid * grid + 1, w));
-    const lnPre = await r.layerNorm('visual.ln_pre', w);
-    made.push(lnPre.gamma, lnPre.beta);
-    const blocks: ResidualBlockWeights[] = [];
-    for (let i = 0; i < c.layers; i++) {
-      const b = await r.block(`visual.transformer.resblocks.${i}`, w);
-      blocks.push(b);
-      made.push(b.ln1.gamma, b.ln1.beta, b.inProjW, b.inProjB, b.outProjW, b.outProjB, b.ln2.gamma, b.ln2.beta, b.fcW, b.fcB, b.projW, b.projB);
-    }
-    const lnPost = await r.layerNorm('visual.ln_post', w);
-    made.push(lnPost.gamma, lnPost.beta);
-    const proj = hasProj ? keep(await r.mat('visual.proj', w, c.embedDim)) : null;
-    return new ClipVisionTransformer(c, { patchW, classEmbedding, positionalEmbedding, lnPre, blocks, lnPost, proj });
-  } catch (e) {
-    for (const t of made) t.dispose();
-    throw e;
-  }
+  const convRaw = await r.raw('visual.conv1.weight', [w, 3, p, p]);
+  // [width, 3, p, p] → [p, p, 3, width] → [p·p·3, width], matching the (py, px, c) patch rows.
+  const patchW = r.track(tf.tidy(() => tf.reshape(tf.transpose(tf.tensor4d(convRaw, [w, 3, p, p]), [2, 3, 1, 0]), [p * p * 3, w]) as tf.Tensor2D));
+  const classEmbedding = await r.vec('visual.class_embedding', w);
+  const positionalEmbedding = await r.mat('visual.positional_embedding', grid * grid + 1, w);
+  const lnPre = await r.layerNorm('visual.ln_pre', w);
+  const blocks: ResidualBlockWeights[] = [];
+  for (let i = 0; i < c.layers; i++) blocks.push(await r.block(`visual.transformer.resblocks.${i}`, w));
+  const lnPost = await r.layerNorm('visual.ln_post', w);
+  const proj = hasProj ? await r.mat('visual.proj', w, c.embedDim) : null;
+  return new ClipVisionTransformer(c, { patchW, classEmbedding, positionalEmbedding, lnPre, blocks, lnPost, proj });
 }
 
 async function buildText(r: WeightReader, c: ClipTextConfig, hasProj: boolean): Promise<ClipTextTransformer> {
   const w = c.width;
-  const made: tf.Tensor[] = [];
-  const keep = <T extends tf.Tensor>(t: T) => (made.push(t), t);
-  try {
-    const tokenEmbedding = keep(await r.mat('token_embedding.weight', c.vocabSize, w));
-    const positionalEmbedding = keep(await r.mat('positional_embedding', c.contextLength, w));
-    const blocks: ResidualBlockWeights[] = [];
-    for (let i = 0; i < c.layers; i++) {
-      const b = await r.block(`transformer.resblocks.${i}`, w);
-      blocks.push(b);
-      made.push(b.ln1.gamma, b.ln1.beta, b.inProjW, b.inProjB, b.outProjW, b.outProjB, b.ln2.gamma, b.ln2.beta, b.fcW, b.fcB, b.projW, b.projB);
-    }
-    const lnFinal = await r.layerNorm('ln_final', w);
-    made.push(lnFinal.gamma, lnFinal.beta);
-    const projection = hasProj ? keep(await r.mat('text_projection', w, c.embedDim)) : null;
-    return new ClipTextTransformer(c, { tokenEmbedding, positionalEmbedding, blocks, lnFinal, projection });
-  } catch (e) {
-    for (const t of made) t.dispose();
-    throw e;
-  }
+  const tokenEmbedding = await r.mat('token_embedding.weight', c.vocabSize, w);
+  const positionalEmbedding = await r.mat('positional_embedding', c.contextLength, w);
+  const blocks: ResidualBlockWeights[] = [];
+  for (let i = 0; i < c.layers; i++) blocks.push(await r.block(`transformer.resblocks.${i}`, w));
+  const lnFinal = await r.layerNorm('ln_final', w);
+  const projection = hasProj ? await r.mat('text_projection', w, c.embedDim) : null;
+  return new ClipTextTransformer(c, { tokenEmbedding, positionalEmbedding, blocks, lnFinal, projection });
 }
 
 export interface LoadedClip {
@@ -457,15 +442,14 @@ export async function loadClipModel(source: ByteSource, opts: ClipLoadOptions = 
   }
   const total = neededTensors(t, arch, withText).reduce((sum, n) => sum + numel(t.shape(n)) * 4, 0);
   const reader = new WeightReader(t, total, opts.onProgress);
-  const vision = await buildVision(reader, arch.vision, t.has('visual.proj'));
+  let vision: ClipVisionTransformer;
   let text: ClipTextTransformer | null = null;
-  if (withText) {
-    try {
-      text = await buildText(reader, arch.text!, t.has('text_projection'));
-    } catch (e) {
-      vision.dispose();
-      throw e;
-    }
+  try {
+    vision = await buildVision(reader, arch.vision, t.has('visual.proj'));
+    if (withText) text = await buildText(reader, arch.text!, t.has('text_projection'));
+  } catch (e) {
+    reader.disposeCreated();
+    throw e;
   }
   return {
     format: t.format,

@@ -1,0 +1,123 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
+import { zipSync } from 'fflate';
+import { initNodeBackend } from '../platform/node-backend.ts';
+import { NodeFileByteSource } from '../platform/node-file.ts';
+import { MemoryByteSource, type ByteSource } from '../io/byte-source.ts';
+import { writeSafetensors, type TensorToWrite } from '../io/safetensors.ts';
+import { ClipFormatError, describeClipFile, loadClipModel, openClipTable } from './load.ts';
+
+const FIXTURES = '../shared/fixtures';
+const PT = `${FIXTURES}/clip-tiny.pt`;
+const HF = `${FIXTURES}/clip-tiny.hf.safetensors`;
+
+/** Counts the bytes a loader reads. */
+class CountingSource implements ByteSource {
+  bytesRead = 0;
+  constructor(private readonly inner: ByteSource) {}
+  get size() {
+    return this.inner.size;
+  }
+  get name() {
+    return this.inner.name;
+  }
+  async read(offset: number, length: number) {
+    this.bytesRead += length;
+    return this.inner.read(offset, length);
+  }
+}
+
+const memory = (bytes: Uint8Array, name: string) => new MemoryByteSource(bytes, name);
+
+describe('CLIP weight import', () => {
+  beforeAll(async () => {
+    await initNodeBackend('wasm');
+  });
+
+  it('describes the OpenAI .pt and the HF safetensors file alike', async () => {
+    const pt = await describeClipFile(await NodeFileByteSource.open(PT));
+    const hf = await describeClipFile(await NodeFileByteSource.open(HF));
+    expect(pt.format).toBe('openai-torchscript');
+    expect(hf.format).toBe('hf-safetensors');
+    expect(pt.architecture.vision).toEqual({ width: 64, layers: 3, heads: 1, patchSize: 16, inputResolution: 64, embedDim: 32 });
+    expect(hf.architecture.vision).toEqual(pt.architecture.vision);
+    expect(pt.visionParameters).toBe(hf.visionParameters);
+    expect(pt.architecture.text).toMatchObject({ width: 32, layers: 2, contextLength: 77, vocabSize: 49408, embedDim: 32, heads: 0 });
+    expect(hf.architecture.text).toBeNull();
+    expect(pt.summary).toMatch(/ViT-w64\/16, 64² input, 3 blocks × 64 \(1 head\), 32-d embedding; text tower 2 × 32 \(heads unknown\)/);
+    expect(pt.parameters).toBe(pt.visionParameters + pt.textParameters + 1);
+  });
+
+  it('reads only the image tower of a .pt, reports byte progress, and counts parameters', async () => {
+    const src = new CountingSource(await NodeFileByteSource.open(PT));
+    const progress: [number, number][] = [];
+    const model = await loadClipModel(src, { onProgress: (a, b) => progress.push([a, b]) });
+    const desc = await describeClipFile(await NodeFileByteSource.open(PT));
+    expect(model.vision.parameterCount()).toBe(desc.visionParameters);
+    expect(model.text).toBeNull();
+    // fp16 vision weights are ≈ 0.4 MB of the 3.7 MB archive (the rest is the text tower).
+    expect(src.bytesRead).toBeLessThan(src.size * 0.3);
+    const [lastLoaded, total] = progress[progress.length - 1];
+    expect(lastLoaded).toBe(total);
+    expect(total).toBe(desc.visionParameters * 4);
+    for (let i = 1; i < progress.length; i++) expect(progress[i][0]).toBeGreaterThan(progress[i - 1][0]);
+    model.dispose();
+  });
+
+  it('loads the text tower on request and needs its head count when width/64 does not apply', async () => {
+    await expect(loadClipModel(await NodeFileByteSource.open(PT), { text: true })).rejects.toThrow(/pass textHeads/);
+    const model = await loadClipModel(await NodeFileByteSource.open(PT), { text: true, textHeads: 4 });
+    expect(model.text?.config).toMatchObject({ heads: 4, layers: 2 });
+    model.dispose();
+    await expect(loadClipModel(await NodeFileByteSource.open(PT), { visionHeads: 3 })).rejects.toThrow(/3 heads do not divide width 64/);
+  });
+
+  it('reads open_clip safetensors (OpenAI names) to the same model as the .pt', async () => {
+    const table = await openClipTable(await NodeFileByteSource.open(PT));
+    const tensors = new Map<string, TensorToWrite>();
+    for (const n of table.names()) if (n.startsWith('visual.')) tensors.set(n, { shape: table.shape(n)!, data: await table.read(n) });
+    const oc = await loadClipModel(memory(writeSafetensors(tensors), 'open_clip.safetensors'));
+    const pt = await loadClipModel(await NodeFileByteSource.open(PT));
+    expect(oc.format).toBe('openclip-safetensors');
+    const x = tf.randomNormal([1, 64, 64, 3]) as tf.Tensor4D;
+    const a = tf.tidy(() => oc.vision.forward(x).embeds);
+    const b = tf.tidy(() => pt.vision.forward(x).embeds);
+    expect(Array.from(await a.data())).toEqual(Array.from(await b.data()));
+    tf.dispose([x, a, b]);
+    oc.dispose();
+    pt.dispose();
+  });
+
+  it('rejects files that are not CLIP checkpoints with a ClipFormatError', async () => {
+    const cases: [ByteSource, RegExp][] = [
+      [memory(new Uint8Array(1000).map((_, i) => (i * 37) % 251), 'noise.bin'), /not a CLIP checkpoint/],
+      [memory(new Uint8Array(3), 'tiny.bin'), /not a CLIP checkpoint/],
+      [await NodeFileByteSource.open(`${FIXTURES}/eg3d-tiny.pkl`), /raw Python pickle/],
+      [await NodeFileByteSource.open(`${FIXTURES}/eg3d-tiny.reference.safetensors`), /without CLIP image-tower tensors/],
+      [memory(zipSync({ 'notes/readme.txt': new TextEncoder().encode('hello') }), 'other.zip'), /not a readable CLIP TorchScript archive/],
+      [memory(readFileSync(PT).subarray(0, 200_000), 'truncated.pt'), /CLIP TorchScript archive/],
+      [memory(readFileSync(HF).subarray(0, 100_000), 'truncated.safetensors'), /not a CLIP checkpoint/],
+    ];
+    for (const [src, msg] of cases) {
+      const err = await loadClipModel(src).then(() => null, (e: unknown) => e);
+      expect(err, src.name).toBeInstanceOf(ClipFormatError);
+      expect((err as Error).message, src.name).toMatch(msg);
+    }
+  });
+
+  it('rejects inconsistent shapes and disposes what it had built', async () => {
+    const table = await openClipTable(await NodeFileByteSource.open(PT));
+    const tensors = new Map<string, TensorToWrite>();
+    for (const n of table.names()) if (n.startsWith('visual.')) tensors.set(n, { shape: table.shape(n)!, data: await table.read(n) });
+    const pos = tensors.get('visual.positional_embedding')!;
+    tensors.set('visual.positional_embedding', { shape: [16, 64], data: pos.data.subarray(0, 16 * 64) });
+    await expect(loadClipModel(memory(writeSafetensors(tensors), 'bad-pos.safetensors'))).rejects.toThrow(/square patch grid/);
+    tensors.set('visual.positional_embedding', pos);
+    const fc = tensors.get('visual.transformer.resblocks.2.mlp.c_proj.bias')!;
+    tensors.set('visual.transformer.resblocks.2.mlp.c_proj.bias', { shape: [63], data: fc.data.subarray(0, 63) });
+    const before = tf.memory().numTensors;
+    await expect(loadClipModel(memory(writeSafetensors(tensors), 'bad-bias.safetensors'))).rejects.toThrow(/c_proj.bias has shape \[63\], expected \[64\]/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
