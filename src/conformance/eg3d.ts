@@ -43,7 +43,8 @@ interface FixtureJson {
 }
 
 const toNchw = (t: tf.Tensor4D) => tf.transpose(t, [0, 3, 1, 2]);
-const fromNchw = (data: Float32Array, shape: number[]) => tf.transpose(tf.tensor4d(data, shape as [number, number, number, number]), [0, 2, 3, 1]) as tf.Tensor4D;
+const fromNchw = (data: Float32Array, shape: number[]) =>
+  tf.tidy(() => tf.transpose(tf.tensor4d(data, shape as [number, number, number, number]), [0, 2, 3, 1]) as tf.Tensor4D);
 
 /**
  * Estimated GFLOP of one loss+gradient evaluation: forward and backward (≈ 2× forward) of the
@@ -124,7 +125,8 @@ export async function runEg3dConformance(jsonPath: string, opts: Eg3dConformance
       cView.dispose();
     }
   } finally {
-    tf.dispose([planes0, ws0].filter((t): t is tf.Tensor => t !== null));
+    if (planes0) tf.dispose(planes0);
+    if (ws0) tf.dispose(ws0);
     gen.dispose();
   }
   return result;
@@ -141,10 +143,11 @@ export async function runEg3dConformance(jsonPath: string, opts: Eg3dConformance
       const xyz = tf.tensor3d(await read('points.xyz'), xyzShape as [number, number, number]);
       const feats = sampleTriplanes(planes, xyz, g.config.rendering.boxWarp);
       add(compareArrays(fixture, 'points.features', feats.dataSync(), await read('points.features'), TOL_MODULE));
-      const dec = tf.tidy(() => decodeTriplaneFeatures(feats.reshape([-1, feats.shape[2]]), g.weights, { lrMul: g.config.decoder.lrMul }));
+      const flat = feats.reshape([-1, feats.shape[2]]) as tf.Tensor2D;
+      const dec = decodeTriplaneFeatures(flat, g.weights, { lrMul: g.config.decoder.lrMul });
       add(compareArrays(fixture, 'points.sigma', dec.sigma.dataSync(), await read('points.sigma'), TOL_MODULE));
       add(compareArrays(fixture, 'points.rgb', dec.rgb.dataSync(), await read('points.rgb'), TOL_MODULE));
-      tf.dispose([xyz, feats, dec.sigma, dec.rgb]);
+      tf.dispose([xyz, feats, flat, dec.sigma, dec.rgb]);
     }
     const gradKeys = ref.keys().filter((k) => k.startsWith('grad.decoder.') || k.startsWith('grad.superresolution.'));
     if (!ref.has('grad.loss') || gradKeys.length === 0) return;
