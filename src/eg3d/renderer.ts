@@ -1,0 +1,444 @@
+/**
+ * EG3D's volume renderer (ImportanceRenderer + MipRayMarcher2, spec A.9), for tri-planes
+ * `[N, 3, H, W, C]` and cameras `[N, 25]`:
+ *
+ *  1. rays through the pixel centres (rays.ts);
+ *  2. stratified depths t_k = start + k·Δ + jitter·Δ (Δ = (end − start)/(D − 1)), or the same in
+ *     disparity space; `ray_start = ray_end = 'auto'` intersects the rays with the tri-plane box;
+ *  3. tri-plane features → decoder (σ, 32 features) at every sample;
+ *  4. importance sampling from the coarse weights (max-pool/avg-pool smoothing + 0.01, PDF over the
+ *     inner weights + 1e−5, piece-wise linear CDF inversion with searchsorted-right), no gradient;
+ *  5. the coarse and fine samples merged and sorted by depth, composited with MipNeRF midpoints.
+ *
+ * Gradients flow only into the decoder tensors. The tri-planes and all sample positions are
+ * constants (as in the official code, which samples under `no_grad`). Rays are processed in chunks
+ * of `chunkRays`; chunking does not change any value (the one global quantity, the depth clamp
+ * range over the whole batch, is applied after all chunks).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Random } from '../core/random.ts';
+import { permuteRows } from '../nn/gather.ts';
+import { decodePacked, type DecoderWeights } from './decoder.ts';
+import { generateRays, rayBoxLimits } from './rays.ts';
+import { createTriplaneSampler, planeGeometry, type TriplaneImplementation, type TriplaneSampler } from './triplane.ts';
+
+export class RenderSettingsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RenderSettingsError';
+  }
+}
+
+/** Neural rendering settings: the resolution plus every renderer field of EG3D's `rendering_kwargs`. */
+export interface RenderSettings {
+  /** Neural rendering resolution R (rays = R²). */
+  resolution: number;
+  /** `depth_resolution`: stratified (coarse) samples per ray. */
+  depthResolution: number;
+  /** `depth_resolution_importance`: importance (fine) samples per ray; 0 disables the fine pass. */
+  depthResolutionImportance: number;
+  /** `ray_start` / `ray_end`: distances along the ray, or both 'auto' (intersect the tri-plane box). */
+  rayStart: number | 'auto';
+  rayEnd: number | 'auto';
+  /** `box_warp`: side length of the tri-plane cube (points are scaled by 2/box_warp). */
+  boxWarp: number;
+  /** `disparity_space_sampling`: stratify in 1/t instead of t. */
+  disparitySpaceSampling: boolean;
+  /** `clamp_mode`: density activation; MipRayMarcher2 supports only 'softplus'. */
+  clampMode: string;
+  /** `white_back`: composite over white (features + 1 − Σw before the 2F − 1 scaling). */
+  whiteBack: boolean;
+  /** `decoder_lr_mul`: learning-rate multiplier of the decoder's FC layers (also scales the weights at run time). */
+  decoderLrMul: number;
+  /** Rays per chunk (memory bound; does not change results). */
+  chunkRays: number;
+  /** Tri-plane sampler implementation (default: WGSL kernel on webgpu, plain TS elsewhere). */
+  triplaneImpl?: TriplaneImplementation;
+}
+
+/**
+ * Draws for the two random parts of the renderer. `recorded`: the official U(0,1) draws in the
+ * official order (`coarseJitter` (n, ray, k), `importanceU` (n·rays + ray, i)); `random`: drawn
+ * from `rng` in that same order (all coarse jitter first); `deterministic`: jitter 0.5 and
+ * u = linspace(0, 1, Di) (what EG3D's `det=True` would use).
+ */
+export type RendererDraws =
+  | { kind: 'recorded'; coarseJitter: Float32Array; importanceU: Float32Array }
+  | { kind: 'random'; rng: Random }
+  | { kind: 'deterministic' };
+
+export interface RenderOutput {
+  /** [N, R, R, 32]: composited features scaled to 2F − 1 (white_back variant applied); image_raw = [..., 0:3]. */
+  features: tf.Tensor4D;
+  /** [N, R, R, 1]: expected depth along the ray, NaN → far end, clamped into the batch's depth range. */
+  depth: tf.Tensor4D;
+}
+
+/** Default rays per chunk: 4096 rays × 96 samples keeps every tensor under ~100 MB. */
+export const DEFAULT_CHUNK_RAYS = 4096;
+
+/** Builds `RenderSettings` from an official `rendering_kwargs` dict (snake_case, as in the pickle). */
+export function renderSettingsFromKwargs(kwargs: Record<string, unknown>, resolution: number, chunkRays = DEFAULT_CHUNK_RAYS): RenderSettings {
+  const num = (k: string, dflt?: number): number => {
+    const v = kwargs[k] ?? dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new RenderSettingsError(`rendering_kwargs.${k} must be a number (got ${JSON.stringify(v)})`);
+    return v;
+  };
+  const startOrAuto = (k: string): number | 'auto' => (kwargs[k] === 'auto' ? 'auto' : num(k));
+  const s: RenderSettings = {
+    resolution,
+    depthResolution: num('depth_resolution'),
+    depthResolutionImportance: num('depth_resolution_importance', 0),
+    rayStart: startOrAuto('ray_start'),
+    rayEnd: startOrAuto('ray_end'),
+    boxWarp: num('box_warp'),
+    disparitySpaceSampling: Boolean(kwargs.disparity_space_sampling ?? false),
+    clampMode: String(kwargs.clamp_mode ?? 'softplus'),
+    whiteBack: Boolean(kwargs.white_back ?? false),
+    decoderLrMul: num('decoder_lr_mul', 1),
+    chunkRays,
+  };
+  validateSettings(s);
+  return s;
+}
+
+function validateSettings(s: RenderSettings): void {
+  const posInt = (v: number, name: string, min: number) => {
+    if (!Number.isInteger(v) || v < min) throw new RenderSettingsError(`${name} must be an integer ≥ ${min} (got ${v})`);
+  };
+  posInt(s.resolution, 'resolution', 1);
+  posInt(s.depthResolution, 'depthResolution', 2);
+  posInt(s.depthResolutionImportance, 'depthResolutionImportance', 0);
+  posInt(s.chunkRays, 'chunkRays', 1);
+  if (s.depthResolutionImportance > 0 && s.depthResolution < 4) {
+    throw new RenderSettingsError(`importance sampling needs depthResolution ≥ 4 (the PDF uses the inner D − 3 weights; got ${s.depthResolution})`);
+  }
+  if (s.clampMode !== 'softplus') throw new RenderSettingsError(`clamp_mode '${s.clampMode}' is not supported: MipRayMarcher2 only supports 'softplus'`);
+  if ((s.rayStart === 'auto') !== (s.rayEnd === 'auto')) throw new RenderSettingsError(`ray_start and ray_end must both be 'auto' or both numbers (got ${s.rayStart}, ${s.rayEnd})`);
+  if (s.rayStart === 'auto' && s.disparitySpaceSampling) {
+    // The official code would fail on this combination (per-ray limits do not broadcast in its disparity branch).
+    throw new RenderSettingsError(`disparity_space_sampling is not supported with ray_start = ray_end = 'auto'`);
+  }
+  if (typeof s.rayStart === 'number' && typeof s.rayEnd === 'number') {
+    if (!Number.isFinite(s.rayStart) || !Number.isFinite(s.rayEnd)) throw new RenderSettingsError(`ray_start/ray_end must be finite (got ${s.rayStart}, ${s.rayEnd})`);
+    if (s.disparitySpaceSampling && (s.rayStart <= 0 || s.rayEnd <= 0)) throw new RenderSettingsError('disparity-space sampling needs positive ray_start and ray_end');
+  }
+  if (!(s.boxWarp > 0)) throw new RenderSettingsError(`box_warp must be positive (got ${s.boxWarp})`);
+  if (!(s.decoderLrMul > 0)) throw new RenderSettingsError(`decoder_lr_mul must be positive (got ${s.decoderLrMul})`);
+}
+
+/** Materialises the draws as the two official arrays (N·R²·D jitter, N·R²·Di importance u). */
+export function resolveDraws(draws: RendererDraws, batch: number, rays: number, d: number, di: number): { jitter: Float32Array; u: Float32Array } {
+  const nj = batch * rays * d;
+  const nu = batch * rays * di;
+  switch (draws.kind) {
+    case 'recorded':
+      if (draws.coarseJitter.length !== nj) throw new RenderSettingsError(`recorded coarseJitter has ${draws.coarseJitter.length} values, expected N·R²·D = ${nj}`);
+      if (draws.importanceU.length !== nu) throw new RenderSettingsError(`recorded importanceU has ${draws.importanceU.length} values, expected N·R²·Di = ${nu}`);
+      return { jitter: draws.coarseJitter, u: draws.importanceU };
+    case 'random':
+      return { jitter: draws.rng.uniformArray(nj), u: draws.rng.uniformArray(nu) };
+    case 'deterministic': {
+      const jitter = new Float32Array(nj).fill(0.5);
+      const u = new Float32Array(nu);
+      for (let r = 0; r < batch * rays; r++) for (let i = 0; i < di; i++) u[r * di + i] = di > 1 ? i / (di - 1) : 0;
+      return { jitter, u };
+    }
+  }
+}
+
+/**
+ * Cumulative product along axis 1 with a gradient (tfjs registers none for Cumprod):
+ * d/dx_j = Σ_{k≥j} dy_k·y_k / x_j, the same formula PyTorch uses when no input is zero
+ * (the transmittance factors are ≥ 1e−10 by construction).
+ */
+function cumprodAxis1(x: tf.Tensor2D): tf.Tensor2D {
+  const op = tf.customGrad((xt, save) => {
+    const y = tf.cumprod(xt as tf.Tensor2D, 1);
+    (save as tf.GradSaveFunc)([xt as tf.Tensor, y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.div(tf.cumsum(tf.mul(dy, saved[1]), 1, false, true), saved[0]),
+    };
+  });
+  return op(x) as tf.Tensor2D;
+}
+
+/**
+ * MipRayMarcher2 weights for sorted samples: σ `[B, K]`, depths `[B, K]` → weights `[B, K−1]` and
+ * interval midpoints `[B, K−1]`. Midpoint densities through softplus(σ̄ − 1), α = 1 − exp(−ρ·δ),
+ * T_k = Π_{j<k}(1 − α_j + 1e−10), w = α·T.
+ */
+export function compositeWeights(sigma: tf.Tensor2D, depths: tf.Tensor2D): { weights: tf.Tensor2D; depthMid: tf.Tensor2D } {
+  return tf.tidy(() => {
+    const [b, k] = sigma.shape;
+    const head = (t: tf.Tensor2D) => tf.slice(t, [0, 0], [b, k - 1]);
+    const tail = (t: tf.Tensor2D) => tf.slice(t, [0, 1], [b, k - 1]);
+    const deltas = tf.sub(tail(depths), head(depths));
+    const sigmaMid = tf.div(tf.add(head(sigma), tail(sigma)), 2);
+    const density = tf.softplus(tf.sub(sigmaMid, 1));
+    const alpha = tf.sub(1, tf.exp(tf.neg(tf.mul(density, deltas)))) as tf.Tensor2D;
+    const keep = tf.add(tf.sub(1, alpha), 1e-10) as tf.Tensor2D;
+    const shifted = tf.concat([tf.ones([b, 1]), tf.slice(keep, [0, 0], [b, k - 2])], 1) as tf.Tensor2D;
+    const weights = tf.mul(alpha, cumprodAxis1(shifted)) as tf.Tensor2D;
+    const depthMid = tf.div(tf.add(head(depths), tail(depths)), 2) as tf.Tensor2D;
+    return { weights, depthMid };
+  });
+}
+
+export interface CompositeResult {
+  /** [B, C] Σ w_k c̄_k (before the 2F − 1 scaling). */
+  rgb: tf.Tensor2D;
+  /** [B, 1] Σ w_k. */
+  weightTotal: tf.Tensor2D;
+  /** [B, 1] Σ w_k t̄_k / Σ w_k, with the far end substituted later where Σ w = 0 (NaN in the official code). */
+  depth: tf.Tensor2D;
+  /** [B, 1] 1 where Σ w > 0. */
+  depthValid: tf.Tensor2D;
+}
+
+/**
+ * Composites sorted samples given packed decoder outputs `[B, K, 1 + C]` (column 0 = raw σ,
+ * then the C features) and depths `[B, K]`.
+ */
+export function compositePacked(packed: tf.Tensor3D, depths: tf.Tensor2D): CompositeResult {
+  return tf.tidy(() => {
+    const [b, k, cols] = packed.shape;
+    const sigma = tf.reshape(tf.slice(packed, [0, 0, 0], [b, k, 1]), [b, k]) as tf.Tensor2D;
+    const { weights, depthMid } = compositeWeights(sigma, depths);
+    // Σ_k w_k (c_k + c_{k+1})/2 = Σ_k c_k (w_{k−1} + w_k)/2: one batched matmul over the packed
+    // outputs (the σ column is dropped from the small result), and the tape keeps only the
+    // per-sample factors instead of the midpoint features.
+    const perSample = tf.div(tf.add(tf.pad(weights, [[0, 0], [1, 0]]), tf.pad(weights, [[0, 0], [0, 1]])), 2);
+    const mixed = tf.reshape(tf.matMul(tf.reshape(perSample, [b, 1, k]), packed), [b, cols]);
+    const rgb = tf.slice(mixed, [0, 1], [b, cols - 1]) as tf.Tensor2D;
+    const weightTotal = tf.sum(weights, 1, true) as tf.Tensor2D;
+    // step(x) = 1 for x > 0 else 0, with a (zero) gradient registered, unlike `greater`.
+    const depthValid = tf.step(weightTotal) as tf.Tensor2D;
+    // Safe denominator: identical where Σw > 0, and no inf/NaN gradients where Σw = 0.
+    const denom = tf.add(weightTotal, tf.sub(1, depthValid));
+    const depth = tf.div(tf.sum(tf.mul(weights, depthMid), 1, true), denom) as tf.Tensor2D;
+    return { rgb, weightTotal, depth, depthValid };
+  });
+}
+
+/**
+ * Importance depths `[B, Di]` from coarse σ and depths `[B, D]` and draws u `[B, Di]` (EG3D's
+ * `sample_importance` + `sample_pdf(det=False)`). Not differentiable (positions are constants).
+ */
+export function importanceDepths(sigma: tf.Tensor2D, depths: tf.Tensor2D, u: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [b, d] = depths.shape;
+    const di = u.shape[1];
+    const { weights } = compositeWeights(sigma, depths); // [B, D−1]
+    const w = d - 1;
+    // max_pool1d(kernel 2, stride 1, padding 1) → D values, then avg_pool1d(2, 1) → D − 1, + 0.01.
+    const pairMax = tf.maximum(tf.slice(weights, [0, 0], [b, w - 1]), tf.slice(weights, [0, 1], [b, w - 1]));
+    const pooled = tf.concat([tf.slice(weights, [0, 0], [b, 1]), pairMax, tf.slice(weights, [0, w - 1], [b, 1])], 1);
+    const smooth = tf.add(tf.div(tf.add(tf.slice(pooled, [0, 0], [b, w]), tf.slice(pooled, [0, 1], [b, w])), 2), 0.01);
+    // Bin edges: the D − 1 midpoints of the coarse depths; PDF over the inner D − 3 smoothed weights.
+    const bins = tf.mul(tf.add(tf.slice(depths, [0, 0], [b, w]), tf.slice(depths, [0, 1], [b, w])), 0.5);
+    const nBins = w - 2;
+    const pw = tf.add(tf.slice(smooth, [0, 1], [b, nBins]), 1e-5);
+    const pdf = tf.div(pw, tf.sum(pw, 1, true));
+    const cdf = tf.concat([tf.zeros([b, 1]), tf.cumsum(pdf, 1)], 1) as tf.Tensor2D; // [B, nBins + 1]
+    const inds = tf.searchSorted(cdf, u, 'right'); // [B, Di] in [0, nBins + 1]
+    const int = (v: number) => tf.scalar(v, 'int32'); // keeps index arithmetic in int32
+    const below = tf.maximum(tf.sub(inds, int(1)), int(0));
+    const above = tf.minimum(inds, int(nBins));
+    // Row-wise gathers through flat indices (the last bin edge is never addressed, as in EG3D).
+    const rowBase = (cols: number) => tf.mul(tf.reshape(tf.range(0, b, 1, 'int32'), [b, 1]), int(cols));
+    const take = (table: tf.Tensor2D, idx: tf.Tensor) => {
+      const cols = table.shape[1];
+      const flat = tf.reshape(tf.add(idx, rowBase(cols)), [b * di]);
+      return tf.reshape(tf.gather(tf.reshape(table, [b * cols]), flat), [b, di]);
+    };
+    const cdfBelow = take(cdf, below);
+    const cdfAbove = take(cdf, above);
+    const binBelow = take(bins as tf.Tensor2D, below);
+    const binAbove = take(bins as tf.Tensor2D, above);
+    const rawDenom = tf.sub(cdfAbove, cdfBelow);
+    const denom = tf.where(tf.less(rawDenom, 1e-5), tf.onesLike(rawDenom), rawDenom);
+    return tf.add(binBelow, tf.mul(tf.div(tf.sub(u, cdfBelow), denom), tf.sub(binAbove, binBelow))) as tf.Tensor2D;
+  });
+}
+
+/**
+ * Runs `fn` off the gradient tape and returns its result as a constant (the equivalent of the
+ * official `torch.no_grad()` + `.detach()`). Work inside a customGrad forward is not recorded and
+ * keeps nothing for backprop; `anchor` must itself be a constant (not derived from trainable
+ * tensors), so the result is not connected to them either.
+ */
+function asConstant(anchor: tf.Tensor, fn: () => tf.Tensor): tf.Tensor {
+  const op = tf.customGrad((a) => ({ value: fn(), gradFunc: () => tf.zerosLike(a as tf.Tensor) }));
+  return op(anchor);
+}
+
+interface ChunkInputs {
+  sampler: TriplaneSampler;
+  weights: DecoderWeights;
+  settings: RenderSettings;
+  n: number;
+  origins: tf.Tensor2D; // [B, 3]
+  directions: tf.Tensor2D; // [B, 3]
+  /** Per-ray start/end `[B, 1]` ('auto' mode) or null for the scalar settings. */
+  start: tf.Tensor2D | null;
+  end: tf.Tensor2D | null;
+  jitter: tf.Tensor2D; // [B, D]
+  u: tf.Tensor2D | null; // [B, Di]
+}
+
+/** Coarse depths `[B, D]` (EG3D's `sample_stratified`). */
+function stratifiedDepths(c: ChunkInputs): tf.Tensor2D {
+  const { settings: s } = c;
+  const d = c.jitter.shape[1];
+  return tf.tidy(() => {
+    const steps = tf.reshape(tf.range(0, d, 1, 'float32'), [1, d]);
+    if (s.disparitySpaceSampling) {
+      const start = s.rayStart as number;
+      const end = s.rayEnd as number;
+      const lin = tf.add(tf.div(steps, d - 1), tf.mul(c.jitter, 1 / (d - 1)));
+      return tf.div(1, tf.add(tf.mul(1 / start, tf.sub(1, lin)), tf.mul(1 / end, lin))) as tf.Tensor2D;
+    }
+    if (c.start && c.end) {
+      const delta = tf.div(tf.sub(c.end, c.start), d - 1); // [B,1]
+      return tf.add(tf.add(c.start, tf.mul(tf.div(steps, d - 1), tf.sub(c.end, c.start))), tf.mul(c.jitter, delta)) as tf.Tensor2D;
+    }
+    const start = s.rayStart as number;
+    const end = s.rayEnd as number;
+    const delta = (end - start) / (d - 1);
+    const base = tf.add(tf.mul(steps, delta), start);
+    return tf.add(base, tf.mul(c.jitter, delta)) as tf.Tensor2D;
+  });
+}
+
+/** Decoder outputs `[B, K, 33]` at depths `[B, K]` along the chunk's rays. */
+function evaluate(c: ChunkInputs, depths: tf.Tensor2D): tf.Tensor3D {
+  const [b, k] = depths.shape;
+  const points = tf.reshape(tf.add(tf.expandDims(c.origins, 1), tf.mul(tf.expandDims(depths, 2), tf.expandDims(c.directions, 1))), [b * k, 3]) as tf.Tensor2D;
+  const features = c.sampler.sample(c.n, points);
+  return tf.reshape(decodePacked(features, c.weights, { lrMul: c.settings.decoderLrMul }), [b, k, -1]) as tf.Tensor3D;
+}
+
+interface ChunkResult {
+  rgb: tf.Tensor2D;
+  weightTotal: tf.Tensor2D;
+  depth: tf.Tensor2D;
+  depthValid: tf.Tensor2D;
+  minDepth: tf.Tensor;
+  maxDepth: tf.Tensor;
+}
+
+function renderChunk(c: ChunkInputs): ChunkResult {
+  const coarseDepths = stratifiedDepths(c);
+  const [b, d] = coarseDepths.shape;
+  const coarse = evaluate(c, coarseDepths); // [B, D, 33]
+  let depths: tf.Tensor2D;
+  let outputs: tf.Tensor3D;
+  if (c.u) {
+    const u = c.u;
+    const di = u.shape[1];
+    const fineDepths = asConstant(coarseDepths, () =>
+      importanceDepths(tf.reshape(tf.slice(coarse, [0, 0, 0], [b, d, 1]), [b, d]) as tf.Tensor2D, coarseDepths, u),
+    ) as tf.Tensor2D;
+    const fine = evaluate(c, fineDepths);
+    const k = d + di;
+    const all = tf.concat([coarseDepths, fineDepths], 1) as tf.Tensor2D;
+    // Sort by depth (positions are constants; the permutation moves the decoder outputs with
+    // scatters in both directions so the gradient reaches both passes, fast on wasm).
+    const { values, indices } = tf.topk(tf.neg(all), k, true);
+    depths = tf.neg(values) as tf.Tensor2D;
+    const rows = tf.reshape(tf.add(indices, tf.mul(tf.reshape(tf.range(0, b, 1, 'int32'), [b, 1]), tf.scalar(k, 'int32'))), [b * k]) as tf.Tensor1D;
+    const merged = tf.reshape(tf.concat([coarse, fine], 1), [b * k, -1]);
+    outputs = tf.reshape(permuteRows(merged, rows), [b, k, -1]) as tf.Tensor3D;
+  } else {
+    depths = coarseDepths;
+    outputs = coarse;
+  }
+  const r = compositePacked(outputs, depths);
+  return { ...r, minDepth: tf.min(depths), maxDepth: tf.max(depths) };
+}
+
+/**
+ * Renders tri-planes `[N, 3, H, W, C]` from cameras `[N, 25]`. Returns NHWC features (2F − 1, or the
+ * white-background variant) and depth. Differentiable w.r.t. the `decoder.*` tensors in `weights`.
+ */
+export function renderTriplanes(planes: tf.Tensor, weights: DecoderWeights, cameras: tf.Tensor2D, settings: RenderSettings, draws: RendererDraws): RenderOutput {
+  validateSettings(settings);
+  const geom = planeGeometry(planes);
+  if (cameras.rank !== 2 || cameras.shape[1] !== 25 || cameras.shape[0] !== geom.batch) {
+    throw new RenderSettingsError(`cameras must be [${geom.batch}, 25] to match the planes (got [${cameras.shape}])`);
+  }
+  const n = geom.batch;
+  const res = settings.resolution;
+  const m = res * res;
+  const d = settings.depthResolution;
+  const di = settings.depthResolutionImportance;
+  const { jitter, u } = resolveDraws(draws, n, m, d, di);
+  const sampler = createTriplaneSampler(planes, settings.boxWarp, settings.triplaneImpl ?? 'auto');
+  try {
+    return tf.tidy(() => {
+      const rays = generateRays(cameras, res);
+      let limits: { start: tf.Tensor3D; end: tf.Tensor3D } | null = null;
+      if (settings.rayStart === 'auto') limits = autoRayLimits(rays.origins, rays.directions, settings.boxWarp);
+      const chunks: ChunkResult[] = [];
+      for (let b = 0; b < n; b++) {
+        for (let m0 = 0; m0 < m; m0 += settings.chunkRays) {
+          const cb = Math.min(settings.chunkRays, m - m0);
+          const ray0 = b * m + m0;
+          const rows = (t: tf.Tensor3D, cols: number) => tf.reshape(tf.slice(t, [b, m0, 0], [1, cb, cols]), [cb, cols]) as tf.Tensor2D;
+          chunks.push(
+            renderChunk({
+              sampler,
+              weights,
+              settings,
+              n: b,
+              origins: rows(rays.origins, 3),
+              directions: rows(rays.directions, 3),
+              start: limits ? rows(limits.start, 1) : null,
+              end: limits ? rows(limits.end, 1) : null,
+              jitter: tf.tensor2d(jitter.subarray(ray0 * d, (ray0 + cb) * d), [cb, d]),
+              u: di > 0 ? tf.tensor2d(u.subarray(ray0 * di, (ray0 + cb) * di), [cb, di]) : null,
+            }),
+          );
+        }
+      }
+      const cat = (pick: (r: ChunkResult) => tf.Tensor2D) => (chunks.length === 1 ? pick(chunks[0]) : tf.concat(chunks.map(pick), 0));
+      let rgb: tf.Tensor = cat((r) => r.rgb);
+      if (settings.whiteBack) rgb = tf.sub(tf.add(rgb, 1), cat((r) => r.weightTotal));
+      const features = tf.reshape(tf.sub(tf.mul(rgb, 2), 1), [n, res, res, -1]) as tf.Tensor4D;
+      // Depth clamp range over the whole batch (torch.min/max of all sample depths); NaN (Σw = 0) → far end.
+      const minDepth = tf.min(tf.stack(chunks.map((r) => r.minDepth)));
+      const maxDepth = tf.max(tf.stack(chunks.map((r) => r.maxDepth)));
+      const valid = tf.cast(cat((r) => r.depthValid), 'bool');
+      const rawDepth = cat((r) => r.depth);
+      const depthFilled = tf.where(valid, rawDepth, tf.broadcastTo(maxDepth, rawDepth.shape));
+      const depth = tf.reshape(tf.minimum(tf.maximum(depthFilled, minDepth), maxDepth), [n, res, res, 1]) as tf.Tensor4D;
+      return { features, depth };
+    });
+  } finally {
+    sampler.dispose();
+  }
+}
+
+/**
+ * `ray_start = ray_end = 'auto'`: per-ray box intersection; rays that miss the box get the smallest
+ * valid start and, as in the official code, the largest valid *start* as their end.
+ */
+function autoRayLimits(origins: tf.Tensor3D, directions: tf.Tensor3D, boxWarp: number): { start: tf.Tensor3D; end: tf.Tensor3D } {
+  return tf.tidy(() => {
+    const { start, end } = rayBoxLimits(origins, directions, boxWarp);
+    const valid = tf.greater(end, start);
+    const anyValid = tf.any(valid);
+    const big = tf.fill(start.shape, Number.POSITIVE_INFINITY);
+    const minStart = tf.min(tf.where(valid, start, big));
+    const maxStart = tf.max(tf.where(valid, start, tf.neg(big)));
+    // Without any valid ray the official code leaves (−1, −2) untouched.
+    const fillStart = tf.where(anyValid, minStart, tf.scalar(-1));
+    const fillEnd = tf.where(anyValid, maxStart, tf.scalar(-2));
+    return {
+      start: tf.where(valid, start, tf.broadcastTo(fillStart, start.shape)) as tf.Tensor3D,
+      end: tf.where(valid, end, tf.broadcastTo(fillEnd, end.shape)) as tf.Tensor3D,
+    };
+  });
+}
