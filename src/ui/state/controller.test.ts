@@ -10,7 +10,7 @@ import {
 } from '../../engine/types.ts';
 import { MemoryStore } from '../persist/kv-store.ts';
 import { ReferenceImageError, type DecodedImage, type ImageToolkit } from '../reference/image-toolkit.ts';
-import { KEYS, StudioController, type PersistedCheckpoint } from './controller.ts';
+import { KEYS, modelFileKey, StudioController, type PersistedCheckpoint } from './controller.ts';
 import { createStudioStore, canStart } from './studio-store.ts';
 
 // ---- test doubles -------------------------------------------------------------------------------
@@ -81,6 +81,12 @@ class FakeEngine implements AdapterEngine {
   async cancel() {
     this.log('cancel');
   }
+  checkpointBytes: Uint8Array | null = null;
+  async checkpoint() {
+    this.log('checkpoint');
+    if (!this.checkpointBytes) throw new EngineError('not-ready', 'there are no adapted weights to checkpoint yet');
+    this.emit({ type: 'checkpoint', globalIteration: 1, bytes: this.checkpointBytes });
+  }
   async exportSafetensors() {
     return new Uint8Array([1, 2, 3]);
   }
@@ -146,6 +152,8 @@ const progress = (globalIteration: number, phase: 'tri-d' | 'g2' = 'tri-d'): Eng
   etaSeconds: 8,
 });
 
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
 // ---- tests --------------------------------------------------------------------------------------
 
 describe('StudioController', () => {
@@ -201,16 +209,73 @@ describe('StudioController', () => {
     expect(s.loading).toBeNull();
   });
 
-  it('remembers file models in the cached list, loads them by id and forgets them', async () => {
+  it('caches file models (list + file) so a later visit loads them, and deletes them', async () => {
     const { c, store, engine, kv } = await boot();
-    await c.loadModelFile(new Blob(['x']), 'ffhq.pkl');
+    const file = new Blob(['pickle bytes']);
+    await c.loadModelFile(file, 'ffhq.pkl');
     expect(store.getState().cachedModels.map((m) => m.id)).toEqual(['ffhq.pkl']);
     expect(await kv.get<ModelInfo[]>(KEYS.cachedModels)).toHaveLength(1);
-    await c.useEmbeddedGenerator();
-    await c.selectCachedModel('ffhq.pkl');
-    expect(engine.callsOf('loadGenerator').at(-1)![0]).toEqual({ kind: 'cached', id: 'ffhq.pkl' });
+    expect(await kv.get<Blob>(modelFileKey('ffhq.pkl'))).toBeInstanceOf(Blob);
+
+    // Next visit: switch to it from the cached list without the user providing the file.
+    const next = await boot(kv);
+    expect(next.store.getState().generator?.id).toBe('demo-gen');
+    await next.c.selectCachedModel('ffhq.pkl');
+    const source = next.engine.callsOf('loadGenerator').at(-1)![0] as GeneratorSource;
+    expect(source.kind).toBe('file');
+    expect(next.store.getState().generator?.id).toBe('ffhq.pkl');
+
     await c.forgetCachedModel('ffhq.pkl');
     expect(await kv.get<ModelInfo[]>(KEYS.cachedModels)).toEqual([]);
+    expect(await kv.get(modelFileKey('ffhq.pkl'))).toBeUndefined();
+    expect(engine.callsOf('loadGenerator')).toHaveLength(2);
+  });
+
+  it('a checkpoint made on a cached generator reloads that generator first', async () => {
+    const first = await boot();
+    await first.c.loadModelFile(new Blob(['pkl']), 'ffhq.pkl');
+    await first.c.useExample('sketch');
+    first.engine.emit({ type: 'checkpoint', globalIteration: 1, bytes: new Uint8Array([1]) });
+    await first.c.flush();
+    const second = await boot(first.kv);
+    expect(second.store.getState().generator?.id).toBe('ffhq.pkl');
+    expect(second.store.getState().checkpoint?.restored).toBe(true);
+  });
+
+  it('requests checkpoints on previews (rate-limited) and when pausing', async () => {
+    let now = 0;
+    const engine = new FakeEngine();
+    const store = createStudioStore();
+    const c = new StudioController(engine, store, new MemoryStore(), new FakeImages(), { now: () => now, checkpointIntervalMs: 1000 });
+    await c.init();
+    await c.useExample('sketch');
+    await c.start();
+    engine.checkpointBytes = new Uint8Array([7]);
+    const preview: EngineEvent = { type: 'preview', globalIteration: 1, source: [], adapted: [], yaws: [0], seeds: [1] };
+    engine.emit(preview);
+    await tick();
+    expect(engine.callsOf('checkpoint')).toHaveLength(1);
+    expect(store.getState().checkpoint?.globalIteration).toBe(1);
+    now = 500;
+    engine.emit(preview);
+    await tick();
+    expect(engine.callsOf('checkpoint')).toHaveLength(1); // too soon
+    now = 1500;
+    engine.emit(preview);
+    await tick();
+    expect(engine.callsOf('checkpoint')).toHaveLength(2);
+    await c.pause();
+    await tick();
+    expect(engine.callsOf('checkpoint')).toHaveLength(3); // forced on pause
+  });
+
+  it('a not-ready checkpoint answer (nothing trained yet) is not an error', async () => {
+    const { c, store, engine } = await boot();
+    await c.useExample('sketch');
+    engine.emit({ type: 'preview', globalIteration: 0, source: [], adapted: [], yaws: [0], seeds: [1] });
+    await tick();
+    expect(engine.callsOf('checkpoint')).toHaveLength(1);
+    expect(store.getState().notice).toBeNull();
   });
 
   it('rejects unknown model file types without calling the engine', async () => {

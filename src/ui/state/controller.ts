@@ -42,6 +42,14 @@ export const KEYS = {
   viewer: 'viewer',
 } as const;
 
+/** Storage key of the original file of a cached model (so a reload can load it without the user). */
+export function modelFileKey(id: string): string {
+  return `model-file:${id}`;
+}
+
+/** Minimum time between automatic checkpoint requests during a run. */
+export const CHECKPOINT_INTERVAL_MS = 30_000;
+
 export interface PersistedReference {
   blob: Blob;
   name: string;
@@ -77,15 +85,19 @@ export class StudioController {
   /** Serialises checkpoint writes so an older checkpoint never overwrites a newer one. */
   private persistChain: Promise<void> = Promise.resolve();
   private clock: () => number;
+  private checkpointInterval: number;
+  private checkpointInFlight = false;
+  private lastCheckpointRequest = -Infinity;
 
   constructor(
     readonly engine: AdapterEngine,
     readonly store: StudioStore,
     readonly kv: KeyValueStore,
     readonly images: ImageToolkit,
-    opts: { now?: () => number } = {},
+    opts: { now?: () => number; checkpointIntervalMs?: number } = {},
   ) {
     this.clock = opts.now ?? (() => Date.now());
+    this.checkpointInterval = opts.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
   }
 
   private get s() {
@@ -105,9 +117,10 @@ export class StudioController {
       this.set({ probeError: errorMessage(e) });
     }
     const saved = await this.kv.get<PersistedCheckpoint>(KEYS.checkpoint);
+    // A checkpoint made on a cached file generator brings that generator back; otherwise the embedded one.
     const cached = this.s.cachedModels.find((m) => m.id === saved?.generatorId && m.kind === 'generator');
-    await this.loadGeneratorFrom(cached ? { kind: 'cached', id: cached.id } : { kind: 'embedded' }, cached?.name ?? 'embedded demo generator');
-    if (!this.s.generator && cached) await this.loadGeneratorFrom({ kind: 'embedded' }, 'embedded demo generator');
+    if (cached) await this.loadCached(cached);
+    if (!this.s.generator) await this.loadGeneratorFrom({ kind: 'embedded' }, 'embedded demo generator');
     await this.loadEncoderFrom({ kind: 'embedded' }, 'embedded default encoder');
     if (this.s.reference) await this.applyReference();
     if (saved && this.s.generator && saved.generatorId === this.s.generator.id) await this.restoreCheckpoint(saved);
@@ -206,6 +219,8 @@ export class StudioController {
       }
       case 'preview':
         this.set({ preview: e, adaptedAvailable: true, weightsVersion: this.s.weightsVersion + 1 });
+        // The engine checkpoints on request only; ask regularly so a reload or a lost device costs little.
+        this.requestCheckpoint(false);
         return;
       case 'checkpoint': {
         const info: CheckpointInfo = {
@@ -239,6 +254,24 @@ export class StudioController {
     }
   }
 
+  /** Asks the engine for a 'checkpoint' event (at most one request in flight, rate-limited unless forced). */
+  private requestCheckpoint(force: boolean): void {
+    if (!this.engine.checkpoint || this.checkpointInFlight) return;
+    const now = this.clock();
+    if (!force && now - this.lastCheckpointRequest < this.checkpointInterval) return;
+    this.checkpointInFlight = true;
+    this.lastCheckpointRequest = now;
+    this.engine
+      .checkpoint()
+      .catch((e) => {
+        // 'not-ready' = nothing trained yet, nothing to save; anything else is worth telling.
+        if (errorCode(e) !== 'not-ready') this.set({ notice: `Could not take a checkpoint: ${errorMessage(e)}` });
+      })
+      .finally(() => {
+        this.checkpointInFlight = false;
+      });
+  }
+
   /** Resolves once pending checkpoint writes are stored (tests; before a deliberate reload). */
   flush(): Promise<void> {
     return this.persistChain;
@@ -259,7 +292,7 @@ export class StudioController {
         // Adapted weights belong to the previous base generator.
         this.set({ adaptedAvailable: false, preview: null, weightsVersion: this.s.weightsVersion + 1 });
       }
-      if (info.origin === 'file') await this.rememberModel(info);
+      if (info.origin === 'file') await this.rememberModel(info, source.kind === 'file' ? source.file : null);
       return info;
     } catch (e) {
       // The engine keeps the previous generator; say so.
@@ -276,7 +309,7 @@ export class StudioController {
     try {
       const info = await this.engine.loadEncoder(source);
       this.set({ encoders: [...this.s.encoders.filter((m) => m.id !== info.id), info] });
-      if (info.origin === 'file') await this.rememberModel(info);
+      if (info.origin === 'file') await this.rememberModel(info, source.kind === 'file' ? source.file : null);
       return info;
     } catch (e) {
       this.set({ modelError: `Could not load ${fileName}: ${errorMessage(e)}. The loaded encoders are unchanged.` });
@@ -286,10 +319,34 @@ export class StudioController {
     }
   }
 
-  private async rememberModel(info: ModelInfo): Promise<void> {
+  /** Adds a file model to the cached list and stores its file so later visits can load it without the user. */
+  private async rememberModel(info: ModelInfo, file: Blob | null): Promise<void> {
+    if (file) {
+      try {
+        await this.kv.set(modelFileKey(info.id), file);
+      } catch (e) {
+        this.set({ notice: `${info.name} is loaded but could not be cached in this browser (${errorMessage(e)}).` });
+        return;
+      }
+    }
     const list = [...this.s.cachedModels.filter((m) => m.id !== info.id), info];
     this.set({ cachedModels: list });
     await this.kv.set(KEYS.cachedModels, list);
+  }
+
+  /** Loads a cached model: the engine's in-session copy when it has it, else the stored file. */
+  private async loadCached(info: ModelInfo): Promise<void> {
+    const loaded = info.kind === 'generator' ? this.s.generator?.id === info.id : this.s.encoders.some((e) => e.id === info.id);
+    if (loaded) return;
+    const file = await this.kv.get<Blob>(modelFileKey(info.id));
+    if (!file) {
+      this.set({ modelError: `${info.name} is no longer stored in this browser; drop its file again.` });
+      await this.forgetCachedModel(info.id);
+      return;
+    }
+    const source = { kind: 'file' as const, file, name: info.name };
+    if (info.kind === 'generator') await this.loadGeneratorFrom(source, info.name);
+    else await this.loadEncoderFrom(source, info.name);
   }
 
   private guardIdle(what: string): boolean {
@@ -320,8 +377,7 @@ export class StudioController {
     const info = this.s.cachedModels.find((m) => m.id === id);
     if (!info) return;
     if (!this.guardIdle('switching models')) return;
-    if (info.kind === 'generator') await this.loadGeneratorFrom({ kind: 'cached', id }, info.name);
-    else await this.loadEncoderFrom({ kind: 'cached', id }, info.name);
+    await this.loadCached(info);
   }
 
   async useEmbeddedGenerator(): Promise<void> {
@@ -329,10 +385,11 @@ export class StudioController {
     await this.loadGeneratorFrom({ kind: 'embedded' }, 'embedded demo generator');
   }
 
-  /** Forgets a cached model (from the list; the loaded one stays loaded until replaced). */
+  /** Deletes a cached model from this browser (a loaded copy stays loaded until replaced). */
   async forgetCachedModel(id: string): Promise<void> {
     const list = this.s.cachedModels.filter((m) => m.id !== id);
     this.set({ cachedModels: list });
+    await this.kv.delete(modelFileKey(id));
     await this.kv.set(KEYS.cachedModels, list);
   }
 
@@ -510,6 +567,8 @@ export class StudioController {
 
   async pause(): Promise<void> {
     await this.runEngine(() => this.engine.pause());
+    // A paused run is a natural point to save: a reload then restores exactly this state.
+    this.requestCheckpoint(true);
   }
   async resume(): Promise<void> {
     await this.runEngine(() => this.engine.resume());
