@@ -201,7 +201,8 @@ export function AdaptPanel() {
   const c = useController();
   const state = useStudio((s) => s.run.state);
   const startable = useStudio(canStart);
-  const hasCheckpoint = useStudio((s) => s.checkpoint !== null);
+  // Resuming makes sense only for a checkpoint before the end of its run.
+  const hasCheckpoint = useStudio((s) => s.checkpoint !== null && s.checkpoint.globalIteration < s.checkpoint.totalIterations);
   const losses = useStudio((s) => s.losses);
   const total = useStudio((s) => s.run.totalIterations);
   const hasReference = useStudio((s) => s.reference !== null);

@@ -199,6 +199,19 @@ describe('StudioController', () => {
     expect(engine.references[1].data[0]).toBe(500 % 256);
   });
 
+  it('the reference cannot change during a run', async () => {
+    const { c, store, engine } = await boot();
+    await c.useExample('sketch');
+    await c.start();
+    engine.emit({ type: 'state', state: 'running' });
+    const ref = store.getState().reference;
+    await c.setReferenceFile(new Blob(['800x600']), 'b.png');
+    c.previewCrop({ x: 10, y: 10, size: 100 });
+    expect(store.getState().reference).toBe(ref);
+    expect(store.getState().referenceError).toMatch(/Stop the running adaptation/);
+    expect(engine.references).toHaveLength(1);
+  });
+
   it('a failing generator file reports the error and keeps the previous generator', async () => {
     const { c, store, engine } = await boot();
     engine.failNextGenerator = new EngineError('corrupt-file', 'the pickle is truncated');

@@ -408,7 +408,15 @@ export class StudioController {
 
   // ---------------------------------------------------------------- reference
 
+  /** The engine keeps its reference for the whole run; changing it waits until the run ends. */
+  private guardReferenceIdle(): boolean {
+    if (!isActive(this.s.run.state)) return true;
+    this.set({ referenceError: 'Stop the running adaptation before changing the reference.' });
+    return false;
+  }
+
   async setReferenceFile(file: Blob, name: string): Promise<void> {
+    if (!this.guardReferenceIdle()) return;
     this.set({ referenceBusy: true, referenceError: null });
     try {
       const image = await this.images.decode(file, name);
@@ -422,6 +430,7 @@ export class StudioController {
   }
 
   async useExample(id: string): Promise<void> {
+    if (!this.guardReferenceIdle()) return;
     this.set({ referenceBusy: true, referenceError: null });
     try {
       await this.replaceReference(await this.images.example(id), 'example');
@@ -443,11 +452,12 @@ export class StudioController {
   /** Moves/resizes the crop in the store only (cheap, for drag feedback); commitCrop applies it. */
   previewCrop(crop: CropRect): void {
     const r = this.s.reference;
-    if (!r) return;
+    if (!r || isActive(this.s.run.state)) return;
     this.set({ reference: { ...r, crop: clampCrop(crop, r.image.width, r.image.height), applied: false } });
   }
 
   async commitCrop(): Promise<void> {
+    if (this.s.reference?.applied || !this.guardReferenceIdle()) return;
     await this.applyReference();
     await this.persistReference();
   }

@@ -95,6 +95,29 @@ function RenderPlane(props: { source: RgbaImage | null; adapted: RgbaImage | nul
   );
 }
 
+/**
+ * A small 3D head-and-nose gizmo in the corner that turns with the camera, so the pose is readable at a
+ * glance (the render itself is a flat texture of the engine's output).
+ */
+function PoseGizmo({ yaw, pitch }: { yaw: number; pitch: number }) {
+  const { viewport } = useThree();
+  const r = 26;
+  const x = viewport.width / 2 - r - 16, y = -viewport.height / 2 + r + 40;
+  // The head as seen from a camera at (yaw, pitch): it turns the opposite way.
+  return (
+    <group position={[x, y, 40]} rotation={[pitch, -yaw, 0]}>
+      <mesh>
+        <sphereGeometry args={[r, 16, 12]} />
+        <meshBasicMaterial color="#7c9cff" wireframe transparent opacity={0.45} />
+      </mesh>
+      <mesh position={[0, 0, r + 7]} rotation={[Math.PI / 2, 0, 0]}>
+        <coneGeometry args={[6, 16, 12]} />
+        <meshBasicMaterial color="#e6e8ee" />
+      </mesh>
+    </group>
+  );
+}
+
 export function Viewer() {
   const c = useController();
   const { renders } = useStudioContext();
@@ -239,9 +262,10 @@ export function Viewer() {
           frameloop="demand"
           dpr={[1, 2]}
           gl={{ preserveDrawingBuffer: true, antialias: false }}
-          camera={{ position: [0, 0, 10], zoom: 1 }}
+          camera={{ position: [0, 0, 100], zoom: 1, near: 0.1, far: 1000 }}
         >
           <RenderPlane source={source} adapted={adapted} view={shownView} split={v.split} zoom={v.zoom} />
+          <PoseGizmo yaw={v.yaw} pitch={v.pitch} />
         </Canvas>
         {shownView === 'split' && (
           <>
