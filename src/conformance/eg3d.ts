@@ -16,7 +16,7 @@ import { EG3DGenerator } from '../eg3d/generator.ts';
 import type { EG3DConfig } from '../eg3d/config.ts';
 import { sampleTriplanes } from '../eg3d/triplane.ts';
 import { decodeTriplaneFeatures } from '../eg3d/decoder.ts';
-import { tfToTorch } from '../eg3d/weights.ts';
+import { tfToTorchAsync } from '../eg3d/weights.ts';
 
 /** Structurally the `ConformanceOptions` of scripts/conformance.ts, plus test-only limits. */
 export interface Eg3dConformanceOptions {
@@ -42,7 +42,19 @@ interface FixtureJson {
   cases: FixtureCase[];
 }
 
-const toNchw = (t: tf.Tensor4D) => tf.transpose(t, [0, 3, 1, 2]);
+/** Values of an NHWC tensor in NCHW order, read asynchronously (webgpu in Node cannot read synchronously). */
+async function nchwValues(t: tf.Tensor4D): Promise<Float32Array> {
+  const nchw = tf.transpose(t, [0, 3, 1, 2]);
+  try {
+    return (await nchw.data()) as Float32Array;
+  } finally {
+    nchw.dispose();
+  }
+}
+
+async function values(t: tf.Tensor): Promise<Float32Array> {
+  return (await t.data()) as Float32Array;
+}
 const fromNchw = (data: Float32Array, shape: number[]) =>
   tf.tidy(() => tf.transpose(tf.tensor4d(data, shape as [number, number, number, number]), [0, 2, 3, 1]) as tf.Tensor4D);
 
@@ -95,24 +107,25 @@ export async function runEg3dConformance(jsonPath: string, opts: Eg3dConformance
       const cView = tf.tensor2d(await read(`${p}c_view`), [1, 25]);
       const draws = { kind: 'recorded' as const, coarseJitter: await read(`${p}coarse_jitter`), importanceU: await read(`${p}importance_u`) };
       const ws = gen.mapping(z, cCond, { psi: c.psi, cutoff: c.cutoff });
-      add(compareArrays(fixture, `${p}ws`, ws.dataSync(), await read(`${p}ws`), TOL_MODULE));
+      add(compareArrays(fixture, `${p}ws`, await values(ws), await read(`${p}ws`), TOL_MODULE));
       const tc = performance.now();
       const planes = gen.planes(ws, { noiseMode: 'const' });
       const stride8 = tf.tidy(() => {
         const nchw = tf.transpose(planes, [0, 1, 4, 2, 3]).reshape([1, 96, planes.shape[2], planes.shape[3]]);
         return tf.stridedSlice(nchw, [0, 0, 0, 0], nchw.shape, [1, 1, 8, 8]);
       });
-      add(compareArrays(fixture, `${p}planes_stride8`, stride8.dataSync(), await read(`${p}planes_stride8`), TOL_MODULE));
+      add(compareArrays(fixture, `${p}planes_stride8`, await values(stride8), await read(`${p}planes_stride8`), TOL_MODULE));
       const rendered = gen.render(planes, cView, { draws });
       const out = tf.tidy(() => {
         const [n, h, w] = rendered.features.shape;
         const imageRaw = tf.slice(rendered.features, [0, 0, 0, 0], [n, h, w, 3]);
         return { imageRaw, image: gen.superresolve(imageRaw, rendered.features, ws) };
       });
+      await values(out.image); // wait for the GPU before timing
       opts.log(`${fixture} ${p.slice(0, -1)}: forward ${((performance.now() - tc) / 1000).toFixed(2)} s`);
-      add(compareArrays(fixture, `${p}image_raw`, tf.tidy(() => toNchw(out.imageRaw).dataSync()), await read(`${p}image_raw`), TOL_IMAGE));
-      add(compareArrays(fixture, `${p}image_depth`, tf.tidy(() => toNchw(rendered.depth).dataSync()), await read(`${p}image_depth`), TOL_IMAGE));
-      add(compareArrays(fixture, `${p}image`, tf.tidy(() => toNchw(out.image).dataSync()), await read(`${p}image`), TOL_IMAGE));
+      add(compareArrays(fixture, `${p}image_raw`, await nchwValues(out.imageRaw), await read(`${p}image_raw`), TOL_IMAGE));
+      add(compareArrays(fixture, `${p}image_depth`, await nchwValues(rendered.depth), await read(`${p}image_depth`), TOL_IMAGE));
+      add(compareArrays(fixture, `${p}image`, await nchwValues(out.image), await read(`${p}image`), TOL_IMAGE));
       tf.dispose([z, cCond, stride8, rendered.features, rendered.depth, out.imageRaw, out.image]);
       if (i === 0) {
         planes0 = planes;
@@ -142,11 +155,11 @@ export async function runEg3dConformance(jsonPath: string, opts: Eg3dConformance
       const xyzShape = shapeOf('points.xyz');
       const xyz = tf.tensor3d(await read('points.xyz'), xyzShape as [number, number, number]);
       const feats = sampleTriplanes(planes, xyz, g.config.rendering.boxWarp);
-      add(compareArrays(fixture, 'points.features', feats.dataSync(), await read('points.features'), TOL_MODULE));
+      add(compareArrays(fixture, 'points.features', await values(feats), await read('points.features'), TOL_MODULE));
       const flat = feats.reshape([-1, feats.shape[2]]) as tf.Tensor2D;
       const dec = decodeTriplaneFeatures(flat, g.weights, { lrMul: g.config.decoder.lrMul });
-      add(compareArrays(fixture, 'points.sigma', dec.sigma.dataSync(), await read('points.sigma'), TOL_MODULE));
-      add(compareArrays(fixture, 'points.rgb', dec.rgb.dataSync(), await read('points.rgb'), TOL_MODULE));
+      add(compareArrays(fixture, 'points.sigma', await values(dec.sigma), await read('points.sigma'), TOL_MODULE));
+      add(compareArrays(fixture, 'points.rgb', await values(dec.rgb), await read('points.rgb'), TOL_MODULE));
       tf.dispose([xyz, feats, flat, dec.sigma, dec.rgb]);
     }
     const gradKeys = ref.keys().filter((k) => k.startsWith('grad.decoder.') || k.startsWith('grad.superresolution.'));
@@ -177,9 +190,9 @@ export async function runEg3dConformance(jsonPath: string, opts: Eg3dConformance
       })(params),
     );
     opts.log(`${fixture}: loss + gradients ${((performance.now() - tg) / 1000).toFixed(2)} s (estimated ${est.toFixed(1)} GFLOP)`);
-    add(compareArrays(fixture, 'grad.loss', value.dataSync(), await read('grad.loss'), TOL_IMAGE));
+    add(compareArrays(fixture, 'grad.loss', await values(value), await read('grad.loss'), TOL_IMAGE));
     for (let j = 0; j < names.length; j++) {
-      const torch = tfToTorch(names[j], grads[j]);
+      const torch = await tfToTorchAsync(names[j], grads[j]);
       add(compareArrays(fixture, `grad.${names[j]}`, torch.data, await read(`grad.${names[j]}`), TOL_IMAGE));
     }
     tf.dispose([value, ...grads, rImage, rRaw]);

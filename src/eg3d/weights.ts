@@ -63,6 +63,17 @@ export function tfToTorch(name: string, tensor: tf.Tensor): { shape: number[]; d
   return { shape, data: new Float32Array(data) };
 }
 
+/** tfToTorch with an asynchronous read (required for webgpu in Node, faster on GPUs). */
+export async function tfToTorchAsync(name: string, tensor: tf.Tensor): Promise<{ shape: number[]; data: Float32Array }> {
+  const kind = tensorKind(name, tensor.rank);
+  const t = tf.tidy(() => (kind === 'fc' ? tf.transpose(tensor, [1, 0]) : kind === 'conv' ? tf.transpose(tensor, [3, 2, 0, 1]) : tf.clone(tensor)));
+  try {
+    return { shape: t.shape, data: new Float32Array((await t.data()) as Float32Array) };
+  } finally {
+    t.dispose();
+  }
+}
+
 function fcSpecs(prefix: string, inF: number, outF: number, lrMul: number, biasInit: 'zeros' | 'ones'): TensorSpec[] {
   return [
     { name: `${prefix}.weight`, shape: [outF, inF], parameter: true, init: 'randn', initScale: lrMul },
