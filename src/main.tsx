@@ -4,4 +4,4 @@ import { startStudio } from './ui/bootstrap.tsx';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html lacks #root');
-void startStudio(root, createWorkerEngine());
+void startStudio(root, createWorkerEngine);

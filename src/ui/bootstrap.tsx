@@ -11,13 +11,14 @@ import { createBrowserImageToolkit } from './reference/browser-images.ts';
 import { RenderQueue } from './viewer/render-queue.ts';
 import './styles.css';
 
-export async function startStudio(root: HTMLElement, engine: AdapterEngine): Promise<StudioController> {
+/** `createEngine` makes the engine, again after a lost GPU device (a fresh worker gets a fresh device). */
+export async function startStudio(root: HTMLElement, createEngine: () => AdapterEngine): Promise<StudioController> {
   const { store: kv, persistent } = await openBrowserStore();
   const store = createStudioStore();
   store.setState({ persistent });
-  const controller = new StudioController(engine, store, kv, createBrowserImageToolkit());
+  const controller = new StudioController(createEngine(), store, kv, createBrowserImageToolkit(), { createEngine });
   const renders = new RenderQueue(
-    (r) => engine.render(r),
+    (r) => controller.engine.render(r),
     48,
     (e) => store.setState({ engineError: { code: 'internal', message: `Rendering failed: ${errorMessage(e)}` } }),
   );

@@ -315,6 +315,9 @@ describe('StudioController', () => {
     await c.start();
     expect(engine.callsOf('start')[0][0]).toMatchObject({ iterations: [3, 2] });
     expect(store.getState().run.totalIterations).toBe(5);
+    engine.emit({ ...progress(0), phase: 'mean-embedding' } as EngineEvent);
+    expect(store.getState().losses.total).toEqual([]);
+    expect(store.getState().adaptedAvailable).toBe(false);
     engine.emit({ type: 'state', state: 'running' });
     engine.emit(progress(1));
     engine.emit(progress(2));
@@ -396,6 +399,40 @@ describe('StudioController', () => {
     expect(s.deviceLost).toBe(false);
     expect(s.engineError).toBeNull();
     expect([...(engine.callsOf('start').at(-1)![1] as Uint8Array)]).toEqual([4]);
+  });
+
+  it('after a lost device, resuming restarts the engine and restores models and reference', async () => {
+    const engines: FakeEngine[] = [];
+    const make = () => {
+      const e = new FakeEngine();
+      engines.push(e);
+      return e;
+    };
+    const store = createStudioStore();
+    const kv = new MemoryStore();
+    const c = new StudioController(make(), store, kv, new FakeImages(), { createEngine: make });
+    await c.init();
+    await c.loadModelFile(new Blob(['pkl']), 'ffhq.pkl');
+    await c.useExample('sketch');
+    await c.start();
+    engines[0].emit({ type: 'checkpoint', globalIteration: 2, bytes: new Uint8Array([8]) });
+    await c.flush();
+    engines[0].emit({ type: 'error', error: { code: 'device-lost', message: 'lost' } });
+    await c.resumeFromCheckpoint();
+    expect(engines).toHaveLength(2);
+    expect(c.engine).toBe(engines[1]);
+    const fresh = engines[1];
+    expect(fresh.callsOf('probe')).toHaveLength(1);
+    expect((fresh.callsOf('loadGenerator')[0][0] as GeneratorSource).kind).toBe('file');
+    expect(fresh.callsOf('loadEncoder')).toHaveLength(1);
+    expect(fresh.references).toHaveLength(1);
+    expect([...(fresh.callsOf('start')[0][1] as Uint8Array)]).toEqual([8]);
+    expect(store.getState().generator?.id).toBe('ffhq.pkl');
+    // Events of the new engine reach the store; the old one is no longer listened to.
+    fresh.emit(progress(3));
+    expect(store.getState().run.globalIteration).toBe(3);
+    engines[0].emit(progress(1));
+    expect(store.getState().run.globalIteration).toBe(3);
   });
 
   it('a rejected start (engine error) shows its code and message', async () => {

@@ -89,15 +89,30 @@ export class StudioController {
   private checkpointInFlight = false;
   private lastCheckpointRequest = -Infinity;
 
+  private current: AdapterEngine;
+  private createEngine: (() => AdapterEngine) | null;
+
   constructor(
-    readonly engine: AdapterEngine,
+    engine: AdapterEngine,
     readonly store: StudioStore,
     readonly kv: KeyValueStore,
     readonly images: ImageToolkit,
-    opts: { now?: () => number; checkpointIntervalMs?: number } = {},
+    opts: {
+      now?: () => number;
+      checkpointIntervalMs?: number;
+      /** Makes a fresh engine (a new worker) to replace one whose GPU device was lost. */
+      createEngine?: () => AdapterEngine;
+    } = {},
   ) {
+    this.current = engine;
     this.clock = opts.now ?? (() => Date.now());
     this.checkpointInterval = opts.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
+    this.createEngine = opts.createEngine ?? null;
+  }
+
+  /** The engine in use (replaced after a lost GPU device when a factory was given). */
+  get engine(): AdapterEngine {
+    return this.current;
   }
 
   private get s() {
@@ -129,6 +144,41 @@ export class StudioController {
   dispose(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
+  }
+
+  /**
+   * After a lost GPU device the engine's backend cannot be trusted: start a fresh engine and bring back
+   * the generator, encoders and reference the user had. Returns whether a generator is loaded again.
+   */
+  private async restartEngine(): Promise<boolean> {
+    if (!this.createEngine) return false;
+    const old = this.current;
+    this.unsubscribe?.();
+    // The old engine may be unusable; its disposal is best effort and must not block the restart.
+    void old.dispose().catch(() => undefined);
+    this.current = this.createEngine();
+    this.unsubscribe = this.current.subscribe((e) => this.onEvent(e));
+    const generator = this.s.generator;
+    const encoders = this.s.encoders;
+    this.set({ generator: null, encoders: [], notice: 'Restarting the engine after the lost GPU device…' });
+    try {
+      this.set({ capabilities: await this.current.probe(), probeError: null });
+    } catch (e) {
+      this.set({ probeError: errorMessage(e) });
+    }
+    if (generator?.origin === 'file') await this.loadCached(generator);
+    if (!this.s.generator) await this.loadGeneratorFrom({ kind: 'embedded' }, 'embedded demo generator');
+    for (const e of encoders) {
+      if (e.origin === 'file') await this.loadCached(e);
+      else await this.loadEncoderFrom({ kind: 'embedded' }, 'embedded default encoder');
+    }
+    if (this.s.encoders.length === 0) await this.loadEncoderFrom({ kind: 'embedded' }, 'embedded default encoder');
+    if (this.s.reference) {
+      this.set({ reference: { ...this.s.reference, applied: false } });
+      await this.applyReference();
+    }
+    this.set({ notice: null });
+    return this.s.generator !== null;
   }
 
   private async restorePersisted(): Promise<void> {
@@ -198,9 +248,11 @@ export class StudioController {
         return;
       }
       case 'progress': {
-        const losses = e.losses
-          ? appendLosses(this.s.losses, e.globalIteration, e.phase, e.losses)
-          : this.s.losses;
+        // μ_s progress carries placeholder zero losses: nothing is trained yet, so nothing is charted.
+        const losses =
+          e.losses && e.phase !== 'mean-embedding'
+            ? appendLosses(this.s.losses, e.globalIteration, e.phase, e.losses)
+            : this.s.losses;
         this.set({
           run: {
             ...this.s.run,
@@ -548,6 +600,10 @@ export class StudioController {
     }
     if (!this.s.reference) {
       this.set({ engineError: { code: 'bad-reference', message: 'The reference image is missing; choose it again to resume.' } });
+      return;
+    }
+    if (this.s.deviceLost && this.createEngine && !(await this.restartEngine())) {
+      this.set({ engineError: { code: 'device-lost', message: 'The engine could not be restarted after the lost GPU device; reload the page to resume.' } });
       return;
     }
     const settings = mergeSettings(saved.settings);
