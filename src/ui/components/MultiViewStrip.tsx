@@ -37,9 +37,10 @@ export function MultiViewStrip() {
   const strength = showAdapted ? v.strength : 0;
   const live = active && preview !== null;
 
-  // Own renders when not showing the live training preview (renders queue behind the main view).
+  // Own renders only while no run is active: during a run the engine's previews fill the strip, and extra
+  // renders would take worker time from training. They queue behind the main view.
   useEffect(() => {
-    if (!generator || live) return;
+    if (!generator || active) return;
     let alive = true;
     v.stripSeeds.forEach((seed, i) =>
       STRIP_YAWS.forEach((yaw, j) => {
@@ -52,7 +53,7 @@ export function MultiViewStrip() {
     return () => {
       alive = false;
     };
-  }, [generator, live, v.stripSeeds, v.psi, v.mode, strength, version, renders]);
+  }, [generator, active, v.stripSeeds, v.psi, v.mode, strength, version, renders]);
 
   let rows: Array<{ seed: number; cells: Array<{ img: RgbaImage | null; yaw: number }> }>;
   if (live && preview) {
