@@ -227,10 +227,16 @@ export function compositePacked(packed: tf.Tensor3D, depths: tf.Tensor2D): Compo
  * `sample_importance` + `sample_pdf(det=False)`). Not differentiable (positions are constants).
  */
 export function importanceDepths(sigma: tf.Tensor2D, depths: tf.Tensor2D, u: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => importanceFromWeights(compositeWeights(sigma, depths).weights, depths, u));
+}
+
+/** The inversion step of `importanceDepths`: coarse weights `[B, D−1]`, depths `[B, D]`, u `[B, Di]` → `[B, Di]`. */
+export function importanceFromWeights(weights: tf.Tensor2D, depths: tf.Tensor2D, u: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const [b, d] = depths.shape;
     const di = u.shape[1];
-    const { weights } = compositeWeights(sigma, depths); // [B, D−1]
+    if (weights.shape[0] !== b || weights.shape[1] !== d - 1) throw new RenderSettingsError(`weights must be [${b}, ${d - 1}] (got [${weights.shape}])`);
+    if (d < 4) throw new RenderSettingsError(`importance sampling needs at least 4 coarse samples (got ${d})`);
     const w = d - 1;
     // max_pool1d(kernel 2, stride 1, padding 1) → D values, then avg_pool1d(2, 1) → D − 1, + 0.01.
     const pairMax = tf.maximum(tf.slice(weights, [0, 0], [b, w - 1]), tf.slice(weights, [0, 1], [b, w - 1]));
