@@ -62,6 +62,32 @@ describe('EG3DGenerator on the tiny fixture (wasm)', () => {
     expect(() => tf.tidy(() => g.backbone(tf.zeros([1, g.numWs, 512]) as tf.Tensor3D, { noiseMode: 'random' }))).toThrow(/rng/);
   });
 
+  it('repeated renders (forward and decoder/SR gradients) do not leak tensors', () => {
+    const cam = tf.tensor2d([1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, 2.7, 0, 0, 0, 1, 4.2647, 0, 0.5, 0, 4.2647, 0.5, 0, 0, 1], [1, 25]);
+    const ws = tf.tidy(() => g.mapping(tf.ones([1, 512]), cam, { psi: 0.7 }));
+    const counts: number[] = [];
+    for (let k = 0; k < 2; k++) {
+      const out = g.synthesis(ws, cam, { noiseMode: 'const', draws: { kind: 'random', rng: new Random(k) }, neuralRenderingResolution: 32 });
+      expect(out.image.shape).toEqual([1, 128, 128, 3]); // 32² raw is resized to SR's 64² input
+      expect(out.imageRaw.shape).toEqual([1, 32, 32, 3]);
+      expect(out.imageDepth.shape).toEqual([1, 32, 32, 1]);
+      tf.dispose([out.image, out.imageRaw, out.imageDepth]);
+      counts.push(tf.memory().numTensors);
+    }
+    const names = [...g.weights.keys()].filter((n) => n.startsWith('decoder.') || n.endsWith('block1.torgb.weight'));
+    for (let k = 0; k < 2; k++) {
+      const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => {
+        const h = g.withWeights(new Map(names.map((n, j) => [n, ps[j]])));
+        return tf.mean(h.synthesis(ws, cam, { noiseMode: 'const', draws: { kind: 'deterministic' }, neuralRenderingResolution: 16 }).image) as tf.Scalar;
+      })(names.map((n) => g.weights.get(n)!));
+      expect(grads.every((gr) => tf.tidy(() => tf.sum(tf.abs(gr)).dataSync()[0]) > 0)).toBe(true);
+      tf.dispose([value, ...grads]);
+      counts.push(tf.memory().numTensors);
+    }
+    expect(new Set(counts).size).toBe(1);
+    tf.dispose([cam, ws]);
+  });
+
   it('withWeights shares untouched tensors and validates overrides', () => {
     const w = tf.zeros([32, 64]);
     const h = g.withWeights(new Map([['decoder.net.0.weight', w]]));
