@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RgbaImage } from '../engine/types.ts';
 import { tidyFeatures, l2Normalize, type EncoderFeatures, type FeatureEncoder } from './encoder.ts';
+import { frozenMatMul } from './layers.ts';
 import { clipReferencePixels, resizeBicubic, ResizeMatrixCache } from './preprocess.ts';
 import { ClipShapeError } from './vit.ts';
 
@@ -137,6 +138,9 @@ export function depthwiseValid(x: tf.Tensor4D, kernel: tf.Tensor4D, stride: numb
   return op(x) as tf.Tensor4D;
 }
 
+/** Weight-map key suffix of the `[in, out]` view of a 1×1 conv kernel (made once: the matmul's gradient closes over it). */
+const POINTWISE_KERNEL = 'kernel:2d';
+
 /** Evaluates the graph up to the requested layers; call inside `tf.tidy`. */
 function runGraph(layers: KerasLayer[], weights: tf.NamedTensorMap, input: tf.Tensor4D, wanted: readonly string[]): Map<string, tf.Tensor> {
   const values = new Map<string, tf.Tensor>();
@@ -171,7 +175,7 @@ function runGraph(layers: KerasLayer[], weights: tf.NamedTensorMap, input: tf.Te
         const [sh, sw] = cfg.strides as [number, number];
         if (kh === 1 && kw === 1 && sh === 1 && sw === 1) {
           const [n, h, wd] = x.shape;
-          y = tf.reshape(tf.matMul(tf.reshape(x, [n * h * wd, cin]), tf.reshape(kernel, [cin, cout])), [n, h, wd, cout]);
+          y = tf.reshape(frozenMatMul(tf.reshape(x, [n * h * wd, cin]) as tf.Tensor2D, w(`${layer.name}/${POINTWISE_KERNEL}`) as tf.Tensor2D), [n, h, wd, cout]);
         } else {
           y = tf.conv2d(x, kernel, [sh, sw], cfg.padding as 'same' | 'valid');
         }
@@ -247,6 +251,13 @@ export class MobileNetV2Encoder implements FeatureEncoder {
     const names = new Set(layers.map((l) => l.name));
     if (!names.has(EMBEDDING_LAYER)) throw new DefaultEncoderError(`embedded MobileNetV2 has no ${EMBEDDING_LAYER} layer`);
     this.blockNames = [...Array(NUM_BLOCKS).keys()].map((k) => blockLayerName(names, k));
+    for (const l of layers) {
+      const kernel = weights[`${l.name}/kernel`];
+      if (l.class_name === 'Conv2D' && kernel?.rank === 4 && kernel.shape[0] === 1 && kernel.shape[1] === 1) {
+        const [, , cin, cout] = kernel.shape as [number, number, number, number];
+        weights[`${l.name}/${POINTWISE_KERNEL}`] = tf.reshape(kernel, [cin, cout]);
+      }
+    }
   }
 
   private check(tokenBlock: number): void {
@@ -294,7 +305,7 @@ export class MobileNetV2Encoder implements FeatureEncoder {
   /** Parameters of the layers used (the classifier head is not). */
   parameterCount(): number {
     return Object.entries(this.weights)
-      .filter(([n]) => !n.startsWith('dense_'))
+      .filter(([n]) => !n.startsWith('dense_') && !n.endsWith(POINTWISE_KERNEL))
       .reduce((s, [, t]) => s + t.size, 0);
   }
 

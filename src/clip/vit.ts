@@ -4,7 +4,7 @@
  * embedding, ln_pre, the residual attention blocks, ln_post on the class token and the projection.
  */
 import * as tf from '@tensorflow/tfjs';
-import { disposeBlock, layerNorm, linear, residualBlock, type LayerNormWeights, type ResidualBlockWeights } from './layers.ts';
+import { disposeBlock, frozenMatMul, layerNorm, linear, residualBlock, type LayerNormWeights, type ResidualBlockWeights } from './layers.ts';
 
 export interface ClipVisionConfig {
   width: number;
@@ -87,7 +87,7 @@ export class ClipVisionTransformer {
       if (collectBlocks.includes(i)) blocks.set(i, x);
     }
     const pooled = layerNorm(tf.reshape(tf.slice(x, [0, 0, 0], [n, 1, width]), [n, width]), wts.lnPost);
-    const embeds = (wts.proj ? tf.matMul(pooled as tf.Tensor2D, wts.proj) : pooled) as tf.Tensor2D;
+    const embeds = (wts.proj ? frozenMatMul(pooled as tf.Tensor2D, wts.proj) : pooled) as tf.Tensor2D;
     return { embeds, blocks };
   }
 
@@ -109,4 +109,41 @@ export class ClipVisionTransformer {
 export function blockParameters(b: ResidualBlockWeights): number {
   return [b.ln1.gamma, b.ln1.beta, b.inProjW, b.inProjB, b.outProjW, b.outProjB, b.ln2.gamma, b.ln2.beta, b.fcW, b.fcB, b.projW, b.projB]
     .reduce((s, t) => s + t.size, 0);
+}
+
+/** OpenAI CLIP image-tower shapes (for benchmarks and tests with random weights). */
+export const OPENAI_VIT_CONFIGS = {
+  'ViT-B/32': { width: 768, layers: 12, heads: 12, patchSize: 32, inputResolution: 224, embedDim: 512 },
+  'ViT-B/16': { width: 768, layers: 12, heads: 12, patchSize: 16, inputResolution: 224, embedDim: 512 },
+  'ViT-L/14': { width: 1024, layers: 24, heads: 16, patchSize: 14, inputResolution: 224, embedDim: 768 },
+} as const satisfies Record<string, ClipVisionConfig>;
+
+/** A tower with random weights (N(0, 0.02²) matrices, unit LayerNorms); `seed` makes it reproducible. */
+export function randomVisionTransformer(config: ClipVisionConfig, seed: number): ClipVisionTransformer {
+  const { width: w, patchSize: p, inputResolution: r, embedDim, layers } = config;
+  let s = seed;
+  const normal = (shape: number[]) => tf.randomNormal(shape, 0, 0.02, 'float32', s++);
+  const ln = (): LayerNormWeights => ({ gamma: tf.ones([w]) as tf.Tensor1D, beta: tf.zeros([w]) as tf.Tensor1D });
+  const g = r / p;
+  const blocks: ResidualBlockWeights[] = [...Array(layers).keys()].map(() => ({
+    ln1: ln(),
+    inProjW: normal([w, 3 * w]) as tf.Tensor2D,
+    inProjB: tf.zeros([3 * w]) as tf.Tensor1D,
+    outProjW: normal([w, w]) as tf.Tensor2D,
+    outProjB: tf.zeros([w]) as tf.Tensor1D,
+    ln2: ln(),
+    fcW: normal([w, 4 * w]) as tf.Tensor2D,
+    fcB: tf.zeros([4 * w]) as tf.Tensor1D,
+    projW: normal([4 * w, w]) as tf.Tensor2D,
+    projB: tf.zeros([w]) as tf.Tensor1D,
+  }));
+  return new ClipVisionTransformer(config, {
+    patchW: normal([p * p * 3, w]) as tf.Tensor2D,
+    classEmbedding: normal([w]) as tf.Tensor1D,
+    positionalEmbedding: normal([g * g + 1, w]) as tf.Tensor2D,
+    lnPre: ln(),
+    blocks,
+    lnPost: ln(),
+    proj: normal([w, embedDim]) as tf.Tensor2D,
+  });
 }
