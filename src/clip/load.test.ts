@@ -120,4 +120,45 @@ describe('CLIP weight import', () => {
     await expect(loadClipModel(memory(writeSafetensors(tensors), 'bad-bias.safetensors'))).rejects.toThrow(/c_proj.bias has shape \[63\], expected \[64\]/);
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  it('infers other geometries from HF names: patch 14 at 224² (as ViT-L/14), no projection (CLIPVisionModel)', async () => {
+    const width = 64;
+    const rnd = (shape: number[]) => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 12.9898) * 0.02) });
+    const ones = (n: number) => ({ shape: [n], data: new Float32Array(n).fill(1) });
+    const t = new Map<string, TensorToWrite>();
+    t.set('vision_model.embeddings.class_embedding', rnd([width]));
+    t.set('vision_model.embeddings.patch_embedding.weight', rnd([width, 3, 14, 14]));
+    t.set('vision_model.embeddings.position_embedding.weight', rnd([16 * 16 + 1, width]));
+    t.set('vision_model.embeddings.position_ids', rnd([1, 257]));
+    for (const ln of ['pre_layrnorm', 'post_layernorm']) {
+      t.set(`vision_model.${ln}.weight`, ones(width));
+      t.set(`vision_model.${ln}.bias`, rnd([width]));
+    }
+    const l = 'vision_model.encoder.layers.0';
+    for (const p of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) {
+      t.set(`${l}.self_attn.${p}.weight`, rnd([width, width]));
+      t.set(`${l}.self_attn.${p}.bias`, rnd([width]));
+    }
+    for (const ln of ['layer_norm1', 'layer_norm2']) {
+      t.set(`${l}.${ln}.weight`, ones(width));
+      t.set(`${l}.${ln}.bias`, rnd([width]));
+    }
+    t.set(`${l}.mlp.fc1.weight`, rnd([4 * width, width]));
+    t.set(`${l}.mlp.fc1.bias`, rnd([4 * width]));
+    t.set(`${l}.mlp.fc2.weight`, rnd([width, 4 * width]));
+    t.set(`${l}.mlp.fc2.bias`, rnd([width]));
+    const desc = await describeClipFile(memory(writeSafetensors(t), 'vision-only.safetensors'));
+    expect(desc.architecture.vision).toEqual({ width, layers: 1, heads: 1, patchSize: 14, inputResolution: 224, embedDim: width });
+    expect(desc.summary).toMatch(/no text tower/);
+    const model = await loadClipModel(memory(writeSafetensors(t), 'vision-only.safetensors'));
+    const x = tf.randomNormal([1, 224, 224, 3]) as tf.Tensor4D;
+    const out = tf.tidy(() => {
+      const f = model.vision.forward(x, [0]);
+      return [f.embeds, f.blocks.get(0)!];
+    });
+    expect(out[0].shape).toEqual([1, width]);
+    expect(out[1].shape).toEqual([1, 257, width]);
+    tf.dispose([x, ...out]);
+    model.dispose();
+  });
 });
