@@ -25,14 +25,29 @@ export function renderSettingsOf(g: EG3DGenerator, chunkRays: number): RenderSet
   };
 }
 
+/**
+ * Cheaper rendering for tests and benchmarks (and slow devices): fewer samples per ray or a lower
+ * neural rendering resolution (G2 then resizes its input, as the official code does).
+ */
+export interface RenderOverrides {
+  resolution?: number;
+  depthResolution?: number;
+  depthResolutionImportance?: number;
+}
+
 export class GeneratorView implements AdaptableGenerator {
   readonly settings: RenderSettings;
 
   constructor(
     readonly generator: EG3DGenerator,
     chunkRays: number,
+    readonly overrides: RenderOverrides = {},
   ) {
-    this.settings = renderSettingsOf(generator, chunkRays);
+    this.settings = { ...renderSettingsOf(generator, chunkRays), ...overrides };
+  }
+
+  get renderShape(): { resolution: number; coarse: number; fine: number } {
+    return { resolution: this.settings.resolution, coarse: this.settings.depthResolution, fine: this.settings.depthResolutionImportance };
   }
 
   get config() {
@@ -61,7 +76,7 @@ export class GeneratorView implements AdaptableGenerator {
   }
 
   withWeights(overrides: WeightMap): GeneratorView {
-    return new GeneratorView(this.generator.withWeights(overrides), this.settings.chunkRays);
+    return new GeneratorView(this.generator.withWeights(overrides), this.settings.chunkRays, this.overrides);
   }
 
   /** Full synthesis: image [N,S,S,3], image_raw [N,R,R,3], depth [N,R,R,1]. */

@@ -46,7 +46,7 @@ export async function computeMeanEmbedding(generator: AdaptableGenerator, encode
   while (done < opts.samples) {
     if (opts.shouldStop?.()) throw new MeanEmbeddingCancelled();
     const b = Math.min(opts.batch, opts.samples - done);
-    const { z, cameras, draws } = sampleBatch(generator.config, b, rng, { ...opts.options, renderDraws: 'deterministic' });
+    const { z, cameras, draws } = sampleBatch(generator, b, rng, { ...opts.options, renderDraws: 'deterministic' });
     const embeddings = tf.tidy(() => {
       const cCond = tf.tensor2d(new Float32Array(b * 25).map((_, i) => cond[i % 25]), [b, 25]);
       const ws = generator.mapping(tf.tensor2d(z, [b, generator.config.zDim]), cCond, opts.psi, null);

@@ -36,6 +36,8 @@ export type TrainerDraws =
 export interface AdaptableGenerator {
   readonly config: EG3DConfig;
   readonly weights: WeightMap;
+  /** Neural rendering resolution and samples per ray the render() call uses (sizes the draws). */
+  readonly renderShape: { resolution: number; coarse: number; fine: number };
   mapping(z: tf.Tensor2D, cCond: tf.Tensor2D, psi: number, cutoff: number | null): tf.Tensor3D;
   planes(ws: tf.Tensor3D): tf.Tensor;
   /** Volume-renders tri-planes with this generator's Tri-D → feature image [N,R,R,C] (channels 0..2 = image_raw). */
@@ -115,7 +117,8 @@ export interface SampledBatch {
 }
 
 /** Samples latents, cameras (spec C.6) and renderer draws for one iteration. */
-export function sampleBatch(config: EG3DConfig, batch: number, rng: Random, options: MethodOptions): SampledBatch {
+export function sampleBatch(generator: AdaptableGenerator, batch: number, rng: Random, options: MethodOptions): SampledBatch {
+  const config = generator.config;
   const z = rng.normalArray(batch * config.zDim);
   const cameras = new Float32Array(batch * 25);
   const intrinsics = focalToIntrinsics(DATASET_FOCAL);
@@ -128,11 +131,12 @@ export function sampleBatch(config: EG3DConfig, batch: number, rng: Random, opti
   }
   let draws: TrainerDraws = { kind: 'deterministic' };
   if (options.renderDraws === 'shared-random') {
-    const rays = batch * config.neuralRenderingResolution ** 2;
+    const shape = generator.renderShape;
+    const rays = batch * shape.resolution ** 2;
     draws = {
       kind: 'recorded',
-      coarseJitter: rng.uniformArray(rays * config.rendering.depthResolution),
-      importanceU: rng.uniformArray(rays * config.rendering.depthResolutionImportance),
+      coarseJitter: rng.uniformArray(rays * shape.coarse),
+      importanceU: rng.uniformArray(rays * shape.fine),
     };
   }
   return { z, cameras, draws };
@@ -203,7 +207,7 @@ export class AdapterTrainer {
 
   /** The batch of a given global iteration (pure function of seed and iteration). */
   batchAt(globalIteration: number): SampledBatch {
-    return sampleBatch(this.source.config, this.config.batchSize, new Random(iterationSeed(this.config.seed, globalIteration)), this.config.options);
+    return sampleBatch(this.source, this.config.batchSize, new Random(iterationSeed(this.config.seed, globalIteration)), this.config.options);
   }
 
   /**

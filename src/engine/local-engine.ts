@@ -18,7 +18,7 @@ import { loadWeights, parameterCounts, tfToTorch, type WeightMap } from '../eg3d
 import { writeEG3DPickleWithReplacedTensors } from '../eg3d/pickle-export.ts';
 import { loadClipEncoder, type FeatureEncoder } from '../clip/encoder.ts';
 import { loadDefaultEncoder } from '../clip/default-encoder.ts';
-import { GeneratorView } from '../adapter/generator-view.ts';
+import { GeneratorView, type RenderOverrides } from '../adapter/generator-view.ts';
 import { AdapterTrainer, latentFromSeed, type TrainerEncoder, type TrainPhase } from '../adapter/trainer.ts';
 import { parseMethodOptions, MethodOptionError, type MethodOptions } from '../adapter/options.ts';
 import { computeMeanEmbedding, meanEmbeddingKey, MeanEmbeddingCancelled } from '../adapter/mean-embedding.ts';
@@ -54,6 +54,10 @@ export interface LocalEngineOptions {
   /** Overrides for tests / the CLI. */
   loadEmbeddedGenerator?: typeof loadEmbeddedGenerator;
   loadDefaultEncoder?: () => Promise<FeatureEncoder>;
+  /** Cheaper rendering (tests, benchmarks, slow devices): fewer samples per ray / lower neural resolution. */
+  renderOverrides?: RenderOverrides;
+  /** Rays per renderer chunk (memory bound; default 16384). */
+  chunkRays?: number;
 }
 
 interface LoadedGenerator {
@@ -270,7 +274,7 @@ export class LocalEngine implements AdapterEngine {
       summary: describeConfig(generator.config),
       parameters: parameterCounts(generator.config).total,
     };
-    return { info, generator, view: new GeneratorView(generator, 16384), checkpoint, original };
+    return { info, generator, view: new GeneratorView(generator, this.opts.chunkRays ?? 16384, this.opts.renderOverrides), checkpoint, original };
   }
 
   private replaceGenerator(next: LoadedGenerator): void {

@@ -1,0 +1,115 @@
+/**
+ * 3D-Adapter training speed: iterations/s of step 1 (Tri-D) and step 2 (G2) at batch 1 with the
+ * generator's own rendering settings, and the peak tensor memory of one iteration (tf.profile's
+ * peakBytes: the most bytes held by tensors at any point of the iteration, weights included).
+ * Cases: the tiny and ffhqlike fixture generators (tiny CLIP fixture as encoder) and, when
+ * BENCH_FULL=1, the full ffhq512-128 architecture with random weights and a random-weight CLIP
+ * ViT-B/32 (minutes per iteration on CPU backends, so it is opt-in and measured once).
+ * `BENCH_ADAPT_ITERS` (default 2) timed iterations per step after one warm-up on the small cases.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BenchContext } from '../bench.ts';
+import { NodeFileByteSource } from '../../src/platform/node-file.ts';
+import { Random } from '../../src/core/random.ts';
+import { EG3DGenerator } from '../../src/eg3d/generator.ts';
+import { FFHQ512_128_CONFIG } from '../../src/eg3d/config.ts';
+import { initRandomWeights } from '../../src/eg3d/weights.ts';
+import { loadClipEncoder, ClipImageEncoder, type FeatureEncoder } from '../../src/clip/encoder.ts';
+import { OPENAI_VIT_CONFIGS, randomVisionTransformer } from '../../src/clip/vit.ts';
+import { GeneratorView } from '../../src/adapter/generator-view.ts';
+import { AdapterTrainer } from '../../src/adapter/trainer.ts';
+import { DEFAULT_METHOD_OPTIONS } from '../../src/adapter/options.ts';
+
+interface Case {
+  name: string;
+  generator: () => Promise<EG3DGenerator>;
+  encoder: () => Promise<FeatureEncoder>;
+  timedIterations: number;
+  warmup: boolean;
+}
+
+function trainerFor(gen: EG3DGenerator, enc: FeatureEncoder, chunkRays: number, iterations: [number, number]): { trainer: AdapterTrainer; owned: tf.Tensor[] } {
+  const view = new GeneratorView(gen, chunkRays);
+  // Reference features and direction do not affect the cost; random ones avoid a reference image.
+  const refs = tf.tidy(() => {
+    const probe = enc.encodeImages(tf.zeros([1, 64, 64, 3]) as tf.Tensor4D, enc.defaultTokenBlock);
+    const refTokens = tf.randomNormal(probe.tokens.shape, 0, 1, 'float32', 2);
+    const dir = tf.randomNormal([enc.embedDim], 0, 1, 'float32', 3);
+    return [refTokens, tf.div(dir, tf.norm(dir))];
+  });
+  const owned: tf.Tensor[] = [...refs];
+  const trainer = new AdapterTrainer(view, [{ encoder: enc, tokenBlock: enc.defaultTokenBlock, refTokens: refs[0], refDirection: refs[1] as tf.Tensor1D }], {
+    iterations,
+    batchSize: 1,
+    learningRate: 0.0016,
+    betas: [0, 0.992],
+    lossWeights: { dir: 1, dis: 1, imageStructure: 1, featureStructure: 10 },
+    seed: 1,
+    truncationPsi: 1,
+    options: { ...DEFAULT_METHOD_OPTIONS },
+  });
+  return { trainer, owned };
+}
+
+async function benchCase(ctx: BenchContext, c: Case): Promise<void> {
+  const gen = await c.generator();
+  const enc = await c.encoder();
+  const per = (c.warmup ? 1 : 0) + c.timedIterations;
+  const { trainer, owned } = trainerFor(gen, enc, 16384, [per, per]);
+  try {
+    for (const [phase, label] of [
+      ['tri-d', 'step 1 (Tri-D)'],
+      ['g2', 'step 2 (G2)'],
+    ] as const) {
+      if (c.warmup) await trainer.step();
+      // Peak memory of one iteration (profiled separately: profiling adds bookkeeping time).
+      const g = trainer.globalIteration;
+      const info = await tf.profile(() => {
+        const { grads, components } = trainer.computeGradients(g);
+        tf.dispose([...grads.values(), components]);
+        return [] as tf.Tensor[];
+      });
+      const t0 = performance.now();
+      for (let i = 0; i < c.timedIterations; i++) {
+        const r = await trainer.step();
+        if (r.phase !== phase) throw new Error(`bench schedule out of step (${r.phase} ≠ ${phase})`);
+      }
+      const s = (performance.now() - t0) / 1000;
+      const note = `batch 1, ${gen.config.neuralRenderingResolution}² × (${gen.config.rendering.depthResolution}+${gen.config.rendering.depthResolutionImportance}) samples → ${gen.config.imgResolution}², ${enc.name}; ${c.timedIterations} iteration(s)${c.warmup ? ' after 1 warm-up' : ', no warm-up'}`;
+      ctx.report(`${c.name} ${label}`, c.timedIterations / s, 'it/s', note);
+      ctx.report(`${c.name} ${label} peak tensor memory`, info.peakBytes / 2 ** 20, 'MiB', 'tf.profile peakBytes of one iteration (incl. weights)');
+    }
+  } finally {
+    trainer.dispose(true);
+    tf.dispose(owned);
+    enc.dispose();
+    gen.dispose();
+  }
+}
+
+export async function run(ctx: BenchContext): Promise<void> {
+  const iters = Number(process.env.BENCH_ADAPT_ITERS ?? 2);
+  const clipTiny = async () => loadClipEncoder(await NodeFileByteSource.open(`${ctx.fixturesDir}/clip-tiny.hf.safetensors`), { id: 'clip-tiny', name: 'CLIP tiny fixture' });
+  const cases: Case[] = [
+    { name: 'eg3d-tiny', generator: async () => EG3DGenerator.fromPickle(await NodeFileByteSource.open(`${ctx.fixturesDir}/eg3d-tiny.pkl`)), encoder: clipTiny, timedIterations: iters, warmup: true },
+    { name: 'eg3d-ffhqlike', generator: async () => EG3DGenerator.fromPickle(await NodeFileByteSource.open(`${ctx.fixturesDir}/eg3d-ffhqlike.pkl`)), encoder: clipTiny, timedIterations: 1, warmup: false },
+  ];
+  if (process.env.BENCH_FULL === '1') {
+    cases.push({
+      name: 'ffhq512-128 (random weights)',
+      generator: async () => EG3DGenerator.create(FFHQ512_128_CONFIG, initRandomWeights(FFHQ512_128_CONFIG, new Random(1))),
+      encoder: async () => new ClipImageEncoder(randomVisionTransformer(OPENAI_VIT_CONFIGS['ViT-B/32'], 1), null, { id: 'clip-b32-random', name: 'CLIP ViT-B/32 (random weights)' }),
+      timedIterations: 1,
+      warmup: false,
+    });
+  } else {
+    console.log(`| adapt | ffhq512-128 (random weights) | ${ctx.backend} | | | skipped: set BENCH_FULL=1 (one iteration per step takes many minutes on CPU backends) |`);
+  }
+  if (ctx.backend === 'webgpu') {
+    // SwiftShader (CPU) WebGPU: the tiny case only, once, to show the path works.
+    cases.splice(1);
+    cases[0].timedIterations = 1;
+    cases[0].warmup = false;
+  }
+  for (const c of cases) await benchCase(ctx, c);
+}

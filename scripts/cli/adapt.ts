@@ -1,0 +1,284 @@
+/**
+ * npm run cli -- adapt --generator <file.pkl|embedded> [--clip <file> ...] [--default-encoder]
+ *                      --reference <image.png|jpg> --out <adapted.safetensors>
+ *                      [--steps 150,150] [--seed N] [--batch N] [--lr X] [--psi X] [--mean-samples N]
+ *                      [--weights dir,dis,istr,fstr] [--option name=value ...] [--grid <png>]
+ *                      [--pickle-out <file.pkl>] [--checkpoint-out <file>] [--resume <checkpoint>]
+ *
+ * Runs the 3D-Adapter schedule with the same engine the studio uses (LocalEngine, backend from
+ * TFJS_BACKEND, default wasm), prints a progress bar, writes the adapted Tri-D + G2 weights, and a
+ * before/after PNG grid (rows: source, adapted; columns: latents × views). Without --clip the embedded
+ * default encoder is used. The reference is centre-cropped to a square.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { decode as decodePng, encode as encodePng } from 'fast-png';
+import jpeg from 'jpeg-js';
+import { initNodeBackend, backendFromEnv } from '../../src/platform/node-backend.ts';
+import { LocalEngine } from '../../src/engine/local-engine.ts';
+import type { AdaptSettings, EngineEvent, RgbaImage } from '../../src/engine/types.ts';
+import { METHOD_OPTION_DESCRIPTIONS } from '../../src/adapter/options.ts';
+
+interface AdaptArgs {
+  generator: string;
+  clips: string[];
+  defaultEncoder: boolean;
+  reference: string;
+  out: string;
+  grid: string;
+  pickleOut: string;
+  checkpointOut: string;
+  resume: string;
+  steps: [number, number];
+  seed: number;
+  batch: number;
+  lr: number;
+  psi: number;
+  meanSamples: number;
+  weights: [number, number, number, number];
+  options: Record<string, string | number>;
+}
+
+const USAGE = `usage: npm run cli -- adapt --generator <file.pkl|embedded> [--clip <file> ...] [--default-encoder]
+       --reference <image> --out <file.safetensors> [--steps 150,150] [--seed N] [--batch N] [--lr X] [--psi X]
+       [--mean-samples N] [--weights dir,dis,istr,fstr] [--option name=value ...] [--grid <png>]
+       [--pickle-out <pkl>] [--checkpoint-out <file>] [--resume <checkpoint>]
+method options: ${METHOD_OPTION_DESCRIPTIONS.map((d) => d.name).join(', ')}`;
+
+export function parseAdaptArgs(argv: string[]): AdaptArgs {
+  const a: AdaptArgs = {
+    generator: '',
+    clips: [],
+    defaultEncoder: false,
+    reference: '',
+    out: '',
+    grid: '',
+    pickleOut: '',
+    checkpointOut: '',
+    resume: '',
+    steps: [150, 150],
+    seed: 0,
+    batch: 2,
+    lr: 0.0016,
+    psi: 1,
+    meanSamples: 64,
+    weights: [1, 1, 1, 10],
+    options: {},
+  };
+  const value = (i: number, flag: string) => {
+    const v = argv[i];
+    if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value\n${USAGE}`);
+    return v;
+  };
+  const num = (i: number, flag: string) => {
+    const n = Number(value(i, flag));
+    if (!Number.isFinite(n)) throw new Error(`${flag} needs a number (got ${argv[i]})`);
+    return n;
+  };
+  const list = (i: number, flag: string, n: number) => {
+    const xs = value(i, flag).split(',').map(Number);
+    if (xs.length !== n || xs.some((x) => !Number.isFinite(x))) throw new Error(`${flag} needs ${n} comma-separated numbers (got ${argv[i]})`);
+    return xs;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i];
+    switch (f) {
+      case '--generator': a.generator = value(++i, f); break;
+      case '--clip': a.clips.push(value(++i, f)); break;
+      case '--default-encoder': a.defaultEncoder = true; break;
+      case '--reference': a.reference = value(++i, f); break;
+      case '--out': a.out = value(++i, f); break;
+      case '--grid': a.grid = value(++i, f); break;
+      case '--pickle-out': a.pickleOut = value(++i, f); break;
+      case '--checkpoint-out': a.checkpointOut = value(++i, f); break;
+      case '--resume': a.resume = value(++i, f); break;
+      case '--steps': a.steps = list(++i, f, 2) as [number, number]; break;
+      case '--seed': a.seed = num(++i, f); break;
+      case '--batch': a.batch = num(++i, f); break;
+      case '--lr': a.lr = num(++i, f); break;
+      case '--psi': a.psi = num(++i, f); break;
+      case '--mean-samples': a.meanSamples = num(++i, f); break;
+      case '--weights': a.weights = list(++i, f, 4) as [number, number, number, number]; break;
+      case '--option': {
+        const kv = value(++i, f);
+        const eq = kv.indexOf('=');
+        if (eq <= 0) throw new Error(`--option needs name=value (got ${kv})`);
+        const v = kv.slice(eq + 1);
+        a.options[kv.slice(0, eq)] = v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+        break;
+      }
+      case '--help': case '-h': throw new Error(USAGE);
+      default: throw new Error(`unknown argument ${f}\n${USAGE}`);
+    }
+  }
+  if (!a.generator || !a.reference || !a.out) throw new Error(`--generator, --reference and --out are required\n${USAGE}`);
+  if (!a.clips.length) a.defaultEncoder = true;
+  if (!a.grid) a.grid = a.out.replace(/\.safetensors$/i, '') + '.grid.png';
+  return a;
+}
+
+/** Decodes a PNG or JPEG to RGBA8 (PNG: gray / gray+alpha / RGB / RGBA, 8 or 16 bit, palette). */
+export function decodeImage(bytes: Uint8Array, name: string): RgbaImage {
+  const isPng = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
+  const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
+  if (isJpeg) {
+    const j = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
+    return { width: j.width, height: j.height, data: new Uint8ClampedArray(j.data.buffer, j.data.byteOffset, j.data.byteLength) };
+  }
+  if (!isPng) throw new Error(`${name}: not a PNG or JPEG file`);
+  const p = decodePng(bytes);
+  const n = p.width * p.height;
+  const out = new Uint8ClampedArray(n * 4);
+  const scale = p.depth === 16 ? 1 / 257 : 1;
+  for (let i = 0; i < n; i++) {
+    let r: number, g: number, b: number, al = 255;
+    if (p.palette) {
+      const c = p.palette[p.data[i]];
+      [r, g, b] = c;
+      al = c.length > 3 ? (c as number[])[3] : 255;
+    } else if (p.channels === 1 || p.channels === 2) {
+      r = g = b = p.data[i * p.channels] * scale;
+      if (p.channels === 2) al = p.data[i * 2 + 1] * scale;
+    } else {
+      r = p.data[i * p.channels] * scale;
+      g = p.data[i * p.channels + 1] * scale;
+      b = p.data[i * p.channels + 2] * scale;
+      if (p.channels === 4) al = p.data[i * 4 + 3] * scale;
+    }
+    out[i * 4] = r;
+    out[i * 4 + 1] = g;
+    out[i * 4 + 2] = b;
+    out[i * 4 + 3] = al;
+  }
+  return { width: p.width, height: p.height, data: out };
+}
+
+/** Centre square crop (the studio lets the user choose the crop; the CLI takes the centre). */
+export function centreCrop(img: RgbaImage): RgbaImage {
+  const s = Math.min(img.width, img.height);
+  const x0 = Math.floor((img.width - s) / 2);
+  const y0 = Math.floor((img.height - s) / 2);
+  const data = new Uint8ClampedArray(s * s * 4);
+  for (let y = 0; y < s; y++) data.set(img.data.subarray(((y0 + y) * img.width + x0) * 4, ((y0 + y) * img.width + x0 + s) * 4), y * s * 4);
+  return { width: s, height: s, data };
+}
+
+/** Tiles equally sized RGBA images row-major into one image. */
+export function tile(images: RgbaImage[], cols: number): RgbaImage {
+  const w = images[0].width;
+  const h = images[0].height;
+  const rows = Math.ceil(images.length / cols);
+  const data = new Uint8ClampedArray(cols * w * rows * h * 4);
+  images.forEach((im, k) => {
+    const ox = (k % cols) * w;
+    const oy = Math.floor(k / cols) * h;
+    for (let y = 0; y < h; y++) data.set(im.data.subarray(y * w * 4, (y + 1) * w * 4), ((oy + y) * cols * w + ox) * 4);
+  });
+  return { width: cols * w, height: rows * h, data };
+}
+
+function bar(done: number, total: number, width = 24): string {
+  const k = total ? Math.round((done / total) * width) : 0;
+  return `[${'#'.repeat(k)}${'-'.repeat(width - k)}]`;
+}
+
+function fmtTime(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  if (s < 60) return `${s.toFixed(0)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+function printEvent(e: EngineEvent): void {
+  const out = process.stderr;
+  if (e.type === 'load-progress') {
+    out.write(`\r${e.what}: ${bar(e.loaded, e.total)} ${Math.round((100 * e.loaded) / Math.max(1, e.total))}%   `);
+  } else if (e.type === 'progress') {
+    const l = e.losses;
+    const losses = e.phase === 'mean-embedding' || !l ? '' : ` loss ${l.total.toFixed(4)} (dir ${l.dir.toFixed(3)} dis ${l.dis.toFixed(3)} I ${l.imageStructure.toFixed(4)} F ${l.featureStructure.toFixed(4)})`;
+    const count = e.phase === 'mean-embedding' ? `${e.iteration}/${e.phaseIterations} renders` : `${e.globalIteration}/${e.totalIterations}`;
+    out.write(`\r${e.phase.padEnd(14)} ${bar(e.phase === 'mean-embedding' ? e.iteration : e.globalIteration, e.phase === 'mean-embedding' ? e.phaseIterations : e.totalIterations)} ${count}${losses} ${e.itPerSec.toFixed(2)} it/s ETA ${fmtTime(e.etaSeconds)}   `);
+  } else if (e.type === 'state') {
+    out.write(`\n${e.state}${e.message ? `: ${e.message}` : ''}\n`);
+  } else if (e.type === 'error') {
+    out.write(`\nerror (${e.error.code}): ${e.error.message}\n`);
+  }
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const a = parseAdaptArgs(argv);
+  const backend = backendFromEnv();
+  const engine = new LocalEngine({
+    probe: async () => {
+      await initNodeBackend(backend);
+      return { backend, summary: `Node, tfjs ${backend} backend` };
+    },
+  });
+  engine.subscribe(printEvent);
+  let lastCheckpoint: Uint8Array | null = null;
+  engine.subscribe((e) => {
+    if (e.type === 'checkpoint') lastCheckpoint = e.bytes;
+  });
+  // Stop cleanly on Ctrl-C: the run ends after the current iteration, its weights are still written.
+  process.once('SIGINT', () => {
+    process.stderr.write('\ninterrupted: finishing the current iteration…\n');
+    void engine.cancel();
+  });
+  try {
+    const cap = await engine.probe();
+    process.stderr.write(`${cap.summary}\n`);
+    const gen =
+      a.generator === 'embedded'
+        ? await engine.loadGenerator({ kind: 'embedded' })
+        : await engine.loadGenerator({ kind: 'file', file: new Blob([readFileSync(a.generator)]), name: basename(a.generator) });
+    process.stderr.write(`\ngenerator: ${gen.name} — ${gen.summary}\n`);
+    const encoderIds: string[] = [];
+    for (const c of a.clips) encoderIds.push((await engine.loadEncoder({ kind: 'file', file: new Blob([readFileSync(c)]), name: basename(c) })).id);
+    if (a.defaultEncoder) encoderIds.push((await engine.loadEncoder({ kind: 'embedded' })).id);
+    process.stderr.write(`\nencoders: ${encoderIds.join(', ')}\n`);
+    await engine.setReference(centreCrop(decodeImage(new Uint8Array(readFileSync(a.reference)), a.reference)));
+
+    const settings: AdaptSettings = {
+      iterations: a.steps,
+      batchSize: a.batch,
+      learningRate: a.lr,
+      betas: [0, 0.992],
+      lossWeights: { dir: a.weights[0], dis: a.weights[1], imageStructure: a.weights[2], featureStructure: a.weights[3] },
+      encoders: encoderIds,
+      seed: a.seed,
+      truncationPsi: a.psi,
+      meanEmbeddingSamples: a.meanSamples,
+      previewEvery: Math.max(1, Math.round((a.steps[0] + a.steps[1]) / 10)),
+      options: a.options,
+    };
+    const t0 = performance.now();
+    await engine.start(settings, a.resume ? new Uint8Array(readFileSync(a.resume)) : undefined);
+    process.stderr.write(`adaptation took ${fmtTime((performance.now() - t0) / 1000)}\n`);
+
+    writeFileSync(a.out, await engine.exportSafetensors());
+    process.stderr.write(`wrote ${a.out}\n`);
+    if (a.checkpointOut) {
+      await engine.checkpoint();
+      if (lastCheckpoint) writeFileSync(a.checkpointOut, lastCheckpoint);
+      process.stderr.write(`wrote ${a.checkpointOut}\n`);
+    }
+    if (a.pickleOut) {
+      writeFileSync(a.pickleOut, await engine.exportPickle());
+      process.stderr.write(`wrote ${a.pickleOut}\n`);
+    }
+
+    // Before/after grid: 3 latents × 3 views; row pairs = source, adapted.
+    const yaws = [-0.4, 0, 0.4];
+    const cells: RgbaImage[] = [];
+    for (const seed of [0, 1, 2]) {
+      for (const strength of [0, 1]) {
+        for (const yaw of yaws) cells.push(await engine.render({ seed, yaw, pitch: 0, psi: 0.7, mode: 'rgb', strength }));
+      }
+    }
+    const grid = tile(cells, yaws.length);
+    writeFileSync(a.grid, encodePng({ width: grid.width, height: grid.height, data: new Uint8Array(grid.data.buffer), channels: 4, depth: 8 }));
+    process.stderr.write(`wrote ${a.grid} (rows: source / adapted per latent; columns: yaw ${yaws.join(', ')})\n`);
+  } finally {
+    await engine.dispose();
+  }
+}

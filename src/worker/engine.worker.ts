@@ -1,0 +1,16 @@
+/**
+ * Engine worker entry: hosts a LocalEngine and serves it over the worker's message port. The tfjs
+ * backend is chosen here, inside the worker (WebGPU → wasm → cpu), on the first probe() or load.
+ */
+/// <reference lib="webworker" />
+import { LocalEngine } from '../engine/local-engine.ts';
+import { EngineError } from '../engine/types.ts';
+import { initBrowserBackend } from '../platform/browser-backend.ts';
+import { serveEngine } from './handler.ts';
+import type { MessageEndpoint } from './protocol.ts';
+
+const engine: LocalEngine = new LocalEngine({
+  probe: () => initBrowserBackend({ onDeviceLost: (message) => engine.reportFatal(new EngineError('device-lost', message)) }),
+});
+
+serveEngine(engine, self as unknown as MessageEndpoint);
