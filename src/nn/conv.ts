@@ -28,12 +28,27 @@ function explicitPadding(pad: ConvPadding, inH: number, inW: number, kh: number,
   return pad;
 }
 
-/** dW[ky,kx] = Σ_{n,y,x} x[n, y·s+ky, x·s+kx, :]ᵀ · dy[n, y, x, :], one matMul per tap. */
+/** Rows per partial product in the filter gradient: float32 sums over ~10⁵+ rows lose precision on wasm. */
+const FILTER_GRAD_BLOCK_ROWS = 32768;
+
+/** Σ over row blocks of aᵀ·b for a [R, Ci], b [R, Co] (blocked so no single float32 accumulation runs over all R rows). */
+function blockedAtB(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  const rows = a.shape[0];
+  if (rows <= FILTER_GRAD_BLOCK_ROWS) return tf.matMul(a, b, true, false);
+  const parts: tf.Tensor2D[] = [];
+  for (let r = 0; r < rows; r += FILTER_GRAD_BLOCK_ROWS) {
+    const n = Math.min(FILTER_GRAD_BLOCK_ROWS, rows - r);
+    parts.push(tf.matMul(tf.slice(a, [r, 0], [n, -1]), tf.slice(b, [r, 0], [n, -1]), true, false));
+  }
+  return tf.addN(parts);
+}
+
+/** dW[ky,kx] = Σ_{n,y,x} x[n, y·s+ky, x·s+kx, :]ᵀ · dy[n, y, x, :], one (blocked) matMul per tap. */
 function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, kh: number, kw: number, sh: number, sw: number): tf.Tensor4D {
   return tf.tidy(() => {
     const [n, , , cin] = x.shape;
     const [, ho, wo, cout] = dy.shape;
-    const dy2 = dy.reshape([n * ho * wo, cout]);
+    const dy2 = dy.reshape([n * ho * wo, cout]) as tf.Tensor2D;
     const taps: tf.Tensor2D[] = [];
     for (let ky = 0; ky < kh; ky++) {
       for (let kx = 0; kx < kw; kx++) {
@@ -41,7 +56,7 @@ function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, kh: number, kw: number,
           sh === 1 && sw === 1
             ? tf.slice(x, [0, ky, kx, 0], [n, ho, wo, cin])
             : tf.stridedSlice(x, [0, ky, kx, 0], [n, ky + (ho - 1) * sh + 1, kx + (wo - 1) * sw + 1, cin], [1, sh, sw, 1]);
-        taps.push(tf.matMul(view.reshape([n * ho * wo, cin]), dy2, true, false));
+        taps.push(blockedAtB(view.reshape([n * ho * wo, cin]) as tf.Tensor2D, dy2));
       }
     }
     return tf.stack(taps).reshape([kh, kw, cin, cout]) as tf.Tensor4D;
@@ -49,32 +64,34 @@ function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, kh: number, kw: number,
 }
 
 /**
- * conv2d with a custom (wasm-safe) filter gradient. Padding is applied with `tf.pad` outside the custom
- * op, so its gradient (a slice) comes from tfjs itself.
+ * conv2d with a custom (wasm-safe) filter gradient. Zero padding happens inside the op (only the
+ * unpadded input is kept for the backward pass; the padded copy is rebuilt there temporarily).
  */
 export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, strides: number | [number, number] = 1, pad: ConvPadding = 'valid'): tf.Tensor4D {
   if (x.rank !== 4 || w.rank !== 4) throw new ConvShapeError(`conv2d expects a rank-4 input and filter (got ${x.shape} and ${w.shape})`);
   const [kh, kw, cin] = w.shape;
   if (x.shape[3] !== cin) throw new ConvShapeError(`conv2d: input has ${x.shape[3]} channels, filter expects ${cin}`);
   const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
-  return tf.tidy(() => {
-    const [pt, pb, pl, pr] = explicitPadding(pad, x.shape[1], x.shape[2], kh, kw, sh, sw);
-    const xp = pt || pb || pl || pr ? tf.pad(x, [[0, 0], [pt, pb], [pl, pr], [0, 0]]) : x;
-    if (xp.shape[1] < kh || xp.shape[2] < kw) throw new ConvShapeError(`conv2d: padded input ${xp.shape} is smaller than the ${kh}×${kw} kernel`);
-    const op = tf.customGrad((xin, win, save) => {
-      const xi = xin as tf.Tensor4D;
-      const wi = win as tf.Tensor4D;
-      (save as tf.GradSaveFunc)([xi, wi]);
-      return {
-        value: tf.conv2d(xi, wi, [sh, sw], 'valid'),
-        gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
-          const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
-          const dx = tf.conv2dTranspose(dy, ws, xs.shape, [sh, sw], 'valid');
-          const dw = filterGradient(xs, dy, kh, kw, sh, sw);
-          return [dx, dw];
-        },
-      };
-    });
-    return op(xp, w) as tf.Tensor4D;
+  const [pt, pb, pl, pr] = explicitPadding(pad, x.shape[1], x.shape[2], kh, kw, sh, sw);
+  if (x.shape[1] + pt + pb < kh || x.shape[2] + pl + pr < kw) throw new ConvShapeError(`conv2d: padded input is smaller than the ${kh}×${kw} kernel (input ${x.shape})`);
+  const padded = pt || pb || pl || pr;
+  const padSpec: Array<[number, number]> = [[0, 0], [pt, pb], [pl, pr], [0, 0]];
+  const op = tf.customGrad((xin, win, save) => {
+    const xi = xin as tf.Tensor4D;
+    const wi = win as tf.Tensor4D;
+    (save as tf.GradSaveFunc)([xi, wi]);
+    return {
+      value: tf.conv2d(xi, wi, [sh, sw], padded ? (padSpec as tf.backend_util.ExplicitPadding) : 'valid'),
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+        return tf.tidy(() => {
+          const xp = padded ? tf.pad(xs, padSpec) : xs;
+          const dxp = tf.conv2dTranspose(dy, ws, xp.shape, [sh, sw], 'valid');
+          const dx = padded ? tf.slice(dxp, [0, pt, pl, 0], xs.shape) : dxp;
+          return [dx, filterGradient(xp, dy, kh, kw, sh, sw)];
+        });
+      },
+    };
   });
+  return op(x, w) as tf.Tensor4D;
 }

@@ -19,17 +19,69 @@ export interface BiasActOptions {
   clamp?: number | null;
 }
 
-/** out = clamp(act(x + b) · gain, −clamp, clamp); b broadcasts over the last (channel) axis. */
-export function biasAct<T extends tf.Tensor>(x: T, b: tf.Tensor1D | null, opts: BiasActOptions = {}): T {
-  const act = opts.act ?? 'linear';
-  const gain = opts.gain ?? ACTIVATION_GAIN[act];
+/** Rows per partial sum: float32 sums over ~10⁵+ rows lose precision on wasm. */
+const SUM_BLOCK_ROWS = 32768;
+
+/** Σ over rows of a [R, C] matrix, accumulated in row blocks. */
+export function blockedColumnSum(x: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const rows = x.shape[0];
+    if (rows <= SUM_BLOCK_ROWS) return tf.sum(x, 0) as tf.Tensor1D;
+    const parts: tf.Tensor1D[] = [];
+    for (let r = 0; r < rows; r += SUM_BLOCK_ROWS) parts.push(tf.sum(tf.slice(x, [r, 0], [Math.min(SUM_BLOCK_ROWS, rows - r), -1]), 0) as tf.Tensor1D);
+    return tf.addN(parts);
+  });
+}
+
+function biasActForward(x: tf.Tensor, b: tf.Tensor1D | null, act: Activation, gain: number, clamp: number | null): tf.Tensor {
   return tf.tidy(() => {
     let y: tf.Tensor = b ? tf.add(x, b) : x;
     if (act === 'lrelu') y = tf.leakyRelu(y, LRELU_ALPHA);
     if (gain !== 1) y = tf.mul(y, gain);
-    if (opts.clamp !== undefined && opts.clamp !== null) y = tf.clipByValue(y, -opts.clamp, opts.clamp);
-    return y as T;
+    if (clamp !== null) y = tf.clipByValue(y, -clamp, clamp);
+    return y;
   });
+}
+
+/**
+ * out = clamp(act(x + b) · gain, −clamp, clamp); b broadcasts over the last (channel) axis.
+ * With an activation or a clamp this is one custom op that keeps only its output for the backward
+ * pass (the slope and the clamp mask are read off the output's sign and magnitude), instead of the
+ * three full-size intermediates separate ops would keep.
+ */
+export function biasAct<T extends tf.Tensor>(x: T, b: tf.Tensor1D | null, opts: BiasActOptions = {}): T {
+  const act = opts.act ?? 'linear';
+  const gain = opts.gain ?? ACTIVATION_GAIN[act];
+  const clamp = opts.clamp ?? null;
+  if (act === 'linear' && clamp === null) return tf.tidy(() => (gain === 1 ? (b ? tf.add(x, b) : tf.clone(x)) : tf.mul(b ? tf.add(x, b) : x, gain))) as T;
+  const inputGrad = (dy: tf.Tensor, out: tf.Tensor) =>
+    tf.tidy(() => {
+      let g: tf.Tensor = act === 'lrelu' ? tf.mul(dy, tf.where(tf.greater(out, 0), tf.scalar(gain), tf.scalar(gain * LRELU_ALPHA))) : tf.mul(dy, gain);
+      if (clamp !== null) g = tf.mul(g, tf.cast(tf.less(tf.abs(out), clamp), 'float32'));
+      return g;
+    });
+  if (b) {
+    const op = tf.customGrad((xin, bin, save) => {
+      const out = biasActForward(xin as tf.Tensor, bin as tf.Tensor1D, act, gain, clamp);
+      (save as tf.GradSaveFunc)([out]);
+      return {
+        value: out,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const dx = inputGrad(dy, saved[0]);
+          const c = dx.shape[dx.rank - 1];
+          const db = tf.tidy(() => blockedColumnSum(dx.reshape([-1, c]) as tf.Tensor2D));
+          return [dx, db];
+        },
+      };
+    });
+    return op(x, b) as T;
+  }
+  const op = tf.customGrad((xin, save) => {
+    const out = biasActForward(xin as tf.Tensor, null, act, gain, clamp);
+    (save as tf.GradSaveFunc)([out]);
+    return { value: out, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => inputGrad(dy, saved[0]) };
+  });
+  return op(x) as T;
 }
 
 export interface FullyConnectedOptions {

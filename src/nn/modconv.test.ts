@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../platform/node-backend.ts';
 import { Random } from '../core/random.ts';
 import { upConvTranspose3x3, modulatedConv2d, demodulationCoefficients } from './modconv.ts';
-import { upsample2d, upConvLowpass } from './upfirdn.ts';
+import { upsample2d, upConvLowpass, fir1d } from './upfirdn.ts';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -65,6 +65,25 @@ describe('up-sampling layers', () => {
     y.dispose();
   });
 
+  it("fir1d's custom gradient is the adjoint: <A x, r> = <x, Aᵀ r>", () => {
+    const rng = new Random(9);
+    for (const [axis, before, after] of [[1, 1, 0], [2, 0, 2], [1, 2, 1]] as const) {
+      const taps = [0.5, -1, 2, 0.25]; // asymmetric: catches a missing reversal
+      const x = tf.tensor4d(rng.normalArray(2 * 7 * 6 * 3), [2, 7, 6, 3]);
+      const outShape = [...x.shape];
+      outShape[axis] += before + after - 3;
+      const r = tf.tensor(rng.normalArray(outShape.reduce((a, b) => a * b)), outShape);
+      const [lhs, rhs] = tf.tidy(() => {
+        const ax = fir1d(x, axis, taps, before, after);
+        expect(ax.shape).toEqual(outShape);
+        const atr = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(fir1d(v as tf.Tensor4D, axis, taps, before, after), r)))(x);
+        return [tf.sum(tf.mul(ax, r)).dataSync()[0], tf.sum(tf.mul(x, atr)).dataSync()[0]];
+      });
+      expect(Math.abs(lhs - rhs)).toBeLessThan(1e-4 * Math.max(1, Math.abs(lhs)));
+      tf.dispose([x, r]);
+    }
+  });
+
   it('phase-decomposed transposed conv equals tf.conv2dTranspose (+ one zero row/column)', () => {
     const rng = new Random(3);
     const [n, h, w, cin, cout] = [2, 4, 5, 3, 6];
@@ -104,7 +123,10 @@ describe('up-sampling layers', () => {
           wb = tf.mul(wb, tf.rsqrt(tf.add(tf.sum(tf.square(wb), [0, 1, 2], true), 1e-8)));
           const xb = tf.slice(x, [b, 0, 0, 0], [1, h, w, cin]);
           const y = tf.conv2dTranspose(xb, tf.transpose(wb, [0, 1, 3, 2]) as tf.Tensor4D, [1, 2 * h + 1, 2 * w + 1, cout], 2, 'valid');
-          outs.push(upConvLowpass(y as tf.Tensor4D));
+          // Independent low-pass: native depthwise conv with 4·outer(f,f)/64, padding 1.
+          const f = [1, 3, 3, 1];
+          const fir = tf.tensor4d(Array.from({ length: 16 }, (_, i) => (4 * f[Math.floor(i / 4)] * f[i % 4]) / 64), [4, 4, 1, 1]);
+          outs.push(tf.depthwiseConv2d(tf.pad(y, [[0, 0], [1, 1], [1, 1], [0, 0]]), tf.tile(fir, [1, 1, cout, 1]) as tf.Tensor4D, 1, 'valid'));
         }
         return tf.sum(tf.mul(tf.concat(outs, 0), r));
       };

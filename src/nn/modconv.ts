@@ -50,8 +50,7 @@ export function upConvTranspose3x3(x: tf.Tensor4D, weight: tf.Tensor4D): tf.Tens
     for (const py of phase) {
       const cols: tf.Tensor4D[] = [];
       for (const px of phase) {
-        const xin = tf.pad(x, [[0, 0], py.pad, px.pad, [0, 0]]) as tf.Tensor4D;
-        cols.push(conv2d(xin, tapKernel(weight, py.taps, px.taps), 1, 'valid'));
+        cols.push(conv2d(x, tapKernel(weight, py.taps, px.taps), 1, [py.pad[0], py.pad[1], px.pad[0], px.pad[1]]));
       }
       rowsOut.push(interleave(cols[0], cols[1], 2));
     }
@@ -60,28 +59,28 @@ export function upConvTranspose3x3(x: tf.Tensor4D, weight: tf.Tensor4D): tf.Tens
 }
 
 /**
- * Modulated conv without noise/bias: x·s → conv (or up-conv + low-pass) → ·d (if demodulating).
- * Same-size convs are padded by k//2 like the reference.
+ * Modulated conv without noise/bias, evaluated per sample with the modulated (and demodulated)
+ * weights w'[ky,kx,i,o] = W·s[n,i]·d[n,o] — the reference's fused form. Only small weight tensors
+ * and the input are kept for the backward pass (the unfused x·s → conv → ·d keeps two more
+ * full-size activations, which at 512² exhausts wasm's 4 GB heap). Same-size convs are padded by
+ * k//2; `up: 2` is the stride-2 transposed conv followed by the [1,3,3,1] low-pass.
  */
 export function modulatedConv2d(x: tf.Tensor4D, weight: tf.Tensor4D, styles: tf.Tensor2D, opts: ModulatedConvOptions): tf.Tensor4D {
   const [n, , , cin] = x.shape;
-  if (weight.shape[2] !== cin) throw new Error(`modulatedConv2d: input has ${cin} channels, weight expects ${weight.shape[2]}`);
+  const [kh, kw, wcin] = weight.shape;
+  if (wcin !== cin) throw new Error(`modulatedConv2d: input has ${cin} channels, weight expects ${wcin}`);
   if (styles.shape[0] !== n || styles.shape[1] !== cin) throw new Error(`modulatedConv2d: styles ${styles.shape} do not match input ${x.shape}`);
   return tf.tidy(() => {
-    const xs = tf.mul(x, styles.reshape([n, 1, 1, cin])) as tf.Tensor4D;
-    let y: tf.Tensor4D;
-    if (opts.up === 2) {
+    const outs: tf.Tensor4D[] = [];
+    for (let b = 0; b < n; b++) {
+      let wb = tf.mul(weight, tf.slice(styles, [b, 0], [1, cin]).reshape([1, 1, cin, 1])) as tf.Tensor4D;
+      if (opts.demodulate) wb = tf.mul(wb, tf.rsqrt(tf.add(tf.sum(tf.square(wb), [0, 1, 2], true), 1e-8))) as tf.Tensor4D;
+      const xb = n === 1 ? x : (tf.slice(x, [b, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D);
       // The transposed conv leaves one trailing zero row/column, which stands in for the low-pass's
       // trailing padding: pad only before.
-      y = upConvLowpass(upConvTranspose3x3(xs, weight), 1, 0);
-    } else {
-      y = conv2d(xs, weight, 1, Math.floor(weight.shape[0] / 2));
+      outs.push(opts.up === 2 ? upConvLowpass(upConvTranspose3x3(xb, wb), 1, 0) : conv2d(xb, wb, 1, [Math.floor(kh / 2), Math.floor(kh / 2), Math.floor(kw / 2), Math.floor(kw / 2)]));
     }
-    if (opts.demodulate) {
-      const d = demodulationCoefficients(weight, styles);
-      y = tf.mul(y, d.reshape([n, 1, 1, weight.shape[3]]));
-    }
-    return y;
+    return n === 1 ? outs[0] : (tf.concat(outs, 0) as tf.Tensor4D);
   });
 }
 

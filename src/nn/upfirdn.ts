@@ -26,14 +26,29 @@ function sliceAxis(x: tf.Tensor4D, axis: SpatialAxis, start: number, size: numbe
   return tf.slice(x, begin, sizes);
 }
 
-/** Σ_j taps[j] · x[r + j] along `axis` after zero padding (before, after); output length L + before + after − taps + 1. */
-export function fir1d(x: tf.Tensor4D, axis: SpatialAxis, taps: number[], before: number, after: number): tf.Tensor4D {
+function fir1dForward(x: tf.Tensor4D, axis: SpatialAxis, taps: number[], before: number, after: number): tf.Tensor4D {
   return tf.tidy(() => {
     const xp = padAxis(x, axis, before, after);
     const outLen = xp.shape[axis] - taps.length + 1;
     const terms = taps.map((t, j) => tf.mul(sliceAxis(xp, axis, j, outLen), t) as tf.Tensor4D);
     return tf.addN(terms);
   });
+}
+
+/**
+ * Σ_j taps[j] · x[r + j] along `axis` after zero padding (before, after); output length
+ * L + before + after − taps + 1. A custom op: the slices are temporaries, nothing is kept for the
+ * backward pass, which is the adjoint filter (reversed taps, padding taps−1−before / taps−1−after).
+ */
+export function fir1d(x: tf.Tensor4D, axis: SpatialAxis, taps: number[], before: number, after: number): tf.Tensor4D {
+  const t = taps.length;
+  if (before > t - 1 || after > t - 1) throw new Error(`fir1d: padding (${before}, ${after}) larger than taps − 1 is not supported`);
+  const reversed = [...taps].reverse();
+  const op = tf.customGrad((xin) => ({
+    value: fir1dForward(xin as tf.Tensor4D, axis, taps, before, after),
+    gradFunc: (dy: tf.Tensor4D) => fir1dForward(dy, axis, reversed, t - 1 - before, t - 1 - after),
+  }));
+  return op(x) as tf.Tensor4D;
 }
 
 /** Interleaves even/odd phases along `axis`: out[2q] = even[q], out[2q+1] = odd[q]. */
