@@ -149,8 +149,8 @@ function checkReference(image: RgbaImage): void {
   if (!ok) {
     throw new EngineError('bad-reference', `the reference must be an RGBA image of at least 16×16 pixels (got ${image?.width}×${image?.height}, ${image?.data?.length} bytes)`);
   }
-  let min = 255;
-  let max = 0;
+  let min = Infinity;
+  let max = -Infinity;
   for (let i = 0; i < image.data.length; i += 4) {
     const v = image.data[i] + image.data[i + 1] + image.data[i + 2];
     if (v < min) min = v;
