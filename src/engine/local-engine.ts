@@ -42,7 +42,6 @@ import {
   type EncoderSource,
   type EngineEvent,
   type GeneratorSource,
-  type LossValues,
   type ModelInfo,
   type RenderRequest,
   type RgbaImage,
@@ -91,8 +90,6 @@ interface AdaptedState {
   meta: AdaptedMetadata;
   lossTotals: number[];
 }
-
-const ZERO_LOSSES: LossValues = { total: 0, dir: 0, dis: 0, imageStructure: 0, featureStructure: 0 };
 
 function engineErrorFrom(e: unknown): EngineError {
   if (e instanceof EngineError) return e;
@@ -493,7 +490,7 @@ export class LocalEngine implements AdapterEngine {
           shouldStop: () => this.run?.cancelRequested ?? true,
           onProgress: (done, n) => {
             const rate = done / Math.max(1e-3, (performance.now() - t0) / 1000);
-            this.emit({ type: 'progress', phase: 'mean-embedding', iteration: done, phaseIterations: n, globalIteration: 0, totalIterations: total, losses: ZERO_LOSSES, itPerSec: rate, etaSeconds: done ? (n - done) / rate : 0 });
+            this.emit({ type: 'progress', phase: 'mean-embedding', iteration: done, phaseIterations: n, globalIteration: 0, totalIterations: total, itPerSec: rate, etaSeconds: done ? (n - done) / rate : 0 });
           },
         },
       );

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_METHOD_OPTIONS, METHOD_OPTION_DESCRIPTIONS, MethodOptionError, parseMethodOptions } from './options.ts';
+
+describe('method options', () => {
+  it('defaults to the documented choices', () => {
+    expect(parseMethodOptions({})).toEqual(DEFAULT_METHOD_OPTIONS);
+    expect(DEFAULT_METHOD_OPTIONS.step1Output).toBe('sr');
+    expect(DEFAULT_METHOD_OPTIONS.imageStructure).toBe('lowres-l1');
+    expect(DEFAULT_METHOD_OPTIONS.featureStructure).toBe('selfsim-mse');
+    // every option has a description (the CLI and UI list them)
+    expect(METHOD_OPTION_DESCRIPTIONS.map((d) => d.name).sort()).toEqual(Object.keys(DEFAULT_METHOD_OPTIONS).sort());
+  });
+
+  it('accepts valid values (numbers also as strings) and refuses unknown or invalid ones', () => {
+    const o = parseMethodOptions({ imageStructure: 'feature-selfsim', yawStd: '0.5', tokenBlock: 4 });
+    expect(o.imageStructure).toBe('feature-selfsim');
+    expect(o.yawStd).toBe(0.5);
+    expect(o.tokenBlock).toBe(4);
+    expect(() => parseMethodOptions({ imageStructur: 'lowres-l1' })).toThrow(MethodOptionError);
+    expect(() => parseMethodOptions({ imageStructure: 'pixels' })).toThrow(/one of lowres-l1, feature-selfsim/);
+    expect(() => parseMethodOptions({ tokenBlock: 1.5 })).toThrow(/whole number/);
+    expect(() => parseMethodOptions({ yawStd: -1 })).toThrow(/\[0, 3\]/);
+  });
+});
