@@ -119,7 +119,7 @@ function Settings({ locked }: { locked: boolean }) {
               <span className="row">
                 <input type="number" value={s.seed} data-testid="seed" onChange={(e) => set({ seed: Number(e.target.value) })} />
                 <button className="small ghost" aria-label="Random seed" onClick={() => set({ seed: Math.floor(Math.random() * 1_000_000) })}>
-                  ⚄
+                  Random
                 </button>
               </span>
             </label>

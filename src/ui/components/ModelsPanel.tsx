@@ -20,7 +20,7 @@ function ModelCard({ info, onUnload }: { info: ModelInfo; onUnload?: () => void 
       </div>
       <div className="model-summary">{info.summary}</div>
       <div className="model-meta">
-        {formatParams(info.parameters)} parameters · {info.origin === 'embedded' ? 'built in' : 'from file'} ·{' '}
+        {info.parameters > 0 ? `${formatParams(info.parameters)} parameters · ` : ''}{info.origin === 'embedded' ? 'built in' : 'from file'} ·{' '}
         <span title={info.sha256}>sha256 {info.sha256.slice(0, 10)}…</span>
       </div>
       {onUnload && (
