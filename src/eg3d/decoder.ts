@@ -27,6 +27,11 @@ export interface DecoderOptions {
   lrMul?: number;
   /** Rows per block for the weight-gradient reductions (float32 sums over millions of rows lose precision on wasm). */
   reductionBlock?: number;
+  /**
+   * Shape to give the `[P, 33]` output (same size), applied inside the op: a reshape recorded on
+   * the gradient tape would keep the whole output alive until the backward pass.
+   */
+  outputShape?: number[];
 }
 
 interface DecoderParams {
@@ -80,7 +85,7 @@ function blockedColumnSum(a: tf.Tensor2D, block: number): tf.Tensor1D {
  * Decoder on `[P, 32]` features → `[P, 33]`: column 0 = raw σ, columns 1..32 = features in
  * [−0.001, 1.001]. Differentiable w.r.t. the decoder tensors in `weights` only.
  */
-export function decodePacked(features: tf.Tensor2D, weights: DecoderWeights, opts: DecoderOptions = {}): tf.Tensor2D {
+export function decodePacked<T extends tf.Tensor = tf.Tensor2D>(features: tf.Tensor2D, weights: DecoderWeights, opts: DecoderOptions = {}): T {
   const lrMul = opts.lrMul ?? 1;
   const block = opts.reductionBlock ?? 16384;
   const params = decoderParams(weights);
@@ -99,6 +104,14 @@ export function decodePacked(features: tf.Tensor2D, weights: DecoderWeights, opt
   const head = (h: tf.Tensor2D, w1: tf.Tensor2D, b1: tf.Tensor1D) => fc(h, w1, b1, g1);
   // Column 0 (σ) stays linear, the others go through the sigmoid: blended with a column mask
   // instead of slicing and concatenating columns (strided copies are slow on wasm).
+  const total = features.shape[0] * outF;
+  const outShape = (opts.outputShape ?? [features.shape[0], outF]).slice();
+  const known = outShape.reduce((a, b) => (b === -1 ? a : a * b), 1);
+  const inferred = outShape.indexOf(-1);
+  if (inferred >= 0 && known > 0) outShape[inferred] = total / known; // like tf.reshape's −1
+  if (outShape.reduce((a, b) => a * b, 1) !== total || outShape.some((v) => !Number.isInteger(v) || v < 0)) {
+    throw new DecoderError(`outputShape [${outShape}] does not hold ${features.shape[0]}×${outF} values`);
+  }
   const sigmaMask = tf.tensor2d([1, ...new Array<number>(outF - 1).fill(0)], [1, outF]);
 
   const op = tf.customGrad((w0t, b0t, w1t, b1t, save) => {
@@ -110,9 +123,9 @@ export function decodePacked(features: tf.Tensor2D, weights: DecoderWeights, opt
     const o = head(stableSoftplus(hiddenPre(features, w0, b0)), w1, b1);
     const squashed = tf.sub(tf.mul(tf.sigmoid(o), 1.002), 0.001);
     return {
-      value: tf.add(squashed, tf.mul(sigmaMask, tf.sub(o, squashed))),
+      value: tf.reshape(tf.add(squashed, tf.mul(sigmaMask, tf.sub(o, squashed))), outShape),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const g = dy as tf.Tensor2D;
+        const g = tf.reshape(dy, [features.shape[0], outF]) as tf.Tensor2D;
         const [f, mask] = saved as [tf.Tensor2D, tf.Tensor2D];
         // Recompute the forward pass (the hidden layer was not kept).
         const hp = hiddenPre(f, w0, b0);
@@ -130,7 +143,7 @@ export function decodePacked(features: tf.Tensor2D, weights: DecoderWeights, opt
       },
     };
   });
-  const out = op(params.w0, params.b0, params.w1, params.b1) as tf.Tensor2D;
+  const out = op(params.w0, params.b0, params.w1, params.b1) as T;
   sigmaMask.dispose();
   return out;
 }

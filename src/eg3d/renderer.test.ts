@@ -395,9 +395,13 @@ describe('renderTriplanes (wasm) vs a float64 reference', () => {
     disposeProblem(p);
   });
 
-  it('gradient w.r.t. the decoder matches central finite differences of the reference', async () => {
-    const p = makeProblem(21, 1, 8, 8);
-    const s = settings({ resolution: 3, depthResolution: 6, depthResolutionImportance: 5 });
+  const gradCases: [string, Partial<RenderSettings>][] = [
+    ['released settings', {}],
+    ['white_back, decoder_lr_mul 1.5, no importance pass', { whiteBack: true, decoderLrMul: 1.5, depthResolutionImportance: 0 }],
+  ];
+  for (const [gname, gover] of gradCases) it(`gradient w.r.t. the decoder matches central finite differences of the reference (${gname})`, async () => {
+    const p = makeProblem(21, 1, 8, 8, { lrMul: gover.decoderLrMul });
+    const s = settings({ resolution: 3, depthResolution: 6, depthResolutionImportance: 5, ...gover });
     const rng = new Random(8);
     const m = s.resolution * s.resolution;
     const jitter = rng.uniformArray(m * s.depthResolution);
@@ -437,7 +441,7 @@ describe('renderTriplanes (wasm) vs a float64 reference', () => {
         worst = Math.max(worst, Math.abs(fd - g[idx]));
         mag = Math.max(mag, Math.abs(fd));
       }
-      console.log(`grad ${k}: max |tf − FD| ${worst.toExponential(2)} (max |FD| ${mag.toExponential(2)})`);
+      console.log(`grad (${gname}) ${k}: max |tf − FD| ${worst.toExponential(2)} (max |FD| ${mag.toExponential(2)})`);
       expect(mag).toBeGreaterThan(1e-3);
       expect(worst / mag).toBeLessThan(2e-3);
     }

@@ -164,6 +164,36 @@ function cumprodAxis1(x: tf.Tensor2D): tf.Tensor2D {
   return op(x) as tf.Tensor2D;
 }
 
+interface MarchTerms {
+  /** [B, K−1] interval lengths δ_k. */
+  deltas: tf.Tensor2D;
+  /** [B, K−1] σ̄_k − 1, the softplus argument. */
+  densityArg: tf.Tensor2D;
+  /** [B, K−1] α_k = 1 − exp(−ρ_k δ_k). */
+  alpha: tf.Tensor2D;
+  /** [B, K−1] T_k = Π_{j<k}(1 − α_j + 1e−10). */
+  transmittance: tf.Tensor2D;
+  /** [B, K−1] w_k = α_k T_k. */
+  weights: tf.Tensor2D;
+  /** [B, K−1] interval midpoints t̄_k. */
+  depthMid: tf.Tensor2D;
+}
+
+function marchTerms(sigma: tf.Tensor2D, depths: tf.Tensor2D): MarchTerms {
+  const [b, k] = sigma.shape;
+  const head = (t: tf.Tensor2D) => tf.slice(t, [0, 0], [b, k - 1]);
+  const tail = (t: tf.Tensor2D) => tf.slice(t, [0, 1], [b, k - 1]);
+  const deltas = tf.sub(tail(depths), head(depths)) as tf.Tensor2D;
+  const densityArg = tf.sub(tf.div(tf.add(head(sigma), tail(sigma)), 2), 1) as tf.Tensor2D;
+  const alpha = tf.sub(1, tf.exp(tf.neg(tf.mul(tf.softplus(densityArg), deltas)))) as tf.Tensor2D;
+  const keep = tf.add(tf.sub(1, alpha), 1e-10) as tf.Tensor2D;
+  const shifted = tf.concat([tf.ones([b, 1]), tf.slice(keep, [0, 0], [b, k - 2])], 1) as tf.Tensor2D;
+  const transmittance = cumprodAxis1(shifted);
+  const weights = tf.mul(alpha, transmittance) as tf.Tensor2D;
+  const depthMid = tf.div(tf.add(head(depths), tail(depths)), 2) as tf.Tensor2D;
+  return { deltas, densityArg, alpha, transmittance, weights, depthMid };
+}
+
 /**
  * MipRayMarcher2 weights for sorted samples: σ `[B, K]`, depths `[B, K]` → weights `[B, K−1]` and
  * interval midpoints `[B, K−1]`. Midpoint densities through softplus(σ̄ − 1), α = 1 − exp(−ρ·δ),
@@ -171,17 +201,7 @@ function cumprodAxis1(x: tf.Tensor2D): tf.Tensor2D {
  */
 export function compositeWeights(sigma: tf.Tensor2D, depths: tf.Tensor2D): { weights: tf.Tensor2D; depthMid: tf.Tensor2D } {
   return tf.tidy(() => {
-    const [b, k] = sigma.shape;
-    const head = (t: tf.Tensor2D) => tf.slice(t, [0, 0], [b, k - 1]);
-    const tail = (t: tf.Tensor2D) => tf.slice(t, [0, 1], [b, k - 1]);
-    const deltas = tf.sub(tail(depths), head(depths));
-    const sigmaMid = tf.div(tf.add(head(sigma), tail(sigma)), 2);
-    const density = tf.softplus(tf.sub(sigmaMid, 1));
-    const alpha = tf.sub(1, tf.exp(tf.neg(tf.mul(density, deltas)))) as tf.Tensor2D;
-    const keep = tf.add(tf.sub(1, alpha), 1e-10) as tf.Tensor2D;
-    const shifted = tf.concat([tf.ones([b, 1]), tf.slice(keep, [0, 0], [b, k - 2])], 1) as tf.Tensor2D;
-    const weights = tf.mul(alpha, cumprodAxis1(shifted)) as tf.Tensor2D;
-    const depthMid = tf.div(tf.add(head(depths), tail(depths)), 2) as tf.Tensor2D;
+    const { weights, depthMid } = marchTerms(sigma, depths);
     return { weights, depthMid };
   });
 }
@@ -199,26 +219,64 @@ export interface CompositeResult {
 
 /**
  * Composites sorted samples given packed decoder outputs `[B, K, 1 + C]` (column 0 = raw σ,
- * then the C features) and depths `[B, K]`.
+ * then the C features) and constant depths `[B, K]`; differentiable w.r.t. `packed`.
+ *
+ * One op with a hand-written backward pass: on wasm every tensor a taped op keeps for backprop
+ * is a copy, and the per-op tape of this computation kept ~2.5 copies of `packed`; here only
+ * `packed` itself is kept and the march terms are recomputed. Backward, with v_k = (w_{k−1} + w_k)/2:
+ *   ∂F/∂c_k = v_k;  ∂L/∂w_k = (g_{v_k} + g_{v_{k+1}})/2 + g_S + g_D·(t̄_k − D)/S;
+ *   ∂L/∂α_k = ∂L/∂w_k·T_k − (Σ_{m>k} ∂L/∂w_m·w_m)/(1 − α_k + 1e−10);
+ *   ∂α_k/∂σ̄_k = δ_k·exp(−ρ_k δ_k)·sigmoid(σ̄_k − 1);  σ̄_k = (σ_k + σ_{k+1})/2.
  */
 export function compositePacked(packed: tf.Tensor3D, depths: tf.Tensor2D): CompositeResult {
+  const [b, k, cols] = packed.shape;
+  const op = tf.customGrad((pt, save) => {
+    const p = pt as tf.Tensor3D;
+    (save as tf.GradSaveFunc)([p, depths]);
+    const m = marchTerms(tf.reshape(tf.slice(p, [0, 0, 0], [b, k, 1]), [b, k]) as tf.Tensor2D, depths);
+    // Σ_k w_k (c_k + c_{k+1})/2 = Σ_k c_k v_k: one batched matmul (column 0 of `mixed` is unused).
+    const v = tf.div(tf.add(tf.pad(m.weights, [[0, 0], [1, 0]]), tf.pad(m.weights, [[0, 0], [0, 1]])), 2);
+    const mixed = tf.reshape(tf.matMul(tf.reshape(v, [b, 1, k]), p), [b, cols]);
+    const total = tf.sum(m.weights, 1, true);
+    const valid = tf.step(total);
+    const depth = tf.div(tf.sum(tf.mul(m.weights, m.depthMid), 1, true), tf.add(total, tf.sub(1, valid)));
+    return {
+      value: tf.concat([mixed, total, depth, valid], 1),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sp, sd] = saved as [tf.Tensor3D, tf.Tensor2D];
+        const r = marchTerms(tf.reshape(tf.slice(sp, [0, 0, 0], [b, k, 1]), [b, k]) as tf.Tensor2D, sd);
+        const gMixed = tf.slice(dy, [0, 0], [b, cols]);
+        const gTotal = tf.slice(dy, [0, cols], [b, 1]);
+        const gDepth = tf.slice(dy, [0, cols + 1], [b, 1]);
+        const vv = tf.div(tf.add(tf.pad(r.weights, [[0, 0], [1, 0]]), tf.pad(r.weights, [[0, 0], [0, 1]])), 2);
+        const tot = tf.sum(r.weights, 1, true);
+        const ok = tf.step(tot);
+        const safeTot = tf.add(tot, tf.sub(1, ok));
+        const dep = tf.div(tf.sum(tf.mul(r.weights, r.depthMid), 1, true), safeTot);
+        // through the feature mix
+        const dPackedMix = tf.mul(tf.reshape(vv, [b, k, 1]), tf.reshape(gMixed, [b, 1, cols]));
+        const dv = tf.reshape(tf.matMul(sp, tf.reshape(gMixed, [b, cols, 1])), [b, k]);
+        const dw = tf.add(
+          tf.add(tf.div(tf.add(tf.slice(dv, [0, 0], [b, k - 1]), tf.slice(dv, [0, 1], [b, k - 1])), 2), gTotal),
+          tf.mul(tf.div(tf.mul(gDepth, ok), safeTot), tf.sub(r.depthMid, dep)),
+        );
+        const later = tf.cumsum(tf.mul(dw, r.weights), 1, true, true); // Σ_{m>k}
+        const dAlpha = tf.sub(tf.mul(dw, r.transmittance), tf.div(later, tf.add(tf.sub(1, r.alpha), 1e-10)));
+        const dArg = tf.mul(tf.mul(dAlpha, tf.mul(r.deltas, tf.exp(tf.neg(tf.mul(tf.softplus(r.densityArg), r.deltas))))), tf.sigmoid(r.densityArg));
+        const dSigma = tf.div(tf.add(tf.pad(dArg, [[0, 0], [1, 0]]), tf.pad(dArg, [[0, 0], [0, 1]])), 2);
+        const sigmaColumn = tf.pad(tf.reshape(dSigma, [b, k, 1]), [[0, 0], [0, 0], [0, cols - 1]]);
+        return tf.add(dPackedMix, sigmaColumn);
+      },
+    };
+  });
   return tf.tidy(() => {
-    const [b, k, cols] = packed.shape;
-    const sigma = tf.reshape(tf.slice(packed, [0, 0, 0], [b, k, 1]), [b, k]) as tf.Tensor2D;
-    const { weights, depthMid } = compositeWeights(sigma, depths);
-    // Σ_k w_k (c_k + c_{k+1})/2 = Σ_k c_k (w_{k−1} + w_k)/2: one batched matmul over the packed
-    // outputs (the σ column is dropped from the small result), and the tape keeps only the
-    // per-sample factors instead of the midpoint features.
-    const perSample = tf.div(tf.add(tf.pad(weights, [[0, 0], [1, 0]]), tf.pad(weights, [[0, 0], [0, 1]])), 2);
-    const mixed = tf.reshape(tf.matMul(tf.reshape(perSample, [b, 1, k]), packed), [b, cols]);
-    const rgb = tf.slice(mixed, [0, 1], [b, cols - 1]) as tf.Tensor2D;
-    const weightTotal = tf.sum(weights, 1, true) as tf.Tensor2D;
-    // step(x) = 1 for x > 0 else 0, with a (zero) gradient registered, unlike `greater`.
-    const depthValid = tf.step(weightTotal) as tf.Tensor2D;
-    // Safe denominator: identical where Σw > 0, and no inf/NaN gradients where Σw = 0.
-    const denom = tf.add(weightTotal, tf.sub(1, depthValid));
-    const depth = tf.div(tf.sum(tf.mul(weights, depthMid), 1, true), denom) as tf.Tensor2D;
-    return { rgb, weightTotal, depth, depthValid };
+    const out = op(packed) as tf.Tensor2D;
+    return {
+      rgb: tf.slice(out, [0, 1], [b, cols - 1]) as tf.Tensor2D,
+      weightTotal: tf.slice(out, [0, cols], [b, 1]) as tf.Tensor2D,
+      depth: tf.slice(out, [0, cols + 1], [b, 1]) as tf.Tensor2D,
+      depthValid: tf.slice(out, [0, cols + 2], [b, 1]) as tf.Tensor2D,
+    };
   });
 }
 
@@ -321,9 +379,37 @@ function stratifiedDepths(c: ChunkInputs): tf.Tensor2D {
 /** Decoder outputs `[B, K, 33]` at depths `[B, K]` along the chunk's rays. */
 function evaluate(c: ChunkInputs, depths: tf.Tensor2D): tf.Tensor3D {
   const [b, k] = depths.shape;
-  const points = tf.reshape(tf.add(tf.expandDims(c.origins, 1), tf.mul(tf.expandDims(depths, 2), tf.expandDims(c.directions, 1))), [b * k, 3]) as tf.Tensor2D;
-  const features = c.sampler.sample(c.n, points);
-  return tf.reshape(decodePacked(features, c.weights, { lrMul: c.settings.decoderLrMul }), [b, k, -1]) as tf.Tensor3D;
+  // Sample positions and tri-plane features are constants: computed off the tape.
+  const features = asConstant(depths, () => {
+    const points = tf.reshape(tf.add(tf.expandDims(c.origins, 1), tf.mul(tf.expandDims(depths, 2), tf.expandDims(c.directions, 1))), [b * k, 3]) as tf.Tensor2D;
+    return c.sampler.sample(c.n, points);
+  }) as tf.Tensor2D;
+  return decodePacked<tf.Tensor3D>(features, c.weights, { lrMul: c.settings.decoderLrMul, outputShape: [b, k, -1] });
+}
+
+/**
+ * Coarse `[B, D, C]` and fine `[B, Di, C]` decoder outputs merged into depth order: `rows[i]` is
+ * the row of the concatenation `[B·(D + Di), C]` that goes to sorted position i. One op, so the
+ * tape keeps only the indices; both directions are scatters (fast on wasm, see `permuteRows`).
+ */
+function mergeSorted(coarse: tf.Tensor3D, fine: tf.Tensor3D, rows: tf.Tensor1D): tf.Tensor3D {
+  const [b, d, ch] = coarse.shape;
+  const di = fine.shape[1];
+  const k = d + di;
+  const op = tf.customGrad((co, fi, save) => {
+    const targets = tf.reshape(rows, [b * k, 1]);
+    (save as tf.GradSaveFunc)([targets]);
+    const merged = tf.reshape(tf.concat([co as tf.Tensor3D, fi as tf.Tensor3D], 1), [b * k, ch]);
+    return {
+      value: tf.reshape(permuteRows(merged, rows), [b, k, ch]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        // d merged[rows[i]] = dy[i]
+        const g = tf.reshape(tf.scatterND(saved[0], tf.reshape(dy, [b * k, ch]), [b * k, ch]), [b, k, ch]);
+        return [tf.slice(g, [0, 0, 0], [b, d, ch]), tf.slice(g, [0, d, 0], [b, di, ch])];
+      },
+    };
+  });
+  return op(coarse, fine) as tf.Tensor3D;
 }
 
 interface ChunkResult {
@@ -335,34 +421,39 @@ interface ChunkResult {
   maxDepth: tf.Tensor;
 }
 
+/**
+ * One chunk of rays. Everything about sample positions is computed off the tape (`asConstant`):
+ * besides matching the official `no_grad`, a taped op on wasm keeps copies of its inputs until
+ * the backward pass, even when no gradient can flow through it.
+ */
 function renderChunk(c: ChunkInputs): ChunkResult {
-  const coarseDepths = stratifiedDepths(c);
+  const coarseDepths = asConstant(c.jitter, () => stratifiedDepths(c)) as tf.Tensor2D;
   const [b, d] = coarseDepths.shape;
   const coarse = evaluate(c, coarseDepths); // [B, D, 33]
   let depths: tf.Tensor2D;
   let outputs: tf.Tensor3D;
   if (c.u) {
     const u = c.u;
-    const di = u.shape[1];
+    const k = d + u.shape[1];
     const fineDepths = asConstant(coarseDepths, () =>
       importanceDepths(tf.reshape(tf.slice(coarse, [0, 0, 0], [b, d, 1]), [b, d]) as tf.Tensor2D, coarseDepths, u),
     ) as tf.Tensor2D;
     const fine = evaluate(c, fineDepths);
-    const k = d + di;
-    const all = tf.concat([coarseDepths, fineDepths], 1) as tf.Tensor2D;
-    // Sort by depth (positions are constants; the permutation moves the decoder outputs with
-    // scatters in both directions so the gradient reaches both passes, fast on wasm).
-    const { values, indices } = tf.topk(tf.neg(all), k, true);
-    depths = tf.neg(values) as tf.Tensor2D;
-    const rows = tf.reshape(tf.add(indices, tf.mul(tf.reshape(tf.range(0, b, 1, 'int32'), [b, 1]), tf.scalar(k, 'int32'))), [b * k]) as tf.Tensor1D;
-    const merged = tf.reshape(tf.concat([coarse, fine], 1), [b * k, -1]);
-    outputs = tf.reshape(permuteRows(merged, rows), [b, k, -1]) as tf.Tensor3D;
+    // Sort by depth (topk of −t); the merge moves the decoder outputs along so that the gradient
+    // reaches both passes.
+    const order = () => tf.topk(tf.neg(tf.concat([coarseDepths, fineDepths], 1)), k, true);
+    depths = asConstant(coarseDepths, () => tf.neg(order().values)) as tf.Tensor2D;
+    const rows = asConstant(coarseDepths, () => {
+      const rowStart = tf.mul(tf.reshape(tf.range(0, b, 1, 'int32'), [b, 1]), tf.scalar(k, 'int32'));
+      return tf.reshape(tf.add(order().indices, rowStart), [b * k]);
+    }) as tf.Tensor1D;
+    outputs = mergeSorted(coarse, fine, rows);
   } else {
     depths = coarseDepths;
     outputs = coarse;
   }
   const r = compositePacked(outputs, depths);
-  return { ...r, minDepth: tf.min(depths), maxDepth: tf.max(depths) };
+  return { ...r, minDepth: asConstant(depths, () => tf.min(depths)), maxDepth: asConstant(depths, () => tf.max(depths)) };
 }
 
 /**
@@ -392,7 +483,7 @@ export function renderTriplanes(planes: tf.Tensor, weights: DecoderWeights, came
         for (let m0 = 0; m0 < m; m0 += settings.chunkRays) {
           const cb = Math.min(settings.chunkRays, m - m0);
           const ray0 = b * m + m0;
-          const rows = (t: tf.Tensor3D, cols: number) => tf.reshape(tf.slice(t, [b, m0, 0], [1, cb, cols]), [cb, cols]) as tf.Tensor2D;
+          const rows = (t: tf.Tensor3D, cols: number) => asConstant(t, () => tf.reshape(tf.slice(t, [b, m0, 0], [1, cb, cols]), [cb, cols])) as tf.Tensor2D;
           chunks.push(
             renderChunk({
               sampler,
