@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { composeGrid, toRows } from './grid.ts';
+import { composeGrid, previewRows, toRows } from './grid.ts';
 import type { RgbaImage } from '../engine/types.ts';
 
 function solid(w: number, h: number, v: number): RgbaImage {
@@ -28,5 +28,21 @@ describe('grid composition', () => {
   it('refuses an empty grid and splits lists into rows', () => {
     expect(() => composeGrid([[null]])).toThrow(/no images/);
     expect(toRows([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+  });
+});
+
+describe('preview rows', () => {
+  it('groups latent-major per-image seeds/yaws into one row per latent', () => {
+    const rows = previewRows(['a', 'b', 'c', 'd', 'e', 'f'], [0, 0, 0, 1, 1, 1], [-0.4, 0, 0.4, -0.4, 0, 0.4]);
+    expect(rows).toEqual([
+      { seed: 0, cells: [{ img: 'a', yaw: -0.4 }, { img: 'b', yaw: 0 }, { img: 'c', yaw: 0.4 }] },
+      { seed: 1, cells: [{ img: 'd', yaw: -0.4 }, { img: 'e', yaw: 0 }, { img: 'f', yaw: 0.4 }] },
+    ]);
+  });
+
+  it('accepts one yaw per column and one seed per row', () => {
+    const rows = previewRows(['a', 'b', 'c', 'd'], [5, 6], [-0.2, 0.2]);
+    expect(rows.map((r) => r.seed)).toEqual([5, 6]);
+    expect(rows[1].cells).toEqual([{ img: 'c', yaw: -0.2 }, { img: 'd', yaw: 0.2 }]);
   });
 });

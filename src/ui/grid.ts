@@ -39,7 +39,32 @@ export function composeGrid(rows: Array<Array<RgbaImage | null>>, gap = 4, backg
   return { width, height, data };
 }
 
-/** Splits a flat list of renders into rows of `perRow` (preview events list seeds × yaws row-major). */
+export interface PreviewRow<T> {
+  seed: number;
+  cells: Array<{ img: T; yaw: number }>;
+}
+
+/**
+ * Groups a preview event's flat image list into one row per latent. The engine lists images latent-major
+ * with `seeds[i]`/`yaws[i]` per image; a list with one yaw per column and one seed per row is accepted too.
+ */
+export function previewRows<T>(images: T[], seeds: number[], yaws: number[]): PreviewRow<T>[] {
+  if (seeds.length === images.length && yaws.length === images.length) {
+    const rows: PreviewRow<T>[] = [];
+    images.forEach((img, i) => {
+      const last = rows[rows.length - 1];
+      if (last && last.seed === seeds[i]) last.cells.push({ img, yaw: yaws[i] });
+      else rows.push({ seed: seeds[i], cells: [{ img, yaw: yaws[i] }] });
+    });
+    return rows;
+  }
+  return toRows(images, Math.max(1, yaws.length)).map((r, i) => ({
+    seed: seeds[i] ?? i,
+    cells: r.map((img, j) => ({ img, yaw: yaws[j] ?? 0 })),
+  }));
+}
+
+/** Splits a flat list into rows of `perRow`. */
 export function toRows<T>(items: T[], perRow: number): T[][] {
   const rows: T[][] = [];
   for (let i = 0; i < items.length; i += Math.max(1, perRow)) rows.push(items.slice(i, i + perRow));

@@ -6,7 +6,7 @@
 import { useEffect, useRef, useState } from 'react';
 import type { RgbaImage } from '../../engine/types.ts';
 import { useController, useStudio, useStudioContext } from '../context.ts';
-import { composeGrid, downloadBlob, drawRgba, rgbaToPngBlob, toRows } from '../grid.ts';
+import { composeGrid, downloadBlob, drawRgba, previewRows, rgbaToPngBlob } from '../grid.ts';
 import { isActive, STRIP_YAWS } from '../state/studio-store.ts';
 import { errorMessage } from '../state/controller.ts';
 
@@ -57,9 +57,7 @@ export function MultiViewStrip() {
 
   let rows: Array<{ seed: number; cells: Array<{ img: RgbaImage | null; yaw: number }> }>;
   if (live && preview) {
-    const imgs = showAdapted ? preview.adapted : preview.source;
-    const grouped = toRows(imgs, preview.yaws.length);
-    rows = grouped.map((r, i) => ({ seed: preview.seeds[i] ?? i, cells: r.map((img, j) => ({ img, yaw: preview.yaws[j] })) }));
+    rows = previewRows<RgbaImage | null>(showAdapted ? preview.adapted : preview.source, preview.seeds, preview.yaws);
   } else {
     rows = v.stripSeeds.map((seed) => ({
       seed,
@@ -70,8 +68,9 @@ export function MultiViewStrip() {
   async function downloadGrid() {
     setBusy('Rendering the grid…');
     try {
-      const seeds = live && preview ? preview.seeds : v.stripSeeds;
-      const yaws = live && preview ? preview.yaws : STRIP_YAWS;
+      const shown = live && preview ? previewRows(preview.source, preview.seeds, preview.yaws) : null;
+      const seeds = shown ? shown.map((r) => r.seed) : v.stripSeeds;
+      const yaws = shown ? shown[0].cells.map((c) => c.yaw) : STRIP_YAWS;
       const gridRows: Array<Array<RgbaImage | null>> = [];
       for (const [i, seed] of seeds.entries()) {
         const kinds = adaptedAvailable ? [0, v.strength] : [0];

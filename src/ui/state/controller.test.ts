@@ -282,10 +282,18 @@ describe('StudioController', () => {
     expect(engine.callsOf('checkpoint')).toHaveLength(3); // forced on pause
   });
 
+  it('no checkpoint is requested for the preview before the first iteration', async () => {
+    const { c, engine } = await boot();
+    await c.useExample('sketch');
+    engine.emit({ type: 'preview', globalIteration: 0, source: [], adapted: [], yaws: [0], seeds: [1] });
+    await tick();
+    expect(engine.callsOf('checkpoint')).toHaveLength(0);
+  });
+
   it('a not-ready checkpoint answer (nothing trained yet) is not an error', async () => {
     const { c, store, engine } = await boot();
     await c.useExample('sketch');
-    engine.emit({ type: 'preview', globalIteration: 0, source: [], adapted: [], yaws: [0], seeds: [1] });
+    await c.pause();
     await tick();
     expect(engine.callsOf('checkpoint')).toHaveLength(1);
     expect(store.getState().notice).toBeNull();

@@ -271,8 +271,9 @@ export class StudioController {
       }
       case 'preview':
         this.set({ preview: e, adaptedAvailable: true, weightsVersion: this.s.weightsVersion + 1 });
-        // The engine checkpoints on request only; ask regularly so a reload or a lost device costs little.
-        this.requestCheckpoint(false);
+        // The engine checkpoints on request only; ask regularly so a reload or a lost device costs little
+        // (not before the first iteration: there is nothing to save yet).
+        if (e.globalIteration > 0) this.requestCheckpoint(false);
         return;
       case 'checkpoint': {
         const info: CheckpointInfo = {
