@@ -111,6 +111,10 @@ test('journey: reference → adaptation → reload → orbit → download', asyn
   expect(keys.some((k) => k.startsWith('superresolution.'))).toBe(true);
   for (const k of keys.slice(0, 3)) expect((await st.readFloat32(k)).data.every(Number.isFinite)).toBe(true);
 
+  // ... and it loads back onto the same base generator.
+  await dropFile(page, page.getByTestId('import-drop'), new Uint8Array(fs.readFileSync(file)), download.suggestedFilename(), 'application/octet-stream');
+  await expect(page.getByTestId('notice')).toContainText(`Loaded adapted weights from ${download.suggestedFilename()}`);
+
   // 9. A non-image dropped as reference: a clear error, and the reference stays.
   await dropFile(page, page.getByTestId('reference-drop'), new TextEncoder().encode('just some notes'), 'notes.txt', 'text/plain');
   await expect(page.getByTestId('reference-error')).toContainText('notes.txt');
