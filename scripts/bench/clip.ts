@@ -10,7 +10,7 @@ import { ClipImageEncoder, type FeatureEncoder } from '../../src/clip/encoder.ts
 import { loadDefaultEncoder } from '../../src/clip/default-encoder.ts';
 import { OPENAI_VIT_CONFIGS, randomVisionTransformer } from '../../src/clip/vit.ts';
 
-/** A forward that takes longer than this (ms) is measured once, and its backward skipped. */
+/** A first forward slower than this (ms) is reported alone and the rest skipped (webgpu on SwiftShader: minutes). */
 const SLOW_FORWARD_MS = 60_000;
 
 async function timed(fn: () => tf.Tensor[]): Promise<number> {
@@ -45,7 +45,7 @@ async function benchEncoder(ctx: BenchContext, label: string, enc: FeatureEncode
   try {
     const warm = await timed(forward);
     const fwd = warm > SLOW_FORWARD_MS ? warm : Math.min(await timed(forward), await timed(forward));
-    ctx.report(`${label} forward ${px.size}², batch ${batch}`, fwd / batch, 'ms/image', warm > SLOW_FORWARD_MS ? 'single run (slow backend)' : 'best of 2 after warm-up');
+    ctx.report(`${label} forward ${px.size}², batch ${batch}`, fwd / batch, 'ms/image', warm > SLOW_FORWARD_MS ? 'first run only (incl. shader compilation / packing); slow backend' : 'best of 2 after warm-up');
     if (warm > SLOW_FORWARD_MS) {
       console.log(`| clip | ${label} forward+backward | ${ctx.backend} | | | skipped: forward alone took ${(warm / 1000).toFixed(0)} s |`);
       return;
