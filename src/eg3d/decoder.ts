@@ -124,7 +124,9 @@ export function decodePacked<T extends tf.Tensor = tf.Tensor2D>(features: tf.Ten
     const squashed = tf.sub(tf.mul(tf.sigmoid(o), 1.002), 0.001);
     return {
       value: tf.reshape(tf.add(squashed, tf.mul(sigmaMask, tf.sub(o, squashed))), outShape),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      // tidy: the engine does not scope custom gradient functions, so temporaries would otherwise
+      // live until the end of the whole backward pass.
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
         const g = tf.reshape(dy, [features.shape[0], outF]) as tf.Tensor2D;
         const [f, mask] = saved as [tf.Tensor2D, tf.Tensor2D];
         // Recompute the forward pass (the hidden layer was not kept).
@@ -140,7 +142,7 @@ export function decodePacked<T extends tf.Tensor = tf.Tensor2D>(features: tf.Ten
         const dW0 = tf.mul(blockedAtB(f, dHp, block), g0);
         const dB0 = tf.mul(blockedColumnSum(dHp, block), lrMul);
         return [dW0, dB0, dW1, dB1];
-      },
+      }),
     };
   });
   const out = op(params.w0, params.b0, params.w1, params.b1) as T;

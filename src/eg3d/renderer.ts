@@ -158,7 +158,7 @@ function cumprodAxis1(x: tf.Tensor2D): tf.Tensor2D {
     (save as tf.GradSaveFunc)([xt as tf.Tensor, y]);
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.div(tf.cumsum(tf.mul(dy, saved[1]), 1, false, true), saved[0]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => tf.div(tf.cumsum(tf.mul(dy, saved[1]), 1, false, true), saved[0])),
     };
   });
   return op(x) as tf.Tensor2D;
@@ -242,7 +242,9 @@ export function compositePacked(packed: tf.Tensor3D, depths: tf.Tensor2D): Compo
     const depth = tf.div(tf.sum(tf.mul(m.weights, m.depthMid), 1, true), tf.add(total, tf.sub(1, valid)));
     return {
       value: tf.concat([mixed, total, depth, valid], 1),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      // tidy: the engine does not scope custom gradient functions (temporaries would live until
+      // the end of the whole backward pass).
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
         const [sp, sd] = saved as [tf.Tensor3D, tf.Tensor2D];
         const r = marchTerms(tf.reshape(tf.slice(sp, [0, 0, 0], [b, k, 1]), [b, k]) as tf.Tensor2D, sd);
         const gMixed = tf.slice(dy, [0, 0], [b, cols]);
@@ -266,7 +268,7 @@ export function compositePacked(packed: tf.Tensor3D, depths: tf.Tensor2D): Compo
         const dSigma = tf.div(tf.add(tf.pad(dArg, [[0, 0], [1, 0]]), tf.pad(dArg, [[0, 0], [0, 1]])), 2);
         const sigmaColumn = tf.pad(tf.reshape(dSigma, [b, k, 1]), [[0, 0], [0, 0], [0, cols - 1]]);
         return tf.add(dPackedMix, sigmaColumn);
-      },
+      }),
     };
   });
   return tf.tidy(() => {
@@ -402,11 +404,12 @@ function mergeSorted(coarse: tf.Tensor3D, fine: tf.Tensor3D, rows: tf.Tensor1D):
     const merged = tf.reshape(tf.concat([co as tf.Tensor3D, fi as tf.Tensor3D], 1), [b * k, ch]);
     return {
       value: tf.reshape(permuteRows(merged, rows), [b, k, ch]),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        // d merged[rows[i]] = dy[i]
-        const g = tf.reshape(tf.scatterND(saved[0], tf.reshape(dy, [b * k, ch]), [b * k, ch]), [b, k, ch]);
-        return [tf.slice(g, [0, 0, 0], [b, d, ch]), tf.slice(g, [0, d, 0], [b, di, ch])];
-      },
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          // d merged[rows[i]] = dy[i]
+          const g = tf.reshape(tf.scatterND(saved[0], tf.reshape(dy, [b * k, ch]), [b * k, ch]), [b, k, ch]);
+          return [tf.slice(g, [0, 0, 0], [b, d, ch]), tf.slice(g, [0, d, 0], [b, di, ch])];
+        }),
     };
   });
   return op(coarse, fine) as tf.Tensor3D;

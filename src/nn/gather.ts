@@ -28,11 +28,8 @@ export function gatherRows<T extends tf.Tensor>(table: T, indices: tf.Tensor1D |
     (save as tf.GradSaveFunc)([idx]); // kept by the engine until the backward pass (the caller may dispose its copy)
     return {
       value: tf.gather(t as tf.Tensor, idx, 0),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const g = dy;
-        const rows = tf.reshape(saved[0], [saved[0].shape[0], 1]);
-        return tf.scatterND(rows, g, tableShape);
-      },
+      // tidy: custom gradient functions are not scoped by the engine.
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => tf.scatterND(tf.reshape(saved[0], [saved[0].shape[0], 1]), dy, tableShape)),
     };
   });
   const out = op(table) as T;
