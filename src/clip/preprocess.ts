@@ -38,10 +38,15 @@ function cubicKernel(x: number, a: number): number {
  * the centre (i+0.5)·scale, kernel argument divided by max(scale,1), weights normalised to sum 1.
  */
 export function bicubicMatrix(inSize: number, outSize: number, antialias: boolean): Float32Array {
+  return Float32Array.from(bicubicMatrix64(inSize, outSize, antialias));
+}
+
+/** `bicubicMatrix` in double precision (PIL derives its fixed-point coefficients from doubles). */
+function bicubicMatrix64(inSize: number, outSize: number, antialias: boolean): Float64Array {
   if (!(inSize >= 1 && outSize >= 1 && Number.isInteger(inSize) && Number.isInteger(outSize))) {
     throw new PreprocessError(`bicubic resize: sizes must be positive integers (got ${inSize} → ${outSize})`);
   }
-  const m = new Float32Array(outSize * inSize);
+  const m = new Float64Array(outSize * inSize);
   const scale = inSize / outSize;
   if (!antialias) {
     const a = -0.75;
@@ -167,7 +172,7 @@ const PIL_PRECISION_BITS = 32 - 8 - 2;
 
 /** PIL's per-output-pixel coefficients (the antialias matrix rows) as 8-bit-path fixed-point integers. */
 function pilFixedPointRows(inSize: number, outSize: number): { start: number; coeffs: Int32Array }[] {
-  const m = bicubicMatrix(inSize, outSize, true);
+  const m = bicubicMatrix64(inSize, outSize, true);
   const rows: { start: number; coeffs: Int32Array }[] = [];
   const one = 1 << PIL_PRECISION_BITS;
   for (let i = 0; i < outSize; i++) {
