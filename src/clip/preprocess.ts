@@ -49,12 +49,19 @@ function bicubicMatrix64(inSize: number, outSize: number, antialias: boolean): F
   const m = new Float64Array(outSize * inSize);
   const scale = inSize / outSize;
   if (!antialias) {
+    // PyTorch computes the source position and the coefficients in float32 (opmath of float); doing
+    // the same (Math.fround at every step) reproduces its weights to the last bit, where the source
+    // position's rounding (ulp ≈ 1.5e-5 near 255) would otherwise show up as ~1e-5 output differences.
+    const f = Math.fround;
     const a = -0.75;
+    const conv1 = (x: number) => f(f(f(f(f(f(a + 2) * x) - f(a + 3)) * x) * x) + 1);
+    const conv2 = (x: number) => f(f(f(f(f(f(a * x) - f(5 * a)) * x) + f(8 * a)) * x) - f(4 * a));
+    const scale32 = f(inSize / outSize);
     for (let i = 0; i < outSize; i++) {
-      const src = scale * (i + 0.5) - 0.5;
+      const src = f(f(scale32 * f(i + 0.5)) - 0.5);
       const i0 = Math.floor(src);
-      const t = src - i0;
-      const w = [cubicKernel(t + 1, a), cubicKernel(t, a), cubicKernel(1 - t, a), cubicKernel(2 - t, a)];
+      const t = f(src - i0);
+      const w = [conv2(f(t + 1)), conv1(t), conv1(f(1 - t)), conv2(f(f(1 - t) + 1))];
       for (let k = 0; k < 4; k++) {
         const idx = Math.min(Math.max(i0 - 1 + k, 0), inSize - 1);
         m[i * inSize + idx] += w[k];
