@@ -11,6 +11,8 @@ import { Random } from '../core/random.ts';
 import { cameraFromYawPitch, camerasTensor } from './camera.ts';
 import {
   importanceFromWeights,
+  importanceInvert,
+  mergeOrder,
   renderSettingsFromKwargs,
   renderTriplanes,
   RenderSettingsError,
@@ -464,17 +466,23 @@ describe('renderTriplanes (wasm) vs a float64 reference', () => {
   });
 });
 
-describe('importance sampling inversion (hand-computed)', () => {
+const inversions: [string, (weights: number[], depths: number[], u: number[]) => Promise<ArrayLike<number>>][] = [
+  ['tensor ops (webgpu path)', async (weights, depths, u) => {
+    const t = tf.tidy(() => importanceFromWeights(tf.tensor2d(weights, [1, weights.length]), tf.tensor2d(depths, [1, depths.length]), tf.tensor2d(u, [1, u.length])));
+    const v = await t.data();
+    t.dispose();
+    return v;
+  }],
+  ['plain JS (cpu/wasm path)', async (weights, depths, u) => importanceInvert(weights, depths, u, 1, depths.length, u.length)],
+];
+
+for (const [impl, run] of inversions) describe(`importance sampling inversion (hand-computed), ${impl}`, () => {
   beforeAll(async () => {
     await initNodeBackend('wasm');
   });
 
   const depths = [0, 1, 2, 3, 4, 5, 6, 7]; // bins (midpoints) 0.5 … 6.5; the PDF uses bins 0.5 … 5.5
-
-  async function invert(weights: number[], u: number[]): Promise<Float32Array> {
-    return tf.tidy(() => importanceFromWeights(tf.tensor2d(weights, [1, 7]), tf.tensor2d(depths, [1, 8]), tf.tensor2d(u, [1, u.length]))).data() as Promise<Float32Array>;
-  }
-
+  const invert = (weights: number[], u: number[]) => run(weights, depths, u);
   it('zero weights give a uniform PDF over the inner bins: t = 0.5 + 5u', async () => {
     const u = [0, 0.1, 0.3, 0.5, 0.77, 0.99];
     const got = await invert([0, 0, 0, 0, 0, 0, 0], u);
@@ -507,6 +515,17 @@ describe('importance sampling inversion (hand-computed)', () => {
     // Uniform case, edge 0.4: searchsorted-right picks the bin starting there, t = 0.5 + 2 = 2.5.
     const got = await invert([0, 0, 0, 0, 0, 0, 0], [0.4]);
     expect(got[0]).toBeCloseTo(2.5, 5);
+  });
+});
+
+describe('mergeOrder', () => {
+  it('merges coarse and fine depths per ray (stable) and indexes the per-ray concatenation', () => {
+    // ray 0: ascending coarse; ray 1: descending coarse (as for rays that miss the box in 'auto' mode)
+    const coarse = [1, 2, 3, 3, 2, 1];
+    const fine = [2.5, 0.5, 3, 1.5];
+    const { depths, rows } = mergeOrder(coarse, fine, 2, 3, 2);
+    expect(Array.from(depths)).toEqual([0.5, 1, 2, 2.5, 3, 1, 1.5, 2, 3, 3]);
+    expect(Array.from(rows)).toEqual([4, 0, 1, 3, 2, 7, 9, 6, 5, 8]);
   });
 });
 

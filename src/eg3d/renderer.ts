@@ -21,6 +21,7 @@ import { permuteRows } from '../nn/gather.ts';
 import { decodePacked, type DecoderWeights } from './decoder.ts';
 import { generateRays, rayBoxLimits } from './rays.ts';
 import { createTriplaneSampler, planeGeometry, type TriplaneImplementation, type TriplaneSampler } from './triplane.ts';
+import { isWebGPUBackend } from './triplane-webgpu.ts';
 
 export class RenderSettingsError extends Error {
   constructor(message: string) {
@@ -330,6 +331,84 @@ export function importanceFromWeights(weights: tf.Tensor2D, depths: tf.Tensor2D,
 }
 
 /**
+ * Plain-JS (float64) version of `importanceFromWeights` for CPU-side backends, where it is much
+ * faster than the tensor version (wasm's row-wise gathers cost ~90 ns per element). Inputs are
+ * row-major `[rays, D−1]` weights, `[rays, D]` depths and `[rays, Di]` draws.
+ */
+export function importanceInvert(weights: ArrayLike<number>, depths: ArrayLike<number>, u: ArrayLike<number>, rays: number, d: number, di: number): Float32Array {
+  if (d < 4) throw new RenderSettingsError(`importance sampling needs at least 4 coarse samples (got ${d})`);
+  const w = d - 1;
+  const nb = w - 2;
+  const out = new Float32Array(rays * di);
+  const smooth = new Float64Array(w);
+  const cdf = new Float64Array(nb + 1);
+  const bins = new Float64Array(w);
+  for (let r = 0; r < rays; r++) {
+    const wr = r * w;
+    const tr = r * d;
+    // max-pool (kernel 2, stride 1, padding 1) then avg-pool (2, 1), + 0.01
+    let prev = weights[wr];
+    for (let k = 0; k < w; k++) {
+      const next = k + 1 < w ? Math.max(weights[wr + k], weights[wr + k + 1]) : weights[wr + w - 1];
+      smooth[k] = (prev + next) / 2 + 0.01;
+      prev = next;
+      bins[k] = 0.5 * (depths[tr + k] + depths[tr + k + 1]);
+    }
+    let total = 0;
+    for (let j = 0; j < nb; j++) total += smooth[j + 1] + 1e-5;
+    cdf[0] = 0;
+    for (let j = 0; j < nb; j++) cdf[j + 1] = cdf[j] + (smooth[j + 1] + 1e-5) / total;
+    for (let i = 0; i < di; i++) {
+      const uu = u[r * di + i];
+      // searchsorted(right): first index whose cdf exceeds u
+      let lo = 0;
+      let hi = nb + 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (cdf[mid] <= uu) lo = mid + 1;
+        else hi = mid;
+      }
+      const below = Math.max(lo - 1, 0);
+      const above = Math.min(lo, nb);
+      let denom = cdf[above] - cdf[below];
+      if (denom < 1e-5) denom = 1;
+      out[r * di + i] = bins[below] + ((uu - cdf[below]) / denom) * (bins[above] - bins[below]);
+    }
+  }
+  return out;
+}
+
+/**
+ * Depth order of the coarse `[rays, D]` and fine `[rays, Di]` samples of each ray (stable):
+ * sorted depths `[rays, D + Di]` and, per sorted position, the row of the per-ray concatenation
+ * (coarse first) in the flat `[rays·(D + Di)]` layout.
+ */
+export function mergeOrder(coarse: ArrayLike<number>, fine: ArrayLike<number>, rays: number, d: number, di: number): { depths: Float32Array; rows: Int32Array } {
+  const k = d + di;
+  const depths = new Float32Array(rays * k);
+  const rows = new Int32Array(rays * k);
+  const idx = new Int32Array(k);
+  for (let r = 0; r < rays; r++) {
+    const value = (j: number) => (j < d ? coarse[r * d + j] : fine[r * di + j - d]);
+    // Insertion sort: the coarse part is already ascending, so this is a merge in practice.
+    for (let j = 0; j < k; j++) {
+      const v = value(j);
+      let p = j;
+      while (p > 0 && value(idx[p - 1]) > v) {
+        idx[p] = idx[p - 1];
+        p--;
+      }
+      idx[p] = j;
+    }
+    for (let j = 0; j < k; j++) {
+      depths[r * k + j] = value(idx[j]);
+      rows[r * k + j] = r * k + idx[j];
+    }
+  }
+  return { depths, rows };
+}
+
+/**
  * Runs `fn` off the gradient tape and returns its result as a constant (the equivalent of the
  * official `torch.no_grad()` + `.detach()`). Work inside a customGrad forward is not recorded and
  * keeps nothing for backprop; `anchor` must itself be a constant (not derived from trainable
@@ -437,19 +516,32 @@ function renderChunk(c: ChunkInputs): ChunkResult {
   let outputs: tf.Tensor3D;
   if (c.u) {
     const u = c.u;
-    const k = d + u.shape[1];
-    const fineDepths = asConstant(coarseDepths, () =>
-      importanceDepths(tf.reshape(tf.slice(coarse, [0, 0, 0], [b, d, 1]), [b, d]) as tf.Tensor2D, coarseDepths, u),
-    ) as tf.Tensor2D;
+    const di = u.shape[1];
+    const k = d + di;
+    const coarseSigma = () => tf.reshape(tf.slice(coarse, [0, 0, 0], [b, d, 1]), [b, d]) as tf.Tensor2D;
+    let fineDepths: tf.Tensor2D;
+    let rows: tf.Tensor1D;
+    if (!isWebGPUBackend()) {
+      // CPU-side backends: the sampling plan in plain JS (inputs are small, [B, D]).
+      const weights = asConstant(coarseDepths, () => compositeWeights(coarseSigma(), coarseDepths).weights);
+      const coarseT = coarseDepths.dataSync();
+      const fine = importanceInvert(weights.dataSync(), coarseT, u.dataSync(), b, d, di);
+      const order = mergeOrder(coarseT, fine, b, d, di);
+      fineDepths = tf.tensor2d(fine, [b, di]);
+      depths = tf.tensor2d(order.depths, [b, k]);
+      rows = tf.tensor1d(order.rows, 'int32');
+    } else {
+      fineDepths = asConstant(coarseDepths, () => importanceDepths(coarseSigma(), coarseDepths, u)) as tf.Tensor2D;
+      // Sort by depth (topk of −t).
+      const order = () => tf.topk(tf.neg(tf.concat([coarseDepths, fineDepths], 1)), k, true);
+      depths = asConstant(coarseDepths, () => tf.neg(order().values)) as tf.Tensor2D;
+      rows = asConstant(coarseDepths, () => {
+        const rowStart = tf.mul(tf.reshape(tf.range(0, b, 1, 'int32'), [b, 1]), tf.scalar(k, 'int32'));
+        return tf.reshape(tf.add(order().indices, rowStart), [b * k]);
+      }) as tf.Tensor1D;
+    }
     const fine = evaluate(c, fineDepths);
-    // Sort by depth (topk of −t); the merge moves the decoder outputs along so that the gradient
-    // reaches both passes.
-    const order = () => tf.topk(tf.neg(tf.concat([coarseDepths, fineDepths], 1)), k, true);
-    depths = asConstant(coarseDepths, () => tf.neg(order().values)) as tf.Tensor2D;
-    const rows = asConstant(coarseDepths, () => {
-      const rowStart = tf.mul(tf.reshape(tf.range(0, b, 1, 'int32'), [b, 1]), tf.scalar(k, 'int32'));
-      return tf.reshape(tf.add(order().indices, rowStart), [b * k]);
-    }) as tf.Tensor1D;
+    // The merge moves the decoder outputs into depth order so that the gradient reaches both passes.
     outputs = mergeSorted(coarse, fine, rows);
   } else {
     depths = coarseDepths;
