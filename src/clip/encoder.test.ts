@@ -5,6 +5,9 @@ import { NodeFileByteSource } from '../platform/node-file.ts';
 import { loadClipEncoder, type ClipImageEncoder } from './encoder.ts';
 import { ResizeMatrixCache, preprocessGenerated } from './preprocess.ts';
 import { ClipShapeError } from './vit.ts';
+import { ClipTokenizer } from './tokenizer.ts';
+import { readFileSync } from 'node:fs';
+import { gunzipSync, strFromU8 } from 'fflate';
 
 const PT = '../shared/fixtures/clip-tiny.pt';
 
@@ -89,6 +92,15 @@ describe('ClipImageEncoder (FeatureEncoder)', () => {
     const n = tf.tidy(() => tf.norm(e, 'euclidean', 1));
     for (const v of await n.data()) expect(v).toBeCloseTo(1, 5);
     tf.dispose([e, n]);
+  });
+
+  it('encodes prompts through the BPE tokenizer like the fixture ids', async () => {
+    const tok = new ClipTokenizer(strFromU8(gunzipSync(readFileSync('../shared/fixtures/clip-bpe-vocab.txt.gz'))));
+    const prompts = ['a photo of a face.', 'a sketch of a person'];
+    const a = enc.encodePrompts(prompts, tok);
+    const b = enc.encodeText(tok.tokenize(prompts), 2);
+    expect(Array.from(await a.data())).toEqual(Array.from(await b.data()));
+    tf.dispose([a, b]);
   });
 
   it('rejects bad token blocks and bad image shapes', () => {

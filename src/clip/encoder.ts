@@ -6,9 +6,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ByteSource } from '../io/byte-source.ts';
 import type { RgbaImage } from '../engine/types.ts';
-import { loadClipModel, vitName, FORMAT_LABEL, type ClipFileFormat, type ClipLoadOptions } from './load.ts';
+import { loadClipModel, vitName, FORMAT_LABEL, type ClipLoadOptions } from './load.ts';
 import { clipReferencePixels, preprocessGenerated, ResizeMatrixCache } from './preprocess.ts';
 import type { ClipTextTransformer } from './text.ts';
+import type { ClipTokenizer } from './tokenizer.ts';
 import { ClipShapeError, type ClipVisionTransformer } from './vit.ts';
 
 export interface EncoderFeatures {
@@ -118,6 +119,12 @@ export class ClipImageEncoder implements FeatureEncoder {
     return tf.tidy(() => l2Normalize(this.text!.encode(ids, n)));
   }
 
+  /** L2-normalised embeddings of text prompts (tokenizer built from the caller's BPE vocabulary). */
+  encodePrompts(prompts: string[], tokenizer: ClipTokenizer): tf.Tensor2D {
+    if (!this.text) throw new ClipShapeError(`${this.name}: no text tower loaded`);
+    return this.encodeText(tokenizer.tokenize(prompts, this.text.config.contextLength), prompts.length);
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -135,10 +142,8 @@ export interface LoadClipEncoderOptions extends ClipLoadOptions {
 /** Loads an OpenAI .pt / HF safetensors / open_clip safetensors CLIP file as a `FeatureEncoder`. */
 export async function loadClipEncoder(source: ByteSource, opts: LoadClipEncoderOptions = {}): Promise<ClipImageEncoder> {
   const model = await loadClipModel(source, opts);
-  const format: ClipFileFormat = model.format;
-  const arch = vitName(model.vision.config);
   return new ClipImageEncoder(model.vision, model.text, {
     id: opts.id,
-    name: opts.name ?? `CLIP ${arch} (${FORMAT_LABEL[format]})`,
+    name: opts.name ?? `CLIP ${vitName(model.vision.config)} (${FORMAT_LABEL[model.format]})`,
   });
 }
