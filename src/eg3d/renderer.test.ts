@@ -537,6 +537,7 @@ describe('render settings', () => {
     expect(() => renderSettingsFromKwargs({ ...js.init_kwargs.rendering_kwargs, clamp_mode: 'relu' }, 64)).toThrow(RenderSettingsError);
     expect(() => renderSettingsFromKwargs({ ...js.init_kwargs.rendering_kwargs, ray_start: 'auto' }, 64)).toThrow(/must both be 'auto'/);
     expect(() => renderSettingsFromKwargs({ ...js.init_kwargs.rendering_kwargs, depth_resolution: 3 }, 64)).toThrow(/≥ 4/);
+    expect(() => renderSettingsFromKwargs({ ...js.init_kwargs.rendering_kwargs, density_noise: 0.5 }, 64)).toThrow(/density_noise/);
     const auto = renderSettingsFromKwargs({ ...js.init_kwargs.rendering_kwargs, ray_start: 'auto', ray_end: 'auto', white_back: true }, 64);
     expect(auto.rayStart).toBe('auto');
     expect(auto.whiteBack).toBe(true);

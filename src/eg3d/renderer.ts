@@ -92,6 +92,11 @@ export function renderSettingsFromKwargs(kwargs: Record<string, unknown>, resolu
     return v;
   };
   const startOrAuto = (k: string): number | 'auto' => (kwargs[k] === 'auto' ? 'auto' : num(k));
+  // run_model's optional `density_noise` (σ += N(0, s²) at every sample) is a training regulariser
+  // no released configuration sets; refuse it rather than render something else silently.
+  if (typeof kwargs.density_noise === 'number' && kwargs.density_noise > 0) {
+    throw new RenderSettingsError(`rendering_kwargs.density_noise = ${kwargs.density_noise} is not supported`);
+  }
   const s: RenderSettings = {
     resolution,
     depthResolution: num('depth_resolution'),
