@@ -43,7 +43,7 @@ describe('tri-plane WGSL kernel (webgpu via Dawn)', () => {
     planes.dispose();
   });
 
-  it('renderTriplanes on webgpu (WGSL sampler) equals the cpu backend', async () => {
+  it('renderTriplanes on webgpu (WGSL sampler, tensor sampling plan) equals the cpu backend, forward and decoder gradients', async () => {
     const rng = new Random(3);
     const planeData = rng.normalArray(3 * 8 * 8 * 32);
     const wData = [rng.normalArray(32 * 64), rng.normalArray(64), rng.normalArray(64 * 33), rng.normalArray(33)];
@@ -51,20 +51,25 @@ describe('tri-plane WGSL kernel (webgpu via Dawn)', () => {
       resolution: 4, depthResolution: 6, depthResolutionImportance: 6, rayStart: 2.25, rayEnd: 3.3, boxWarp: 1,
       disparitySpaceSampling: false, clampMode: 'softplus', whiteBack: false, decoderLrMul: 1, chunkRays: 9,
     };
+    const rF = rng.normalArray(16 * 32);
     const run = async () => {
       const planes = tf.tensor5d(planeData, [1, 3, 8, 8, 32]);
-      const weights = new Map<string, tf.Tensor>([
-        ['decoder.net.0.weight', tf.tensor2d(wData[0], [32, 64])],
-        ['decoder.net.0.bias', tf.tensor1d(wData[1])],
-        ['decoder.net.2.weight', tf.tensor2d(wData[2], [64, 33])],
-        ['decoder.net.2.bias', tf.tensor1d(wData[3])],
-      ]);
+      const keys = ['decoder.net.0.weight', 'decoder.net.0.bias', 'decoder.net.2.weight', 'decoder.net.2.bias'];
+      const shapes = [[32, 64], [64], [64, 33], [33]];
+      const vars = shapes.map((shape, i) => tf.variable(tf.tensor(wData[i], shape), true));
+      const weights = new Map<string, tf.Tensor>(keys.map((k, i) => [k, vars[i]]));
       const cams = camerasTensor([cameraFromYawPitch(-0.2, 0.1)]);
       const out = renderTriplanes(planes, weights, cams, s, { kind: 'random', rng: new Random(4) });
       const f = (await out.features.data()) as Float32Array;
       const d = (await out.depth.data()) as Float32Array;
-      tf.dispose([planes, cams, out.features, out.depth, ...weights.values()]);
-      return { f, d };
+      // The training path too: gradient of a random projection of the features and the depth.
+      const { grads } = tf.variableGrads(() => {
+        const o = renderTriplanes(planes, weights, cams, s, { kind: 'random', rng: new Random(4) });
+        return tf.add(tf.sum(tf.mul(o.features, tf.tensor(rF, o.features.shape))), tf.sum(o.depth)) as tf.Scalar;
+      }, vars);
+      const g = await Promise.all(vars.map((v) => grads[v.name].data()));
+      tf.dispose([planes, cams, out.features, out.depth, ...vars, ...Object.values(grads)]);
+      return { f, d, g };
     };
     const gpu = await run();
     await initNodeBackend('cpu');
@@ -74,8 +79,15 @@ describe('tri-plane WGSL kernel (webgpu via Dawn)', () => {
     let ed = 0;
     for (let i = 0; i < cpu.f.length; i++) ef = Math.max(ef, Math.abs(gpu.f[i] - cpu.f[i]));
     for (let i = 0; i < cpu.d.length; i++) ed = Math.max(ed, Math.abs(gpu.d[i] - cpu.d[i]));
-    console.log(`render webgpu vs cpu: features max abs ${ef.toExponential(2)}, depth ${ed.toExponential(2)}`);
+    let eg = 0;
+    let mg = 0;
+    cpu.g.forEach((gc, i) => gc.forEach((v, j) => {
+      eg = Math.max(eg, Math.abs(v - gpu.g[i][j]));
+      mg = Math.max(mg, Math.abs(v));
+    }));
+    console.log(`render webgpu vs cpu: features max abs ${ef.toExponential(2)}, depth ${ed.toExponential(2)}, decoder grads max abs ${eg.toExponential(2)} (max |g| ${mg.toExponential(2)})`);
     expect(ef).toBeLessThan(1e-4);
     expect(ed).toBeLessThan(1e-4);
+    expect(eg / mg).toBeLessThan(1e-4);
   });
 });
