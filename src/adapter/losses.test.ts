@@ -43,6 +43,18 @@ describe('3D-Adapter losses (hand-computed values)', () => {
     expect(gv[1]).toBeCloseTo(-0.8 / DIRECTION_EPS, -2);
   });
 
+  it('L_dir is linear below the direction floor and 1 − cos above it', () => {
+    const dir = tf.tensor1d([0.6, 0.8]);
+    const source = tf.tensor2d([[0, 0]]);
+    // |Δ| = 0.1 < floor 0.5: 1 − (0.1·0.6)/0.5
+    expect(val(lossDirection(tf.tensor2d([[0.1, 0]]), source, dir, 0.5))).toBeCloseTo(1 - 0.06 / 0.5, 6);
+    // |Δ| = 2 > floor: 1 − cos = 1 − 0.6
+    expect(val(lossDirection(tf.tensor2d([[2, 0]]), source, dir, 0.5))).toBeCloseTo(0.4, 6);
+    // the gradient at Δ = 0 is −r/floor: bounded by the floor, not by 1e-6
+    const g = tf.grad((a: tf.Tensor) => lossDirection(a as tf.Tensor2D, source, dir, 0.1))(tf.tensor2d([[0, 0]]));
+    expect(Array.from(g.dataSync())).toEqual([expect.closeTo(-6, 4), expect.closeTo(-8, 4)]);
+  });
+
   it('mean source direction is the normalised mean of normalised embeddings', () => {
     const m = meanDirection(tf.tensor2d([[2, 0], [0, 5]]));
     const s = Math.SQRT1_2;

@@ -9,11 +9,13 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * Below this norm a CLIP direction is treated as "not yet defined": `x / max(|x|, eps)` then grows
- * linearly in x, so the gradient at x = 0 points along the reference direction instead of being
- * NaN. This matters at iteration 0, when the adapted and source generators are identical and
- * E(I_t) − E(I_s) is exactly zero. Adam divides the gradient scale out, so the large 1/eps factor
- * does not change the step size.
+ * Smallest norm used to normalise a CLIP direction: `x / max(|x|, floor)`. Below the floor the
+ * direction loss is linear in x (1 − x·r/floor), so at iteration 0 — when the adapted and source
+ * generators are identical and E(I_t) − E(I_s) is exactly zero — its gradient points along the
+ * reference direction instead of being NaN. The floor also bounds the gradient, which grows like
+ * 1/|x| for small x: a first gradient 10⁶× larger than the later ones would inflate Adam's
+ * second-moment estimate (β2 = 0.992 remembers it for thousands of steps) and stall training.
+ * The trainer passes its `directionFloor` option; 1e-6 is the bare numerical guard.
  */
 export const DIRECTION_EPS = 1e-6;
 
@@ -44,11 +46,11 @@ export function referenceDirection(refEmbedding: tf.Tensor, sourceMean: tf.Tenso
 /**
  * L_dir (DDR): mean_n (1 − cos(normalize(E(I_t,n) − E(I_s,n)), Δ_ref)).
  * `adapted`, `source` [N, D] (embeddings, normalised or not — only their difference matters);
- * `refDirection` [D], unit length.
+ * `refDirection` [D], unit length; `floor` see DIRECTION_EPS.
  */
-export function lossDirection(adapted: tf.Tensor2D, source: tf.Tensor2D, refDirection: tf.Tensor1D): tf.Scalar {
+export function lossDirection(adapted: tf.Tensor2D, source: tf.Tensor2D, refDirection: tf.Tensor1D, floor = DIRECTION_EPS): tf.Scalar {
   return tf.tidy(() => {
-    const delta = l2Normalize(tf.sub(adapted, source), DIRECTION_EPS);
+    const delta = l2Normalize(tf.sub(adapted, source), floor);
     const cos = tf.sum(tf.mul(delta, refDirection), -1); // [N]
     return tf.mean(tf.sub(1, cos)) as tf.Scalar;
   });

@@ -20,6 +20,8 @@ export interface MethodOptions {
   /** Max grid side of the pooled feature image for 'feature-selfsim'. */
   imageStructureGrid: number;
   featureStructure: FeatureStructureMode;
+  /** Norm below which the L_dir direction E(I_t) − E(I_s) is not normalised (see losses.ts). */
+  directionFloor: number;
   /** Transformer block whose tokens feed L_dis and L_F-str; −1 = the encoder's default. */
   tokenBlock: number;
   /** Training-camera spread around frontal (radians): h ~ π/2 + N(0, yawStd), v ~ π/2 + N(0, pitchStd). */
@@ -47,6 +49,7 @@ export const DEFAULT_METHOD_OPTIONS: Readonly<MethodOptions> = {
   imageStructureSize: 64,
   imageStructureGrid: 32,
   featureStructure: 'selfsim-mse',
+  directionFloor: 0.1,
   tokenBlock: -1,
   yawStd: 0.3,
   pitchStd: 0.155,
@@ -78,6 +81,7 @@ export const METHOD_OPTION_DESCRIPTIONS: readonly OptionDescription[] = [
   { name: 'imageStructureSize', kind: 'number', min: 4, max: 1024, integer: true, help: "down-sampled side for 'lowres-l1'" },
   { name: 'imageStructureGrid', kind: 'number', min: 1, max: 128, integer: true, help: "pooled grid side for 'feature-selfsim'" },
   { name: 'featureStructure', kind: 'enum', values: FEATURE_STRUCTURE_MODES, help: 'L_F-str distance between self-similarity matrices' },
+  { name: 'directionFloor', kind: 'number', min: 1e-6, max: 1, help: 'L_dir: directions shorter than this are not normalised (bounded gradients at the start)' },
   { name: 'tokenBlock', kind: 'number', min: -1, max: 63, integer: true, help: 'encoder block for tokens (−1 = encoder default)' },
   { name: 'yawStd', kind: 'number', min: 0, max: 3, help: 'training camera yaw spread (radians)' },
   { name: 'pitchStd', kind: 'number', min: 0, max: 1.5, help: 'training camera pitch spread (radians)' },

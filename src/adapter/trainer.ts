@@ -256,7 +256,7 @@ export class AdapterTrainer {
         let fstr: tf.Scalar = zero;
         this.encoders.forEach((e, i) => {
           const ad = e.encoder.encodeImages(adImage, e.tokenBlock);
-          if (w.dir) dir = tf.add(dir, lossDirection(ad.embedding, srcEnc[i].embedding, e.refDirection));
+          if (w.dir) dir = tf.add(dir, lossDirection(ad.embedding, srcEnc[i].embedding, e.refDirection, opts.directionFloor));
           if (w.dis) dis = tf.add(dis, lossRemd(ad.tokens, e.refTokens));
           if (w.featureStructure) fstr = tf.add(fstr, lossFeatureStructure(ad.tokens, srcEnc[i].tokens, opts.featureStructure));
         });

@@ -182,6 +182,8 @@ export class LocalEngine implements AdapterEngine {
   private encoders = new Map<string, LoadedEncoder>();
   private reference: RgbaImage | null = null;
   private run: ActiveRun | null = null;
+  /** Resolves when the current run's start() has finished cleaning up. */
+  private runEnded: Promise<void> = Promise.resolve();
   private adapted: AdaptedState | null = null;
   private lastCheckpoint: Uint8Array | null = null;
   private meanCache = new Map<string, Float32Array>();
@@ -363,6 +365,8 @@ export class LocalEngine implements AdapterEngine {
     const total = settings.iterations[0] + settings.iterations[1];
     const run: ActiveRun = { settings, options, trainer: null, pauseRequested: false, cancelRequested: false, checkpointRequests: [], resumeWaiter: null };
     this.run = run;
+    let markEnded: () => void = () => {};
+    this.runEnded = new Promise<void>((r) => (markEnded = r));
     const refFeatures: tf.Tensor[] = [];
     let finalState: 'done' | 'cancelled' = 'done';
     try {
@@ -457,9 +461,9 @@ export class LocalEngine implements AdapterEngine {
         this.emit({ type: 'state', state: 'cancelled' });
         return;
       }
-      // Crashed: go back to the last consistent weights, hand them out as a checkpoint.
-      await this.recoverFromCheckpoint(gen);
-      if (this.lastCheckpoint && this.adapted) {
+      // Crashed mid-run: go back to the last consistent weights, hand them out as a checkpoint.
+      if (run.trainer) await this.recoverFromCheckpoint(gen);
+      if (run.trainer && this.lastCheckpoint && this.adapted) {
         const it = this.adapted.meta.iterations;
         this.emit({ type: 'checkpoint', globalIteration: it.triD + it.g2, bytes: this.lastCheckpoint.slice() });
       }
@@ -471,6 +475,7 @@ export class LocalEngine implements AdapterEngine {
       run.trainer?.dispose(false);
       for (const r of run.checkpointRequests) r();
       this.run = null;
+      markEnded();
     }
   }
 
@@ -713,6 +718,7 @@ export class LocalEngine implements AdapterEngine {
   async dispose(): Promise<void> {
     if (this.run) {
       await this.cancel();
+      await this.runEnded; // the loop stops after its current iteration; only then free tensors
     }
     this.disposed = true;
     this.dropAdapted();

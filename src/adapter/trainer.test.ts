@@ -1,0 +1,259 @@
+/**
+ * The two-step schedule on the tiny EG3D fixture (cheap rendering overrides) with the tiny CLIP and
+ * with the embedded default encoder.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { initNodeBackend } from '../platform/node-backend.ts';
+import type { EG3DGenerator } from '../eg3d/generator.ts';
+import type { FeatureEncoder } from '../clip/encoder.ts';
+import { loadDefaultEncoder } from '../clip/default-encoder.ts';
+import { frontalCamera, cameraFromYawPitch } from '../eg3d/camera.ts';
+import type { GeneratorView } from './generator-view.ts';
+import { computeMeanEmbedding } from './mean-embedding.ts';
+import { referenceDirection } from './losses.ts';
+import { DEFAULT_METHOD_OPTIONS, type MethodOptions } from './options.ts';
+import { AdapterTrainer, latentFromSeed, type TrainerConfig, type TrainerEncoder } from './trainer.ts';
+import { isTrainableKey } from './export.ts';
+import { stripedReference, tinyClip, tinyGenerator, tinyView } from './test-fixtures.ts';
+
+let gen: EG3DGenerator;
+let view: GeneratorView;
+let clip: FeatureEncoder;
+const owned: tf.Tensor[] = [];
+
+/** Reference features + Δ_ref (μ_s from a few source renders) for one encoder. */
+async function prepareEncoder(encoder: FeatureEncoder): Promise<TrainerEncoder> {
+  const [mu] = await computeMeanEmbedding(view, [encoder], { samples: 2, batch: 2, seed: 0, psi: 1, options: DEFAULT_METHOD_OPTIONS });
+  const ref = encoder.encodeReference(stripedReference(), encoder.defaultTokenBlock);
+  const refDirection = tf.tidy(() => referenceDirection(ref.embedding, tf.tensor1d(mu)));
+  owned.push(ref.embedding, ref.tokens, refDirection);
+  return { encoder, tokenBlock: encoder.defaultTokenBlock, refTokens: ref.tokens, refDirection };
+}
+
+function config(iterations: [number, number], seed = 7, options: Partial<MethodOptions> = {}): TrainerConfig {
+  return {
+    iterations,
+    batchSize: 1,
+    learningRate: 0.0016,
+    betas: [0, 0.992],
+    lossWeights: { dir: 1, dis: 1, imageStructure: 1, featureStructure: 10 },
+    seed,
+    truncationPsi: 1,
+    options: { ...DEFAULT_METHOD_OPTIONS, ...options },
+  };
+}
+
+/** Total loss of the batch of global iteration `g` with the current weights (no update). */
+function evalLoss(tr: AdapterTrainer, g: number): number {
+  const { grads, components } = tr.computeGradients(g);
+  for (const t of grads.values()) t.dispose();
+  const total = components.dataSync()[0];
+  components.dispose();
+  return total;
+}
+
+function snapshot(weights: ReadonlyMap<string, tf.Tensor>, keys: string[]): Map<string, Float32Array> {
+  return new Map(keys.map((k) => [k, weights.get(k)!.dataSync() as Float32Array]));
+}
+
+function sameData(a: Map<string, Float32Array>, b: Map<string, Float32Array>): boolean {
+  for (const [k, x] of a) {
+    const y = b.get(k)!;
+    if (x.length !== y.length || x.some((v, i) => v !== y[i])) return false;
+  }
+  return true;
+}
+
+/** Full renders (image) of two fixed latents at two views, and their embeddings' cosine to the reference. */
+function renderFixed(g: GeneratorView): tf.Tensor4D {
+  return tf.tidy(() => {
+    const zDim = g.config.zDim;
+    const z = tf.tensor2d([...latentFromSeed(11, zDim), ...latentFromSeed(12, zDim)], [2, zDim]);
+    const ws = g.mapping(z, tf.tensor2d([...frontalCamera(), ...frontalCamera()], [2, 25]), 1, null);
+    const cams = tf.tensor2d([...cameraFromYawPitch(0.2, 0), ...cameraFromYawPitch(-0.2, 0.05)], [2, 25]);
+    return g.synthesize(ws, cams, { kind: 'deterministic' }).image;
+  });
+}
+
+/** mean_n cos(E(I_t,n) − E(I_s,n), Δ_ref): > 0 when the adapted renders moved along the reference direction. */
+function alignmentWithReference(e: TrainerEncoder, adapted: tf.Tensor4D, source: tf.Tensor4D): number {
+  return tf.tidy(() => {
+    const d = tf.sub(e.encoder.encodeImages(adapted, e.tokenBlock).embedding, e.encoder.encodeImages(source, e.tokenBlock).embedding);
+    const cos = tf.div(tf.sum(tf.mul(d, e.refDirection), -1), tf.norm(d, 'euclidean', -1));
+    return tf.mean(cos).dataSync()[0];
+  });
+}
+
+function similarityToReference(e: FeatureEncoder, images: tf.Tensor4D): number {
+  return tf.tidy(() => {
+    const ref = e.encodeReference(stripedReference(), e.defaultTokenBlock).embedding;
+    const emb = e.encodeImages(images, e.defaultTokenBlock).embedding;
+    return tf.mean(tf.sum(tf.mul(emb, ref), -1)).dataSync()[0];
+  });
+}
+
+beforeAll(async () => {
+  await initNodeBackend('wasm');
+  gen = await tinyGenerator();
+  view = tinyView(gen);
+  clip = await tinyClip();
+});
+
+afterAll(() => {
+  for (const t of owned) t.dispose();
+  clip?.dispose();
+  gen?.dispose();
+});
+
+describe('AdapterTrainer on the tiny fixture', () => {
+  it('computes gradients only for the current step’s parameters', async () => {
+    const enc = await prepareEncoder(clip);
+    const tr = new AdapterTrainer(view, [enc], config([1, 1]));
+    const decoderKeys = [...tr.variables.keys()].filter((k) => k.startsWith('decoder.'));
+    expect(decoderKeys).toHaveLength(4);
+    for (const [g, prefix, other] of [
+      [0, 'decoder.', 'superresolution.'],
+      [1, 'superresolution.', 'decoder.'],
+    ] as const) {
+      const { grads, components } = tr.computeGradients(g);
+      const keys = [...grads.keys()];
+      expect(keys.length).toBeGreaterThan(0);
+      expect(keys.every((k) => k.startsWith(prefix))).toBe(true);
+      expect(keys.some((k) => k.startsWith(other))).toBe(false);
+      // every gradient finite, and the phase's weights do receive a signal
+      let norm = 0;
+      for (const t of grads.values()) {
+        const d = t.dataSync() as Float32Array;
+        expect(d.every(Number.isFinite)).toBe(true);
+        norm += d.reduce((a, x) => a + x * x, 0);
+      }
+      expect(norm).toBeGreaterThan(0);
+      if (prefix === 'superresolution.') expect(keys).toContain('superresolution.block1.conv1.weight');
+      for (const t of grads.values()) t.dispose();
+      components.dispose();
+    }
+    tr.dispose(true);
+  });
+
+  it('lowers the loss, moves adapted renders toward the reference and leaves source renders unchanged', async () => {
+    const enc = await prepareEncoder(clip);
+    const tr = new AdapterTrainer(view, [enc], config([4, 2]));
+    const frozenKeys = [...gen.weights.keys()].filter((k) => !isTrainableKey(k));
+    const frozenBefore = snapshot(gen.weights, frozenKeys);
+    const srKeys = tr.trainableKeys('g2');
+    const decKeys = tr.trainableKeys('tri-d');
+    const sourceImages = renderFixed(view);
+    const sourceBefore = sourceImages.dataSync().slice();
+    const loss0Before = evalLoss(tr, 0);
+    const loss4Before = evalLoss(tr, 4);
+    const srBefore = snapshot(tr.variables, srKeys);
+
+    for (let i = 0; i < 4; i++) await tr.step();
+    expect(evalLoss(tr, 0)).toBeLessThan(loss0Before);
+    expect(sameData(srBefore, snapshot(tr.variables, srKeys))).toBe(true); // G2 untouched in step 1
+    const decAfterStep1 = snapshot(tr.variables, decKeys);
+
+    while (!tr.done) await tr.step();
+    expect(evalLoss(tr, 4)).toBeLessThan(loss4Before);
+    expect(sameData(decAfterStep1, snapshot(tr.variables, decKeys))).toBe(true); // Tri-D frozen in step 2
+    expect(sameData(srBefore, snapshot(tr.variables, srKeys))).toBe(false);
+
+    // Encoder space: the adapted renders of held-out latents/views moved along Δ_ref (what L_dir asks).
+    const adaptedImages = renderFixed(tr.adapted as GeneratorView);
+    const alignment = alignmentWithReference(enc, adaptedImages, sourceImages);
+    console.log(`alignment of adapted − source embeddings with Δ_ref: ${alignment.toFixed(3)}`);
+    expect(alignment).toBeGreaterThan(0.1);
+    adaptedImages.dispose();
+    const sourceAfter = renderFixed(view);
+    expect(Array.from(sourceAfter.dataSync())).toEqual(Array.from(sourceBefore));
+    sourceAfter.dispose();
+    sourceImages.dispose();
+    expect(sameData(frozenBefore, snapshot(gen.weights, frozenKeys))).toBe(true);
+    tr.dispose(true);
+  });
+
+  it('is reproducible: same seed ⇒ same weights, another seed ⇒ other weights', async () => {
+    const enc = await prepareEncoder(clip);
+    const run = async (seed: number, iterations: [number, number]) => {
+      const tr = new AdapterTrainer(view, [enc], config(iterations, seed));
+      while (!tr.done) await tr.step();
+      const w = snapshot(tr.variables, [...tr.variables.keys()]);
+      tr.dispose(true);
+      return w;
+    };
+    const a = await run(5, [1, 1]);
+    const b = await run(5, [1, 1]);
+    expect(sameData(a, b)).toBe(true);
+    const c = await run(6, [1, 0]);
+    const decoder = (m: Map<string, Float32Array>) => new Map([...m].filter(([k]) => k.startsWith('decoder.')));
+    expect(sameData(decoder(a), decoder(c))).toBe(false);
+  });
+
+  it('resumes exactly from weights + optimiser state', async () => {
+    const enc = await prepareEncoder(clip);
+    const cfg = config([3, 0], 9, { step1Output: 'raw-upsampled' });
+    const full = new AdapterTrainer(view, [enc], cfg);
+    while (!full.done) await full.step();
+    const want = snapshot(full.variables, [...full.variables.keys()]);
+    full.dispose(true);
+
+    const first = new AdapterTrainer(view, [enc], cfg);
+    await first.step();
+    await first.step();
+    const adam = await first.optimizerState();
+    expect(adam?.step).toBe(2);
+    const resumed = new AdapterTrainer(view, [enc], cfg, first.variables);
+    first.dispose(true);
+    resumed.restore(2, adam);
+    await resumed.step();
+    expect(resumed.done).toBe(true);
+    expect(sameData(want, snapshot(resumed.variables, [...resumed.variables.keys()]))).toBe(true);
+    resumed.dispose(true);
+  });
+
+  it('does not grow the tensor count over 20 iterations', async () => {
+    const enc = await prepareEncoder(clip);
+    // Step 1 on the raw render keeps this test fast; two step-2 iterations cover G2's path.
+    const tr = new AdapterTrainer(view, [enc], config([18, 2], 3, { step1Output: 'raw-upsampled' }));
+    await tr.step(); // creates the optimiser state
+    const counts: number[] = [];
+    const bytes: number[] = [];
+    while (!tr.done) {
+      await tr.step();
+      counts.push(tf.memory().numTensors);
+      bytes.push(tf.memory().numBytes);
+    }
+    // Step 2 owns a new Adam (moments for G2), then stays flat — in tensors and in bytes.
+    expect(new Set(counts.slice(0, 17)).size).toBe(1);
+    expect(new Set(counts.slice(17)).size).toBe(1);
+    expect(new Set(bytes.slice(0, 17)).size).toBe(1);
+    expect(new Set(bytes.slice(17)).size).toBe(1);
+    const before = tf.memory().numTensors;
+    tr.dispose(true);
+    expect(tf.memory().numTensors).toBeLessThan(before);
+  });
+
+  it('adapts toward the reference with the embedded default encoder too', async () => {
+    const mobilenet = await loadDefaultEncoder();
+    try {
+      const enc = await prepareEncoder(mobilenet);
+      const tr = new AdapterTrainer(view, [enc], config([3, 0], 4));
+      const simBefore = (() => {
+        const imgs = renderFixed(view);
+        const s = similarityToReference(mobilenet, imgs);
+        imgs.dispose();
+        return s;
+      })();
+      const lossBefore = evalLoss(tr, 0);
+      while (!tr.done) await tr.step();
+      expect(evalLoss(tr, 0)).toBeLessThan(lossBefore);
+      const imgs = renderFixed(tr.adapted as GeneratorView);
+      expect(similarityToReference(mobilenet, imgs)).toBeGreaterThan(simBefore);
+      imgs.dispose();
+      tr.dispose(true);
+    } finally {
+      mobilenet.dispose();
+    }
+  });
+});
