@@ -390,7 +390,8 @@ export function importanceInvert(weights: ArrayLike<number>, depths: ArrayLike<n
 }
 
 /**
- * Depth order of the coarse `[rays, D]` and fine `[rays, Di]` samples of each ray (stable):
+ * Depth order of the coarse `[rays, D]` and fine `[rays, Di]` samples of each ray (stable; the
+ * coarse samples first on ties):
  * sorted depths `[rays, D + Di]` and, per sorted position, the row of the per-ray concatenation
  * (coarse first) in the flat `[rays·(D + Di)]` layout.
  */
@@ -398,22 +399,45 @@ export function mergeOrder(coarse: ArrayLike<number>, fine: ArrayLike<number>, r
   const k = d + di;
   const depths = new Float32Array(rays * k);
   const rows = new Int32Array(rays * k);
-  const idx = new Int32Array(k);
+  const fineOrder = new Int32Array(di);
+  const all = new Int32Array(k);
+  const put = (r: number, pos: number, j: number, value: number) => {
+    depths[r * k + pos] = value;
+    rows[r * k + pos] = r * k + j;
+  };
   for (let r = 0; r < rays; r++) {
-    const value = (j: number) => (j < d ? coarse[r * d + j] : fine[r * di + j - d]);
-    // Insertion sort: the coarse part is already ascending, so this is a merge in practice.
-    for (let j = 0; j < k; j++) {
-      const v = value(j);
-      let p = j;
-      while (p > 0 && value(idx[p - 1]) > v) {
-        idx[p] = idx[p - 1];
-        p--;
+    const c0 = r * d;
+    const f0 = r * di;
+    let ascending = true;
+    for (let j = 1; j < d && ascending; j++) ascending = coarse[c0 + j - 1] <= coarse[c0 + j];
+    if (ascending) {
+      // Stable insertion sort of the (few) fine samples, then a linear merge (coarse first on ties).
+      for (let j = 0; j < di; j++) {
+        const v = fine[f0 + j];
+        let p = j;
+        while (p > 0 && fine[f0 + fineOrder[p - 1]] > v) {
+          fineOrder[p] = fineOrder[p - 1];
+          p--;
+        }
+        fineOrder[p] = j;
       }
-      idx[p] = j;
-    }
-    for (let j = 0; j < k; j++) {
-      depths[r * k + j] = value(idx[j]);
-      rows[r * k + j] = r * k + idx[j];
+      let i = 0;
+      let j = 0;
+      for (let pos = 0; pos < k; pos++) {
+        if (j >= di || (i < d && coarse[c0 + i] <= fine[f0 + fineOrder[j]])) {
+          put(r, pos, i, coarse[c0 + i]);
+          i++;
+        } else {
+          put(r, pos, d + fineOrder[j], fine[f0 + fineOrder[j]]);
+          j++;
+        }
+      }
+    } else {
+      // Coarse depths out of order (rays that miss the box in 'auto' mode): stable sort of all.
+      const value = (j: number) => (j < d ? coarse[c0 + j] : fine[f0 + j - d]);
+      for (let j = 0; j < k; j++) all[j] = j;
+      const sorted = Array.from(all).sort((a, b) => value(a) - value(b) || a - b);
+      sorted.forEach((j, pos) => put(r, pos, j, value(j)));
     }
   }
   return { depths, rows };
