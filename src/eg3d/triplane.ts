@@ -7,7 +7,8 @@
  * Planes are constants for training (only the decoder and SR are fine-tuned), so the sampler is
  * not differentiable: its output is a fresh constant tensor. On the webgpu backend a WGSL kernel
  * does the work on the device; elsewhere (wasm, cpu) plain index arithmetic over the plane data
- * read once per sampler is faster than composing tf ops (see the report in the tests).
+ * read once per sampler: measured on wasm for 196k ray samples on 256² planes, 0.09–0.2 s CPU
+ * against 2.4–3.0 s for the same sampling composed of tf ops (12 row gathers + weights).
  */
 import * as tf from '@tensorflow/tfjs';
 import { isWebGPUBackend, runTriplaneKernel } from './triplane-webgpu.ts';
