@@ -52,6 +52,8 @@ export function MultiViewStrip() {
     );
     return () => {
       alive = false;
+      // Superseded strip renders must not hold up the worker (e.g. once training starts).
+      renders.cancel((slot) => slot.startsWith('strip-'));
     };
   }, [generator, active, v.stripSeeds, v.psi, v.mode, strength, version, renders]);
 

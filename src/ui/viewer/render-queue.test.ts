@@ -64,6 +64,24 @@ describe('RenderQueue', () => {
     expect(calls[1].r.yaw).toBe(0.5);
   });
 
+  it('withdraws pending requests on cancel, leaving the one in flight', async () => {
+    const { calls, fn } = controllableRenderer();
+    const q = new RenderQueue(fn);
+    const a = q.request('strip-0', req(0.1), 0, 'low');
+    const b = q.request('strip-1', req(0.2), 0, 'low');
+    const m = q.request('main', req(0.3), 0);
+    await tick();
+    q.cancel((s) => s.startsWith('strip-'));
+    expect(await b).toBeNull();
+    expect(q.waiting).toBe(1);
+    calls[0].done(img(1));
+    expect(await a).toEqual(img(1));
+    await tick();
+    calls[1].done(img(3));
+    expect(await m).toEqual(img(3));
+    expect(calls.map((c) => c.r.yaw)).toEqual([0.1, 0.3]);
+  });
+
   it('reports a failed render and continues with the next', async () => {
     const { calls, fn } = controllableRenderer();
     const errors: unknown[] = [];

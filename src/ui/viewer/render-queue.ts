@@ -100,6 +100,17 @@ export class RenderQueue {
     }
   }
 
+  /** Withdraws pending (not yet started) requests whose slot matches; they resolve with null. */
+  cancel(match: (slot: string) => boolean): void {
+    for (const [slot, p] of [...this.pending]) {
+      if (!match(slot)) continue;
+      p.resolve(null);
+      this.pending.delete(slot);
+      this.lowSlots.delete(slot);
+    }
+    this.order = this.order.filter((s) => this.pending.has(s));
+  }
+
   /** Drops cached adapted renders (e.g. after a new base generator is loaded). */
   clearCache(): void {
     this.cache.clear();
