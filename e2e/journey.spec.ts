@@ -37,6 +37,9 @@ test('journey: reference → adaptation → reload → orbit → download', asyn
   await page.getByTestId('batch-size').fill('1');
   await page.getByTestId('mean-samples').fill('2');
   await page.getByTestId('preview-every').fill('1');
+  // Small live previews: every preview renders source and adapted views in the worker.
+  await page.getByTestId('preview-latents').fill('1');
+  await page.getByTestId('preview-views').fill('3');
   // A larger step than the default so a 5-iteration run visibly changes the renders.
   await page.getByTestId('learning-rate').fill('0.02');
   await expect(page.getByTestId('settings-error')).toHaveCount(0);

@@ -43,6 +43,35 @@ function NumberField(props: {
   );
 }
 
+/** A numeric engine option (AdaptSettings.options); empty = the engine's default. */
+function OptionField(props: {
+  label: string;
+  name: string;
+  options: AdaptSettings['options'];
+  testId: string;
+  onChange: (options: AdaptSettings['options']) => void;
+}) {
+  const v = props.options[props.name];
+  return (
+    <label className="field">
+      <span>{props.label}</span>
+      <input
+        type="number"
+        min={1}
+        placeholder="engine default"
+        value={typeof v === 'number' ? v : ''}
+        data-testid={props.testId}
+        onChange={(e) => {
+          const next = { ...props.options };
+          if (e.target.value === '') delete next[props.name];
+          else next[props.name] = Number(e.target.value);
+          props.onChange(next);
+        }}
+      />
+    </label>
+  );
+}
+
 function Settings({ locked }: { locked: boolean }) {
   const c = useController();
   const s = useStudio((st) => st.settings);
@@ -83,6 +112,13 @@ function Settings({ locked }: { locked: boolean }) {
             <NumberField label="Learning rate" value={s.learningRate} step={0.0001} testId="learning-rate" onChange={(v) => set({ learningRate: v })} />
             <NumberField label="Preview every" value={s.previewEvery} min={1} testId="preview-every" onChange={(v) => set({ previewEvery: v })} />
             <NumberField label="μ_s samples" value={s.meanEmbeddingSamples} min={1} testId="mean-samples" onChange={(v) => set({ meanEmbeddingSamples: v })} />
+          </div>
+        </fieldset>
+        <fieldset disabled={locked}>
+          <legend>Live preview</legend>
+          <div className="grid2">
+            <OptionField label="Preview latents" name="previewLatents" options={s.options} testId="preview-latents" onChange={(options) => set({ options })} />
+            <OptionField label="Preview views" name="previewViews" options={s.options} testId="preview-views" onChange={(options) => set({ options })} />
           </div>
         </fieldset>
         <fieldset disabled={locked}>
