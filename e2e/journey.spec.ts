@@ -1,8 +1,9 @@
 /**
  * A user's journey through the studio on the real engine (Web Worker, tfjs WebGPU — SwiftShader here):
  * default model ready → drop a reference → short adaptation with live progress and loss charts →
- * reload mid-run and get the checkpoint back → finish → orbit → source/adapted → download the weights
- * and check them → drop a non-image. Screenshots go to e2e-artifacts/.
+ * reload mid-run and get the checkpoint back (its weights are shown) → orbit → source/adapted →
+ * download the weights, check them and load them back → drop a non-image. Screenshots go to
+ * e2e-artifacts/. Only one training run: on SwiftShader every run pays for shader compilation.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,44 +38,48 @@ test('journey: reference → adaptation → reload → orbit → download', asyn
   await page.getByTestId('batch-size').fill('1');
   await page.getByTestId('mean-samples').fill('2');
   await page.getByTestId('preview-every').fill('1');
-  // Small live previews: every preview renders source and adapted views in the worker.
+  // Small live previews: every preview renders the adapted views in the worker.
   await page.getByTestId('preview-latents').fill('1');
   await page.getByTestId('preview-views').fill('3');
-  // A larger step than the default so a 5-iteration run visibly changes the renders.
+  // A larger step than the default so a few iterations visibly change the renders.
   await page.getByTestId('learning-rate').fill('0.02');
   await expect(page.getByTestId('settings-error')).toHaveCount(0);
   await page.getByTestId('start').click();
+  await expect(page.getByTestId('phase-mean-embedding')).toHaveAttribute('aria-current', 'step', { timeout: 600_000 });
 
   // Iterations advance and the loss chart grows.
-  await expect.poll(() => globalIteration(page), { timeout: 900_000, intervals: [1000] }).toBeGreaterThanOrEqual(1);
+  await expect.poll(() => globalIteration(page), { timeout: 1_200_000, intervals: [2000] }).toBeGreaterThanOrEqual(1);
+  await expect(page.getByTestId('loss-total')).not.toHaveAttribute('data-points', '0');
   const firstPoints = Number(await page.getByTestId('loss-total').getAttribute('data-points'));
-  await expect.poll(() => globalIteration(page), { timeout: 900_000, intervals: [1000] }).toBeGreaterThanOrEqual(2);
+  await expect.poll(() => globalIteration(page), { timeout: 900_000, intervals: [2000] }).toBeGreaterThanOrEqual(2);
   await expect
     .poll(async () => Number(await page.getByTestId('loss-total').getAttribute('data-points')), { timeout: 120_000 })
     .toBeGreaterThan(firstPoints);
-  await expect(page.getByTestId('phase-tri-d')).toHaveAttribute('aria-current', 'step');
+  await expect(page.getByTestId('speed')).not.toHaveText('—');
   await shot(page, '03-mid-adaptation');
 
-  // 4. Reload mid-run: the reference, settings and last checkpoint come back.
-  await expect(page.getByTestId('checkpoint-info')).toBeVisible({ timeout: 900_000 });
+  // 4. Reload mid-run: the reference, settings and last checkpoint come back, its weights in the viewer.
+  await expect
+    .poll(async () => Number((await page.getByTestId('checkpoint-info').getAttribute('data-iteration').catch(() => null)) ?? 0), {
+      timeout: 900_000,
+      intervals: [2000],
+    })
+    .toBeGreaterThanOrEqual(1);
   const savedAt = Number(await page.getByTestId('checkpoint-info').getAttribute('data-iteration'));
-  expect(savedAt).toBeGreaterThanOrEqual(1);
   await page.reload();
   await expect(page.getByTestId('studio')).toHaveAttribute('data-ready', 'true', { timeout: 600_000 });
   await expect(page.getByTestId('checkpoint-info')).toHaveAttribute('data-restored', 'true', { timeout: 300_000 });
   expect(Number(await page.getByTestId('checkpoint-info').getAttribute('data-iteration'))).toBeGreaterThanOrEqual(savedAt);
   await expect(page.getByTestId('reference-ready')).toHaveAttribute('data-applied', 'true');
+  await expect(page.getByTestId('reference-ready')).toContainText('mona_lisa.png');
   await expect(page.getByTestId('notice')).toContainText('Restored the checkpoint');
+  await expect(page.getByTestId('loss-total')).not.toHaveAttribute('data-points', '0');
+  await expect(page.getByTestId('resume-checkpoint')).toBeEnabled();
   await page.getByTestId('advanced-settings').locator('summary').click();
   await expect(page.getByTestId('iters-trid')).toHaveValue('3');
-  await shot(page, '04-restored-after-reload');
-
-  // 5. Resume from the checkpoint and finish.
-  await page.getByTestId('resume-checkpoint').click();
-  await expect(page.getByTestId('run-state')).toHaveText('done', { timeout: 900_000 });
-  await expect(page.getByTestId('iteration')).toHaveAttribute('data-global', '5');
+  await expect(page.getByTestId('learning-rate')).toHaveValue('0.02');
   await viewerSettled(page);
-  await shot(page, '05-done');
+  await shot(page, '04-restored-after-reload');
 
   // 6. Orbit by dragging: the camera and the render change.
   await page.getByTestId('view-adapted').click();
