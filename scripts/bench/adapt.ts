@@ -5,9 +5,12 @@
  * Cases: the tiny and ffhqlike fixture generators (tiny CLIP fixture as encoder) and, when
  * BENCH_FULL=1, the full ffhq512-128 architecture with random weights and a random-weight CLIP
  * ViT-B/32 (minutes per iteration on CPU backends, so it is opt-in and measured once).
- * `BENCH_ADAPT_ITERS` (default 2) timed iterations per step after one warm-up on the small cases.
+ * `BENCH_ADAPT_ITERS` (default 2) timed iterations per step after one warm-up on the tiny case; the
+ * larger cases are timed over one iteration without warm-up.
  */
 import * as tf from '@tensorflow/tfjs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { BenchContext } from '../bench.ts';
 import { NodeFileByteSource } from '../../src/platform/node-file.ts';
 import { Random } from '../../src/core/random.ts';
@@ -26,6 +29,7 @@ interface Case {
   encoder: () => Promise<FeatureEncoder>;
   timedIterations: number;
   warmup: boolean;
+  phase: 'tri-d' | 'g2';
 }
 
 function trainerFor(gen: EG3DGenerator, enc: FeatureEncoder, chunkRays: number, iterations: [number, number]): { trainer: AdapterTrainer; owned: tf.Tensor[] } {
@@ -54,31 +58,26 @@ function trainerFor(gen: EG3DGenerator, enc: FeatureEncoder, chunkRays: number, 
 async function benchCase(ctx: BenchContext, c: Case): Promise<void> {
   const gen = await c.generator();
   const enc = await c.encoder();
-  const per = (c.warmup ? 1 : 0) + c.timedIterations;
-  const { trainer, owned } = trainerFor(gen, enc, 16384, [per, per]);
+  const n = (c.warmup ? 1 : 0) + c.timedIterations;
+  // A schedule that starts in the measured step (step 2 from the base Tri-D: same cost).
+  const { trainer, owned } = trainerFor(gen, enc, 16384, c.phase === 'tri-d' ? [n, 0] : [0, n]);
+  const label = c.phase === 'tri-d' ? 'step 1 (Tri-D)' : 'step 2 (G2)';
   try {
-    for (const [phase, label] of [
-      ['tri-d', 'step 1 (Tri-D)'],
-      ['g2', 'step 2 (G2)'],
-    ] as const) {
-      if (c.warmup) await trainer.step();
-      // Peak memory of one iteration (profiled separately: profiling adds bookkeeping time).
-      const g = trainer.globalIteration;
-      const info = await tf.profile(() => {
-        const { grads, components } = trainer.computeGradients(g);
-        tf.dispose([...grads.values(), components]);
-        return [] as tf.Tensor[];
-      });
-      const t0 = performance.now();
-      for (let i = 0; i < c.timedIterations; i++) {
-        const r = await trainer.step();
-        if (r.phase !== phase) throw new Error(`bench schedule out of step (${r.phase} ≠ ${phase})`);
-      }
-      const s = (performance.now() - t0) / 1000;
-      const note = `batch 1, ${gen.config.neuralRenderingResolution}² × (${gen.config.rendering.depthResolution}+${gen.config.rendering.depthResolutionImportance}) samples → ${gen.config.imgResolution}², ${enc.name}; ${c.timedIterations} iteration(s)${c.warmup ? ' after 1 warm-up' : ', no warm-up'}`;
-      ctx.report(`${c.name} ${label}`, c.timedIterations / s, 'it/s', note);
-      ctx.report(`${c.name} ${label} peak tensor memory`, info.peakBytes / 2 ** 20, 'MiB', 'tf.profile peakBytes of one iteration (incl. weights)');
-    }
+    if (c.warmup) await trainer.step();
+    // Peak memory of one iteration (profiled separately: profiling adds bookkeeping time).
+    const g = trainer.globalIteration;
+    const info = await tf.profile(() => {
+      const { grads, components } = trainer.computeGradients(g);
+      tf.dispose([...grads.values(), components]);
+      return [] as tf.Tensor[];
+    });
+    const t0 = performance.now();
+    for (let i = 0; i < c.timedIterations; i++) await trainer.step();
+    const s = (performance.now() - t0) / 1000;
+    const r = gen.config.rendering;
+    const note = `batch 1, ${gen.config.neuralRenderingResolution}² × (${r.depthResolution}+${r.depthResolutionImportance}) samples → ${gen.config.imgResolution}², ${enc.name}; ${c.timedIterations} iteration(s)${c.warmup ? ' after 1 warm-up' : ', no warm-up'}`;
+    ctx.report(`${c.name} ${label}`, c.timedIterations / s, 'it/s', note);
+    ctx.report(`${c.name} ${label} peak tensor memory`, info.peakBytes / 2 ** 20, 'MiB', 'tf.profile peakBytes of one iteration (incl. weights)');
   } finally {
     trainer.dispose(true);
     tf.dispose(owned);
@@ -87,29 +86,55 @@ async function benchCase(ctx: BenchContext, c: Case): Promise<void> {
   }
 }
 
-export async function run(ctx: BenchContext): Promise<void> {
+function cases(ctx: BenchContext): Case[] {
   const iters = Number(process.env.BENCH_ADAPT_ITERS ?? 2);
   const clipTiny = async () => loadClipEncoder(await NodeFileByteSource.open(`${ctx.fixturesDir}/clip-tiny.hf.safetensors`), { id: 'clip-tiny', name: 'CLIP tiny fixture' });
-  const cases: Case[] = [
-    { name: 'eg3d-tiny', generator: async () => EG3DGenerator.fromPickle(await NodeFileByteSource.open(`${ctx.fixturesDir}/eg3d-tiny.pkl`)), encoder: clipTiny, timedIterations: iters, warmup: true },
-    { name: 'eg3d-ffhqlike', generator: async () => EG3DGenerator.fromPickle(await NodeFileByteSource.open(`${ctx.fixturesDir}/eg3d-ffhqlike.pkl`)), encoder: clipTiny, timedIterations: 1, warmup: false },
-  ];
-  if (process.env.BENCH_FULL === '1') {
-    cases.push({
-      name: 'ffhq512-128 (random weights)',
-      generator: async () => EG3DGenerator.create(FFHQ512_128_CONFIG, initRandomWeights(FFHQ512_128_CONFIG, new Random(1))),
-      encoder: async () => new ClipImageEncoder(randomVisionTransformer(OPENAI_VIT_CONFIGS['ViT-B/32'], 1), null, { id: 'clip-b32-random', name: 'CLIP ViT-B/32 (random weights)' }),
-      timedIterations: 1,
-      warmup: false,
+  const tiny = async () => EG3DGenerator.fromPickle(await NodeFileByteSource.open(`${ctx.fixturesDir}/eg3d-tiny.pkl`));
+  const ffhqlike = async () => EG3DGenerator.fromPickle(await NodeFileByteSource.open(`${ctx.fixturesDir}/eg3d-ffhqlike.pkl`));
+  const full = async () => EG3DGenerator.create(FFHQ512_128_CONFIG, initRandomWeights(FFHQ512_128_CONFIG, new Random(1)));
+  const clipB32 = async () => new ClipImageEncoder(randomVisionTransformer(OPENAI_VIT_CONFIGS['ViT-B/32'], 1), null, { id: 'clip-b32-random', name: 'CLIP ViT-B/32 (random weights)' });
+  const slow = ctx.backend === 'webgpu'; // SwiftShader: CPU-speed WebGPU, one iteration only
+  const list: Case[] = [];
+  for (const phase of ['tri-d', 'g2'] as const) {
+    list.push({ name: 'eg3d-tiny', generator: tiny, encoder: clipTiny, timedIterations: slow ? 1 : iters, warmup: !slow, phase });
+    if (!slow) list.push({ name: 'eg3d-ffhqlike', generator: ffhqlike, encoder: clipTiny, timedIterations: 1, warmup: false, phase });
+    if (!slow && process.env.BENCH_FULL === '1') list.push({ name: 'ffhq512-128 (random weights)', generator: full, encoder: clipB32, timedIterations: 1, warmup: false, phase });
+  }
+  return list;
+}
+
+const caseId = (c: Case) => `${c.name}|${c.phase}`;
+
+/**
+ * Each case runs in its own process: a case that exhausts the wasm heap (4 GiB) aborts the wasm
+ * module, and the failure is then reported as a row instead of ending the section.
+ */
+export async function run(ctx: BenchContext): Promise<void> {
+  const only = process.env.BENCH_ADAPT_CASE;
+  if (only) {
+    const c = cases(ctx).find((x) => caseId(x) === only);
+    if (!c) throw new Error(`unknown adapt bench case ${only}`);
+    await benchCase(ctx, c);
+    return;
+  }
+  if (process.env.BENCH_FULL !== '1') {
+    console.log(`| adapt | ffhq512-128 (random weights) | ${ctx.backend} | | | skipped: set BENCH_FULL=1 (one iteration per step takes many minutes on CPU backends and may exceed the 4 GiB wasm heap) |`);
+  }
+  const benchMain = fileURLToPath(new URL('../bench.ts', import.meta.url));
+  for (const c of cases(ctx)) {
+    const r = spawnSync(process.execPath, [...process.execArgv, benchMain, '--child', 'adapt', '--backend', ctx.backend], {
+      env: { ...process.env, BENCH_ADAPT_CASE: caseId(c) },
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
     });
-  } else {
-    console.log(`| adapt | ffhq512-128 (random weights) | ${ctx.backend} | | | skipped: set BENCH_FULL=1 (one iteration per step takes many minutes on CPU backends) |`);
+    const rows = (r.stdout ?? '').split('\n').filter((l) => l.startsWith('| adapt |'));
+    for (const row of rows) console.log(row);
+    if (r.status !== 0) {
+      const text = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
+      const why = /Aborted\(|out of memory|Cannot enlarge memory|memory access out of bounds/i.test(text)
+        ? 'wasm heap exhausted (4 GiB limit)'
+        : (text.trim().split('\n').filter((l) => /Error/.test(l)).pop() ?? `exit ${r.status}`).slice(0, 160);
+      console.log(`| adapt | ${c.name} ${c.phase === 'tri-d' ? 'step 1 (Tri-D)' : 'step 2 (G2)'} | ${ctx.backend} | | | failed: ${why} |`);
+    }
   }
-  if (ctx.backend === 'webgpu') {
-    // SwiftShader (CPU) WebGPU: the tiny case only, once, to show the path works.
-    cases.splice(1);
-    cases[0].timedIterations = 1;
-    cases[0].warmup = false;
-  }
-  for (const c of cases) await benchCase(ctx, c);
 }
