@@ -20,6 +20,7 @@ import { initRandomWeights } from '../../src/eg3d/weights.ts';
 import { loadClipEncoder, ClipImageEncoder, type FeatureEncoder } from '../../src/clip/encoder.ts';
 import { OPENAI_VIT_CONFIGS, randomVisionTransformer } from '../../src/clip/vit.ts';
 import { GeneratorView } from '../../src/adapter/generator-view.ts';
+import { DEFAULT_CHUNK_RAYS } from '../../src/eg3d/renderer.ts';
 import { AdapterTrainer } from '../../src/adapter/trainer.ts';
 import { DEFAULT_METHOD_OPTIONS } from '../../src/adapter/options.ts';
 
@@ -60,7 +61,7 @@ async function benchCase(ctx: BenchContext, c: Case): Promise<void> {
   const enc = await c.encoder();
   const n = (c.warmup ? 1 : 0) + c.timedIterations;
   // A schedule that starts in the measured step (step 2 from the base Tri-D: same cost).
-  const { trainer, owned } = trainerFor(gen, enc, 16384, c.phase === 'tri-d' ? [n, 0] : [0, n]);
+  const { trainer, owned } = trainerFor(gen, enc, DEFAULT_CHUNK_RAYS, c.phase === 'tri-d' ? [n, 0] : [0, n]);
   const label = c.phase === 'tri-d' ? 'step 1 (Tri-D)' : 'step 2 (G2)';
   try {
     if (c.warmup) await trainer.step();

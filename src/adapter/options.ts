@@ -38,8 +38,6 @@ export interface MethodOptions {
   previewLatents: number;
   previewViews: number;
   previewYaw: number;
-  /** Renderer ray chunk (memory vs. speed). */
-  chunkRays: number;
 }
 
 export const DEFAULT_METHOD_OPTIONS: Readonly<MethodOptions> = {
@@ -60,7 +58,6 @@ export const DEFAULT_METHOD_OPTIONS: Readonly<MethodOptions> = {
   previewLatents: 2,
   previewViews: 3,
   previewYaw: 0.45,
-  chunkRays: 16384,
 };
 
 export interface OptionDescription {
@@ -92,7 +89,6 @@ export const METHOD_OPTION_DESCRIPTIONS: readonly OptionDescription[] = [
   { name: 'previewLatents', kind: 'number', min: 1, max: 8, integer: true, help: 'preview latents' },
   { name: 'previewViews', kind: 'number', min: 1, max: 7, integer: true, help: 'preview views per latent' },
   { name: 'previewYaw', kind: 'number', min: 0, max: 1.2, help: 'largest preview yaw (radians)' },
-  { name: 'chunkRays', kind: 'number', min: 256, max: 1 << 22, integer: true, help: 'rays rendered per chunk' },
 ];
 
 export class MethodOptionError extends Error {

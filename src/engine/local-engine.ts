@@ -16,6 +16,7 @@ import { EG3DGenerator } from '../eg3d/generator.ts';
 import { cameraFromYawPitch, frontalCamera } from '../eg3d/camera.ts';
 import { loadWeights, parameterCounts, tfToTorch, type WeightMap } from '../eg3d/weights.ts';
 import { writeEG3DPickleWithReplacedTensors } from '../eg3d/pickle-export.ts';
+import { DEFAULT_CHUNK_RAYS } from '../eg3d/renderer.ts';
 import { loadClipEncoder, type FeatureEncoder } from '../clip/encoder.ts';
 import { loadDefaultEncoder } from '../clip/default-encoder.ts';
 import { GeneratorView, type RenderOverrides } from '../adapter/generator-view.ts';
@@ -55,7 +56,7 @@ export interface LocalEngineOptions {
   loadDefaultEncoder?: () => Promise<FeatureEncoder>;
   /** Cheaper rendering (tests, benchmarks, slow devices): fewer samples per ray / lower neural resolution. */
   renderOverrides?: RenderOverrides;
-  /** Rays per renderer chunk (memory bound; default 16384). */
+  /** Rays per renderer chunk (memory bound; default the renderer's DEFAULT_CHUNK_RAYS = 4096). */
   chunkRays?: number;
 }
 
@@ -273,7 +274,7 @@ export class LocalEngine implements AdapterEngine {
       summary: describeConfig(generator.config),
       parameters: parameterCounts(generator.config).total,
     };
-    return { info, generator, view: new GeneratorView(generator, this.opts.chunkRays ?? 16384, this.opts.renderOverrides), checkpoint, original };
+    return { info, generator, view: new GeneratorView(generator, this.opts.chunkRays ?? DEFAULT_CHUNK_RAYS, this.opts.renderOverrides), checkpoint, original };
   }
 
   private replaceGenerator(next: LoadedGenerator): void {
