@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { Random } from '../core/random.ts';
+import { cameraFromYawPitch } from '../eg3d/camera.ts';
+import {
+  headFromSeed, headParamsFromLatent, headParamsFromUniforms, NUM_HEAD_FACTORS, ProceduralHead,
+  sampleHeadParams, SIGMA_RAW_EMPTY, SIGMA_RAW_SOLID,
+} from './heads.ts';
+import { renderGroundTruth } from './gt-render.ts';
+import { samplePoints } from './points.ts';
+
+function randomPoints(seed: number, n: number): Float32Array {
+  const r = new Random(seed);
+  return Float32Array.from({ length: 3 * n }, () => r.next() - 0.5);
+}
+
+describe('procedural heads', () => {
+  it('is deterministic from the seed', () => {
+    const a = headFromSeed(7), b = headFromSeed(7);
+    expect(b.params).toEqual(a.params);
+    const pts = randomPoints(1, 500);
+    const sa = new Float32Array(500), sb = new Float32Array(500), ca = new Float32Array(1500), cb = new Float32Array(1500);
+    a.evaluate(pts, sa, ca);
+    b.evaluate(pts, sb, cb);
+    expect(sb).toEqual(sa);
+    expect(cb).toEqual(ca);
+    expect(headFromSeed(8).params).not.toEqual(a.params);
+  });
+
+  it('pairs a latent with a head through its first NUM_HEAD_FACTORS entries only', () => {
+    const z = new Random(3).normalArray(512);
+    const p = headParamsFromLatent(z);
+    const z2 = z.slice();
+    z2[NUM_HEAD_FACTORS + 5] += 3;
+    expect(headParamsFromLatent(z2)).toEqual(p);
+    z2[4] += 1;
+    expect(headParamsFromLatent(z2).faceLength).not.toEqual(p.faceLength);
+    expect(() => headParamsFromLatent(new Float32Array(10))).toThrow(RangeError);
+    expect(() => headParamsFromUniforms([0.5])).toThrow(RangeError);
+  });
+
+  it('is solid inside the head, empty in front of the face and outside the box', () => {
+    for (let seed = 0; seed < 10; seed++) {
+      const h = headFromSeed(seed);
+      expect(h.sigmaRaw(0, 0.02, 0)).toBe(SIGMA_RAW_SOLID); // middle of the skull
+      expect(h.sigmaRaw(0, 0.0, 0.45)).toBe(SIGMA_RAW_EMPTY); // in front of the nose
+      expect(h.sigmaRaw(0.3, 0.3, 0.3)).toBe(SIGMA_RAW_EMPTY); // front corner of the box
+      expect(h.sigmaRaw(0, 0, -0.6)).toBe(SIGMA_RAW_EMPTY); // outside the box
+      // the backdrop sits behind the head
+      expect(h.sigmaRaw(0, 0, -0.43)).toBeGreaterThan(50);
+    }
+  });
+
+  it('has a smooth density ramp across the face surface along +z', () => {
+    const h = headFromSeed(2);
+    const along = (z: number) => h.sigmaRaw(0.05, -0.03, z); // through the cheek toward the camera
+    expect(along(0.05)).toBe(SIGMA_RAW_SOLID);
+    expect(along(0.4)).toBe(SIGMA_RAW_EMPTY);
+    let intermediate = 0;
+    for (let z = 0.05; z < 0.4; z += 0.001) {
+      const s = along(z);
+      if (s > SIGMA_RAW_EMPTY && s < SIGMA_RAW_SOLID) intermediate++;
+    }
+    // a ramp ≈ 0.03 thick (not a step): learnable by a tri-plane decoder
+    expect(intermediate).toBeGreaterThan(15);
+  });
+
+  it('gives 100 random heads clearly different looks', () => {
+    const rng = new Random(11);
+    const cam = cameraFromYawPitch(0.2, 0);
+    const images: Float32Array[] = [];
+    for (let i = 0; i < 100; i++) images.push(renderGroundTruth(new ProceduralHead(sampleHeadParams(rng)), cam, { resolution: 12, fineStep: 0.006 }).rgb);
+    let minDiff = Infinity;
+    for (let i = 0; i < images.length; i++) {
+      for (let j = i + 1; j < images.length; j++) {
+        let d = 0;
+        for (let k = 0; k < images[i].length; k++) d += Math.abs(images[i][k] - images[j][k]);
+        minDiff = Math.min(minDiff, d / images[i].length);
+      }
+    }
+    // mean absolute difference of even the most similar pair, on the [−1, 1] scale
+    expect(minDiff).toBeGreaterThan(0.03);
+  });
+
+  it('draws supervision points near surfaces with ground-truth density and colour', () => {
+    const h = headFromSeed(4);
+    const s = samplePoints(h, new Random(5), { count: 1000, uniformFraction: 0.2 });
+    expect(s.points.length).toBe(3000);
+    let nonEmpty = 0;
+    for (let i = 0; i < 1000; i++) {
+      if (s.sigmaRaw[i] > SIGMA_RAW_EMPTY) {
+        nonEmpty++;
+        for (let c = 0; c < 3; c++) {
+          expect(s.rgb[3 * i + c]).toBeGreaterThanOrEqual(0);
+          expect(s.rgb[3 * i + c]).toBeLessThanOrEqual(1);
+        }
+      }
+    }
+    expect(nonEmpty).toBeGreaterThan(300);
+    expect(nonEmpty).toBeLessThan(900);
+    expect(samplePoints(h, new Random(5), { count: 1000 })).toEqual(s);
+  });
+});

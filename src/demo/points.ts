@@ -1,0 +1,54 @@
+/**
+ * 3D supervision points for the demo generator: for one procedural head, a mix of uniform points in
+ * (and slightly beyond) the tri-plane box and points near surfaces, with the ground-truth raw density
+ * and colour at each. Near-surface points dominate because that is where density and colour decide
+ * what a render looks like; the uniform ones keep empty space empty.
+ */
+import type { Random } from '../core/random.ts';
+import { BOX_HALF, type ProceduralHead } from './heads.ts';
+
+export interface PointSamples {
+  /** `[P·3]` world positions. */
+  points: Float32Array;
+  /** `[P]` ground-truth σ_raw. */
+  sigmaRaw: Float32Array;
+  /** `[P·3]` ground-truth colour in [0, 1] (0 where empty). */
+  rgb: Float32Array;
+}
+
+export interface PointSamplingOptions {
+  count: number;
+  /** Fraction of uniform points (default 0.2). */
+  uniformFraction?: number;
+  /** Half-width of the |SDF| band that counts as near a surface (default 0.03). */
+  band?: number;
+}
+
+/** Draws `count` points for `head` (deterministic given `rng`). */
+export function samplePoints(head: ProceduralHead, rng: Random, opts: PointSamplingOptions): PointSamples {
+  const count = opts.count;
+  const nUniform = Math.round(count * (opts.uniformFraction ?? 0.2));
+  const band = opts.band ?? 0.03;
+  const points = new Float32Array(count * 3);
+  const reach = BOX_HALF * 1.04; // a few points just outside the box, where the field must be empty
+  for (let i = 0; i < nUniform; i++) {
+    points[3 * i] = (2 * rng.next() - 1) * reach;
+    points[3 * i + 1] = (2 * rng.next() - 1) * reach;
+    points[3 * i + 2] = (2 * rng.next() - 1) * reach;
+  }
+  // Near-surface points by rejection from uniform candidates (≈ 20 % acceptance), bounded in tries.
+  let filled = nUniform;
+  for (let tries = 0; filled < count && tries < 200 * count; tries++) {
+    const x = (2 * rng.next() - 1) * BOX_HALF, y = (2 * rng.next() - 1) * BOX_HALF, z = (2 * rng.next() - 1) * BOX_HALF;
+    if (Math.abs(head.distance(x, y, z)) > band) continue;
+    points[3 * filled] = x;
+    points[3 * filled + 1] = y;
+    points[3 * filled + 2] = z;
+    filled++;
+  }
+  if (filled < count) throw new Error(`samplePoints: found only ${filled - nUniform} near-surface points`);
+  const sigmaRaw = new Float32Array(count);
+  const rgb = new Float32Array(count * 3);
+  head.evaluate(points, sigmaRaw, rgb);
+  return { points, sigmaRaw, rgb };
+}
