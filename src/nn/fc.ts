@@ -54,12 +54,22 @@ export function biasAct<T extends tf.Tensor>(x: T, b: tf.Tensor1D | null, opts: 
   const gain = opts.gain ?? ACTIVATION_GAIN[act];
   const clamp = opts.clamp ?? null;
   if (act === 'linear' && clamp === null) return tf.tidy(() => (gain === 1 ? (b ? tf.add(x, b) : tf.clone(x)) : tf.mul(b ? tf.add(x, b) : x, gain))) as T;
-  const inputGrad = (dy: tf.Tensor, out: tf.Tensor) =>
-    tf.tidy(() => {
-      let g: tf.Tensor = act === 'lrelu' ? tf.mul(dy, tf.where(tf.greater(out, 0), tf.scalar(gain), tf.scalar(gain * LRELU_ALPHA))) : tf.mul(dy, gain);
-      if (clamp !== null) g = tf.mul(g, tf.cast(tf.less(tf.abs(out), clamp), 'float32'));
-      return g;
-    });
+  // dx = dy · gain · (1 where out > 0, else α for lrelu) · (|out| < clamp); temporaries freed eagerly.
+  const inputGrad = (dy: tf.Tensor, out: tf.Tensor): tf.Tensor => {
+    let g: tf.Tensor;
+    if (act === 'lrelu') {
+      const slope = tf.tidy(() => tf.where(tf.greater(out, 0), tf.scalar(gain), tf.scalar(gain * LRELU_ALPHA)));
+      g = tf.mul(dy, slope);
+      slope.dispose();
+    } else g = tf.mul(dy, gain);
+    if (clamp !== null) {
+      const mask = tf.tidy(() => tf.cast(tf.less(tf.abs(out), clamp), 'float32'));
+      const masked = tf.mul(g, mask);
+      tf.dispose([g, mask]);
+      g = masked;
+    }
+    return g;
+  };
   if (b) {
     const op = tf.customGrad((xin, bin, save) => {
       const out = biasActForward(xin as tf.Tensor, bin as tf.Tensor1D, act, gain, clamp);

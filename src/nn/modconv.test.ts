@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../platform/node-backend.ts';
 import { Random } from '../core/random.ts';
-import { upConvTranspose3x3, modulatedConv2d, demodulationCoefficients } from './modconv.ts';
+import { upConvTranspose3x3, modulatedConv2d } from './modconv.ts';
 import { upsample2d, upConvLowpass, fir1d } from './upfirdn.ts';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -148,13 +148,5 @@ describe('up-sampling layers', () => {
     expect(Math.abs(mine.loss - ref.loss)).toBeLessThan(1e-3 * Math.max(1, Math.abs(ref.loss)));
     expect(maxAbsDiff(mine.gw, ref.gw)).toBeLessThan(1e-4);
     expect(maxAbsDiff(mine.gs, ref.gs)).toBeLessThan(1e-4);
-  });
-
-  it('demodulation coefficients normalise each output filter', () => {
-    const d = tf.tidy(() => {
-      const w = tf.ones([3, 3, 2, 1]) as tf.Tensor4D;
-      return demodulationCoefficients(w, tf.tensor2d([[1, 2]])).dataSync()[0];
-    });
-    expect(d).toBeCloseTo(1 / Math.sqrt(9 * (1 + 4)), 6);
   });
 });

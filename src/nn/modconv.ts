@@ -1,7 +1,6 @@
 /**
- * StyleGAN2 modulated convolution in its unfused form (scale the input channels by the styles, run
- * one ordinary convolution with the shared weight, scale the output channels by the demodulation
- * coefficients), the up-sampling variant, and the SynthesisLayer / ToRGB layers built on it.
+ * StyleGAN2 modulated convolution (per-sample modulated/demodulated weights, one ordinary conv per
+ * sample), the up-sampling variant, and the SynthesisLayer / ToRGB layers built on it.
  * Every convolution goes through `conv2d` (custom filter gradient) so the layers train on wasm.
  * Layouts: x NHWC, weight `[kh, kw, in, out]`, styles `[N, in]`, FC weights `[in, out]`.
  */
@@ -14,15 +13,6 @@ export interface ModulatedConvOptions {
   demodulate: boolean;
   /** 1 = same-size 'k//2'-padded conv, 2 = StyleGAN2 up-sampling conv (k must be 3). */
   up: 1 | 2;
-}
-
-/** d[n,o] = rsqrt(Σ_{ky,kx,i} (W[ky,kx,i,o]·s[n,i])² + 1e−8) = rsqrt(s² · ΣW² + 1e−8). */
-export function demodulationCoefficients(weight: tf.Tensor4D, styles: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => {
-    const [kh, kw, cin, cout] = weight.shape;
-    const wsq = tf.sum(tf.square(weight).reshape([kh * kw, cin, cout]), 0) as tf.Tensor2D;
-    return tf.rsqrt(tf.add(tf.matMul(tf.square(styles), wsq), 1e-8)) as tf.Tensor2D;
-  });
 }
 
 function tapKernel(weight: tf.Tensor4D, rows: number[], cols: number[]): tf.Tensor4D {
