@@ -7,8 +7,8 @@
  * run with the same directory continues from it (unless --fresh).
  *
  * Options (defaults in brackets):
- *   --seed N [1]            --field-steps N [6000]   --sr-steps N [400]
- *   --batch N [4]           --points N [4096]        --sr-batch N [2]
+ *   --seed N [1]            --field-steps N [3000]   --sr-steps N [200]
+ *   --batch N [4]           --points N [2048]        --sr-batch N [2]
  *   --lr X [0.002]          --decoder-lr X [0.03]    --sr-lr X [0.002]
  *   --full-planes (train the 256² backbone blocks too; for a GPU machine)
  *   --backend wasm|webgpu|cpu [wasm, or TFJS_BACKEND]

@@ -250,7 +250,7 @@ const BACKDROP_THICKNESS = 0.035;
 /** The head is modelled at unit scale and placed at HEAD_ORIGIN scaled by HEAD_SCALE. */
 const HEAD_SCALE = 1.12;
 const HEAD_ORIGIN: Readonly<[number, number, number]> = [0, -0.012, 0];
-const BACKDROP_CUT_Z = -0.01;
+const BACKDROP_CUT_Z = 0.15;
 /** Face features (chin, cheeks, brows, eyes, nose, lips) all lie inside this sphere minus a margin
  * larger than every smooth-union radius, so outside it they can be skipped without changing the SDF. */
 const FACE_BOUND = { cy: -0.055, cz: 0.15, r: 0.27 };
@@ -472,7 +472,7 @@ export class ProceduralHead {
       const browHalf = 0.0045 * p.browThickness * (1 - 0.6 * smoothstep(-0.01, 0.035, dxBrow));
       let hairTone = smoothstep(browHalf + 0.002, browHalf, Math.abs(y - browCentre)) * smoothstep(0.038, 0.03, Math.abs(dxBrow + 0.004)) * front;
       if (p.beard > 0) {
-        const beardZone = smoothstep(this.mouthY + 0.012, this.mouthY - 0.008, y) * smoothstep(-0.03, 0.03, z) * smoothstep(-0.17, -0.12, y) * p.beard;
+        const beardZone = smoothstep(this.mouthY + 0.012, this.mouthY - 0.008, y) * smoothstep(-0.03, 0.03, z) * p.beard;
         const moustache = p.beard * Math.exp(-(((y - this.mouthY - 0.022) / 0.007) ** 2)) * smoothstep(0.05, 0.035, ax) * front;
         hairTone = Math.max(hairTone, 0.85 * Math.max(beardZone, moustache));
       }

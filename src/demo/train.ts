@@ -56,10 +56,10 @@ export interface DemoTrainOptions {
 
 export const DEFAULT_DEMO_TRAIN_OPTIONS: DemoTrainOptions = {
   seed: 1,
-  fieldSteps: 6000,
-  srSteps: 400,
+  fieldSteps: 3000,
+  srSteps: 200,
   batch: 4,
-  pointsPerHead: 4096,
+  pointsPerHead: 2048,
   srBatch: 2,
   learningRate: 0.002,
   decoderLearningRate: 0.03,
