@@ -40,7 +40,7 @@ const FILTER_GRAD_BLOCK_ROWS = 32768;
  * transposeA and its inner-axis slices are several times slower). Blocks of rows keep float32
  * accumulations short.
  */
-function filterGradientStride1(xp: tf.Tensor4D, dy: tf.Tensor4D, kh: number, kw: number): tf.Tensor4D {
+export function filterGradientStride1(xp: tf.Tensor4D, dy: tf.Tensor4D, kh: number, kw: number): tf.Tensor4D {
   const [n, hp, wp, cin] = xp.shape;
   const [, ho, wo, cout] = dy.shape;
   const rowsPerImage = hp * wp;
@@ -75,6 +75,23 @@ function filterGradientStride1(xp: tf.Tensor4D, dy: tf.Tensor4D, kh: number, kw:
   const out = tf.tidy(() => tf.transpose(tf.stack(acc as tf.Tensor2D[]).reshape([kh, kw, cout, cin]), [0, 1, 3, 2]) as tf.Tensor4D);
   tf.dispose(acc as tf.Tensor2D[]);
   return out;
+}
+
+/**
+ * Input gradient of a stride-1 correlation with zero padding [top, bottom, left, right]: a forward
+ * correlation of dy with the rotated, in/out-swapped kernel (~10× faster on wasm than
+ * Conv2DBackpropInput). Padding larger than k − 1 (rows that only saw zeros) is cropped away.
+ */
+export function inputGradientStride1(dy: tf.Tensor4D, w: tf.Tensor4D, xShape: number[], pads: [number, number, number, number]): tf.Tensor4D {
+  const [kh, kw] = w.shape;
+  const [pt, pb, pl, pr] = pads;
+  const a = [kh - 1 - pt, kh - 1 - pb, kw - 1 - pl, kw - 1 - pr];
+  return tf.tidy(() => {
+    const wRot = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    const full = tf.conv2d(dy, wRot, 1, [[0, 0], [Math.max(0, a[0]), Math.max(0, a[1])], [Math.max(0, a[2]), Math.max(0, a[3])], [0, 0]]);
+    const needsCrop = a.some((v) => v < 0);
+    return needsCrop ? (tf.slice(full, [0, Math.max(0, -a[0]), Math.max(0, -a[2]), 0], xShape) as tf.Tensor4D) : full;
+  });
 }
 
 /** Strided convolutions (not used by EG3D's layers): one transpose + matMul per tap over a strided view. */
@@ -118,12 +135,8 @@ export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, strides: number | [number
         // Temporaries are freed as soon as they are used: at 512² each is over 100 MB.
         const xp = padded ? tf.pad(xs, padSpec) : xs;
         let dx: tf.Tensor4D;
-        if (sh === 1 && sw === 1 && pt < kh && pb < kh && pl < kw && pr < kw) {
-          // Stride 1: the input gradient is a correlation of dy with the rotated, in/out-swapped
-          // kernel — a forward conv, ~10× faster on wasm than Conv2DBackpropInput.
-          const wRot = tf.tidy(() => tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D);
-          dx = tf.conv2d(dy, wRot, 1, [[0, 0], [kh - 1 - pt, kh - 1 - pb], [kw - 1 - pl, kw - 1 - pr], [0, 0]]);
-          wRot.dispose();
+        if (sh === 1 && sw === 1) {
+          dx = inputGradientStride1(dy, ws, xs.shape, [pt, pb, pl, pr]);
         } else {
           const dxp = tf.conv2dTranspose(dy, ws, xp.shape, [sh, sw], 'valid');
           dx = dxp;

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../platform/node-backend.ts';
 import { Random } from '../core/random.ts';
 import { upConvTranspose3x3, modulatedConv2d } from './modconv.ts';
-import { upsample2d, upConvLowpass, fir1d } from './upfirdn.ts';
+import { upsample2d, fir1d, RESAMPLE_TAPS } from './upfirdn.ts';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -53,12 +53,13 @@ describe('up-sampling layers', () => {
     y.dispose();
   });
 
-  it('upConvLowpass equals upfirdn2d(pad 1, gain 4)', () => {
+  it('the up-conv low-pass (separable fir1d, taps 2f) equals upfirdn2d(pad 1, gain 4)', () => {
     const rng = new Random(2);
     const shape = [1, 7, 6, 2];
     const x = rng.normalArray(7 * 6 * 2);
     const ref = upfirdnRef(x, shape, 1, [1, 1]);
-    const y = tf.tidy(() => tf.mul(upConvLowpass(tf.tensor4d(x, shape as [number, number, number, number])), 1 / 4));
+    const taps = RESAMPLE_TAPS.map((t) => 2 * t);
+    const y = tf.tidy(() => tf.mul(fir1d(fir1d(tf.tensor4d(x, shape as [number, number, number, number]), 1, taps, 1, 1), 2, taps, 1, 1), 1 / 4));
     expect(y.shape).toEqual(ref.shape);
     // upfirdnRef uses gain up² = 1 for up = 1; the layer's low-pass has gain 4.
     expect(maxAbsDiff(y.dataSync(), ref.data)).toBeLessThan(1e-5);

@@ -5,9 +5,9 @@
  * Layouts: x NHWC, weight `[kh, kw, in, out]`, styles `[N, in]`, FC weights `[in, out]`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { conv2d } from './conv.ts';
+import { conv2d, filterGradientStride1, inputGradientStride1 } from './conv.ts';
 import { biasAct, fullyConnected } from './fc.ts';
-import { upConvLowpass, interleave } from './upfirdn.ts';
+import { interleaveForward, deinterleave, fir1dForward, RESAMPLE_TAPS } from './upfirdn.ts';
 
 export interface ModulatedConvOptions {
   demodulate: boolean;
@@ -21,30 +21,99 @@ function tapKernel(weight: tf.Tensor4D, rows: number[], cols: number[]): tf.Tens
   return tf.concat(rowTensors, 0) as tf.Tensor4D;
 }
 
+/** Per axis phases of the stride-2 transposed 3×3 conv: input padding and the kernel taps used. */
+const UP_PHASES = [
+  { pad: [1, 1] as [number, number], taps: [2, 0] },
+  { pad: [0, 1] as [number, number], taps: [1] },
+];
+
+/**
+ * The whole up-sampling conv of one sample — transposed conv (four phase convs + interleave) and the
+ * low-pass — as one custom op: only x and the (small) weight are kept, and the backward pass frees
+ * its intermediate gradients as it goes (tfjs keeps every op-level gradient until the end of the
+ * backward pass, which at 512² would be several 100 MB tensors per layer).
+ */
+export function upConv3x3(x: tf.Tensor4D, weight: tf.Tensor4D): tf.Tensor4D {
+  const [kh, kw] = weight.shape;
+  if (kh !== 3 || kw !== 3) throw new Error(`upConv3x3: only 3×3 kernels are supported (got ${kh}×${kw})`);
+  const taps = RESAMPLE_TAPS.map((t) => 2 * t);
+  const reversed = [...taps].reverse();
+  const op = tf.customGrad((xin, win, save) => {
+    const xi = xin as tf.Tensor4D;
+    const wi = win as tf.Tensor4D;
+    (save as tf.GradSaveFunc)([xi, wi]);
+    const value = tf.tidy(() => {
+      // y' (2H+2 × 2W+2, trailing zero row/column) → low-pass with padding (1, 0) on each axis.
+      const y = upConvTranspose3x3(xi, wi);
+      return fir1dForward(fir1dForward(y, 1, taps, 1, 0), 2, taps, 1, 0);
+    });
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+        // Adjoint of the low-pass: reversed taps, padding (taps−1−before, taps−1−after) = (2, 3).
+        const g1 = fir1dForward(dy, 2, reversed, 2, 3);
+        const g = fir1dForward(g1, 1, reversed, 2, 3);
+        g1.dispose();
+        const rows = deinterleave(g, 1);
+        g.dispose();
+        let dx: tf.Tensor4D | null = null;
+        const dTap: tf.Tensor2D[][] = [[], [], []].map(() => []) as tf.Tensor2D[][];
+        UP_PHASES.forEach((py, iy) => {
+          const cols = deinterleave(rows[iy], 2);
+          rows[iy].dispose();
+          UP_PHASES.forEach((px, ix) => {
+            const gp = cols[ix];
+            const pads: [number, number, number, number] = [py.pad[0], py.pad[1], px.pad[0], px.pad[1]];
+            const k = tf.tidy(() => tapKernel(ws, py.taps, px.taps));
+            const dxp = inputGradientStride1(gp, k, xs.shape, pads);
+            k.dispose();
+            if (dx) {
+              const sum = tf.add(dx, dxp) as tf.Tensor4D;
+              tf.dispose([dx, dxp]);
+              dx = sum;
+            } else dx = dxp;
+            const xp = tf.pad(xs, [[0, 0], py.pad, px.pad, [0, 0]]);
+            const dk = filterGradientStride1(xp as tf.Tensor4D, gp, py.taps.length, px.taps.length);
+            tf.dispose([xp, gp]);
+            // Scatter the phase kernel's gradient back to the 3×3 taps it was built from.
+            py.taps.forEach((ky, jy) =>
+              px.taps.forEach((kx, jx) => {
+                dTap[ky][kx] = tf.tidy(() => tf.slice(dk, [jy, jx, 0, 0], [1, 1, -1, -1]).reshape([ws.shape[2], ws.shape[3]])) as tf.Tensor2D;
+              }),
+            );
+            dk.dispose();
+          });
+        });
+        const flat = dTap.flat();
+        const dw = tf.tidy(() => tf.stack(flat).reshape(ws.shape)) as tf.Tensor4D;
+        tf.dispose(flat);
+        return [dx!, dw];
+      },
+    };
+  });
+  return op(x, weight) as tf.Tensor4D;
+}
+
 /**
  * Stride-2 transposed convolution with the kernel not flipped (PyTorch `conv_transpose2d` with the
  * weight's in/out swapped), evaluated as four phase convolutions on the low-resolution input so no
  * multiply touches an inserted zero. Per axis: even outputs y[2q] = x[q]·W[0] + x[q−1]·W[2]
  * (input padded (1,1), taps [2,0]); odd outputs y[2q+1] = x[q]·W[1] (input padded (0,1), tap [1]).
  * Returns 2H+2 × 2W+2: the exact (2H+1)² result followed by one zero row and column.
+ * Forward only (upConv3x3 provides the gradient of the whole up-sampling conv).
  */
 export function upConvTranspose3x3(x: tf.Tensor4D, weight: tf.Tensor4D): tf.Tensor4D {
   const [kh, kw] = weight.shape;
   if (kh !== 3 || kw !== 3) throw new Error(`upConvTranspose3x3: only 3×3 kernels are supported (got ${kh}×${kw})`);
   return tf.tidy(() => {
-    const phase = [
-      { pad: [1, 1] as [number, number], taps: [2, 0] },
-      { pad: [0, 1] as [number, number], taps: [1] },
-    ];
-    const rowsOut: tf.Tensor4D[] = [];
-    for (const py of phase) {
-      const cols: tf.Tensor4D[] = [];
-      for (const px of phase) {
-        cols.push(conv2d(x, tapKernel(weight, py.taps, px.taps), 1, [py.pad[0], py.pad[1], px.pad[0], px.pad[1]]));
-      }
-      rowsOut.push(interleave(cols[0], cols[1], 2));
-    }
-    return interleave(rowsOut[0], rowsOut[1], 1);
+    const rowsOut = UP_PHASES.map((py) => {
+      const cols = UP_PHASES.map((px) =>
+        tf.conv2d(x, tapKernel(weight, py.taps, px.taps), 1, [[0, 0], py.pad, px.pad, [0, 0]] as tf.backend_util.ExplicitPadding),
+      );
+      return interleaveForward(cols[0], cols[1], 2);
+    });
+    return interleaveForward(rowsOut[0], rowsOut[1], 1);
   });
 }
 
@@ -66,9 +135,7 @@ export function modulatedConv2d(x: tf.Tensor4D, weight: tf.Tensor4D, styles: tf.
       let wb = tf.mul(weight, tf.slice(styles, [b, 0], [1, cin]).reshape([1, 1, cin, 1])) as tf.Tensor4D;
       if (opts.demodulate) wb = tf.mul(wb, tf.rsqrt(tf.add(tf.sum(tf.square(wb), [0, 1, 2], true), 1e-8))) as tf.Tensor4D;
       const xb = n === 1 ? x : (tf.slice(x, [b, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D);
-      // The transposed conv leaves one trailing zero row/column, which stands in for the low-pass's
-      // trailing padding: pad only before.
-      outs.push(opts.up === 2 ? upConvLowpass(upConvTranspose3x3(xb, wb), 1, 0) : conv2d(xb, wb, 1, [Math.floor(kh / 2), Math.floor(kh / 2), Math.floor(kw / 2), Math.floor(kw / 2)]));
+      outs.push(opts.up === 2 ? upConv3x3(xb, wb) : conv2d(xb, wb, 1, [Math.floor(kh / 2), Math.floor(kh / 2), Math.floor(kw / 2), Math.floor(kw / 2)]));
     }
     return n === 1 ? outs[0] : (tf.concat(outs, 0) as tf.Tensor4D);
   });

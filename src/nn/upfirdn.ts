@@ -26,7 +26,8 @@ function sliceAxis(x: tf.Tensor4D, axis: SpatialAxis, start: number, size: numbe
   return tf.slice(x, begin, sizes);
 }
 
-function fir1dForward(x: tf.Tensor4D, axis: SpatialAxis, taps: number[], before: number, after: number): tf.Tensor4D {
+/** fir1d without a custom gradient (for use inside other custom ops). */
+export function fir1dForward(x: tf.Tensor4D, axis: SpatialAxis, taps: number[], before: number, after: number): tf.Tensor4D {
   return tf.tidy(() => {
     const xp = padAxis(x, axis, before, after);
     const outLen = xp.shape[axis] - taps.length + 1;
@@ -56,24 +57,37 @@ export function fir1d(x: tf.Tensor4D, axis: SpatialAxis, taps: number[], before:
  * the stacked intermediate is not kept for the backward pass (tfjs' reshape keeps its input).
  */
 export function interleave(even: tf.Tensor4D, odd: tf.Tensor4D, axis: SpatialAxis): tf.Tensor4D {
-  const s = even.shape;
-  const merged = [...s] as number[];
-  merged[axis] = 2 * s[axis];
-  const split = [...s] as number[];
-  split.splice(axis + 1, 0, 2);
-  // Backward: move the phase axis to the front (one transpose) and cut two contiguous halves; tfjs-wasm's
-  // unstack / strided slices along an inner axis are 10–50× slower at these sizes.
-  const perm = [axis + 1, ...[0, 1, 2, 3, 4].filter((a) => a !== axis + 1)];
-  const size = s.reduce((a, b) => a * b, 1);
   const op = tf.customGrad((e, o) => ({
-    value: tf.tidy(() => tf.stack([e as tf.Tensor4D, o as tf.Tensor4D], axis + 1).reshape(merged)) as tf.Tensor4D,
-    gradFunc: (dy: tf.Tensor4D) =>
-      tf.tidy(() => {
-        const phases = tf.transpose(dy.reshape(split), perm).reshape([2, size]);
-        return [tf.slice(phases, [0, 0], [1, size]).reshape(s), tf.slice(phases, [1, 0], [1, size]).reshape(s)];
-      }),
+    value: interleaveForward(e as tf.Tensor4D, o as tf.Tensor4D, axis),
+    gradFunc: (dy: tf.Tensor4D) => deinterleave(dy, axis),
   }));
   return op(even, odd) as tf.Tensor4D;
+}
+
+/** interleave without a custom gradient (for use inside other custom ops). */
+export function interleaveForward(even: tf.Tensor4D, odd: tf.Tensor4D, axis: SpatialAxis): tf.Tensor4D {
+  const merged = [...even.shape] as number[];
+  merged[axis] *= 2;
+  return tf.tidy(() => tf.stack([even, odd], axis + 1).reshape(merged)) as tf.Tensor4D;
+}
+
+/**
+ * The inverse of interleave: [even, odd] phases along `axis` (length must be even). Moves the phase
+ * axis to the front (one transpose) and cuts two contiguous halves; tfjs-wasm's unstack / strided
+ * slices along an inner axis are 10–50× slower at these sizes.
+ */
+export function deinterleave(y: tf.Tensor4D, axis: SpatialAxis): [tf.Tensor4D, tf.Tensor4D] {
+  const half = [...y.shape] as number[];
+  if (half[axis] % 2 !== 0) throw new Error(`deinterleave: axis ${axis} has odd length ${half[axis]}`);
+  half[axis] /= 2;
+  const split = [...half];
+  split.splice(axis + 1, 0, 2);
+  const perm = [axis + 1, ...[0, 1, 2, 3, 4].filter((a) => a !== axis + 1)];
+  const size = half.reduce((a, b) => a * b, 1);
+  return tf.tidy(() => {
+    const phases = tf.transpose(y.reshape(split), perm).reshape([2, size]);
+    return [tf.slice(phases, [0, 0], [1, size]).reshape(half) as tf.Tensor4D, tf.slice(phases, [1, 0], [1, size]).reshape(half) as tf.Tensor4D];
+  });
 }
 
 /**
@@ -94,17 +108,5 @@ export function upsample2d(x: tf.Tensor4D): tf.Tensor4D {
       y = interleave(even, odd, axis);
     }
     return y;
-  });
-}
-
-/**
- * The low-pass that follows the stride-2 transposed convolution of an up-sampling layer:
- * upfirdn2d(y, f, padding 1 on every side, gain 4), i.e. per axis taps 2·f, output = input − 1.
- * `padBefore/padAfter` let the caller account for zero rows it already carries.
- */
-export function upConvLowpass(y: tf.Tensor4D, padBefore = 1, padAfter = 1): tf.Tensor4D {
-  return tf.tidy(() => {
-    const taps = RESAMPLE_TAPS.map((t) => 2 * t);
-    return fir1d(fir1d(y, 1, taps, padBefore, padAfter), 2, taps, padBefore, padAfter);
   });
 }
