@@ -33,7 +33,8 @@ export function blockedColumnSum(x: tf.Tensor2D): tf.Tensor1D {
   });
 }
 
-function biasActForward(x: tf.Tensor, b: tf.Tensor1D | null, act: Activation, gain: number, clamp: number | null): tf.Tensor {
+/** The bias_act value without a custom gradient (for use inside other custom ops). */
+export function biasActForward(x: tf.Tensor, b: tf.Tensor1D | null, act: Activation, gain: number, clamp: number | null): tf.Tensor {
   return tf.tidy(() => {
     let y: tf.Tensor = b ? tf.add(x, b) : x;
     if (act === 'lrelu') y = tf.leakyRelu(y, LRELU_ALPHA);
@@ -41,6 +42,26 @@ function biasActForward(x: tf.Tensor, b: tf.Tensor1D | null, act: Activation, ga
     if (clamp !== null) y = tf.clipByValue(y, -clamp, clamp);
     return y;
   });
+}
+
+/**
+ * Gradient of bias_act w.r.t. its input from its output alone: dy · gain · (1 where out > 0, else α
+ * for lrelu) · (|out| < clamp). Temporaries are freed eagerly (full-size at 512²).
+ */
+export function biasActInputGradient(dy: tf.Tensor, out: tf.Tensor, act: Activation, gain: number, clamp: number | null): tf.Tensor {
+  let g: tf.Tensor;
+  if (act === 'lrelu') {
+    const slope = tf.tidy(() => tf.where(tf.greater(out, 0), tf.scalar(gain), tf.scalar(gain * LRELU_ALPHA)));
+    g = tf.mul(dy, slope);
+    slope.dispose();
+  } else g = tf.mul(dy, gain);
+  if (clamp !== null) {
+    const mask = tf.tidy(() => tf.cast(tf.less(tf.abs(out), clamp), 'float32'));
+    const masked = tf.mul(g, mask);
+    tf.dispose([g, mask]);
+    g = masked;
+  }
+  return g;
 }
 
 /**
@@ -54,22 +75,7 @@ export function biasAct<T extends tf.Tensor>(x: T, b: tf.Tensor1D | null, opts: 
   const gain = opts.gain ?? ACTIVATION_GAIN[act];
   const clamp = opts.clamp ?? null;
   if (act === 'linear' && clamp === null) return tf.tidy(() => (gain === 1 ? (b ? tf.add(x, b) : tf.clone(x)) : tf.mul(b ? tf.add(x, b) : x, gain))) as T;
-  // dx = dy · gain · (1 where out > 0, else α for lrelu) · (|out| < clamp); temporaries freed eagerly.
-  const inputGrad = (dy: tf.Tensor, out: tf.Tensor): tf.Tensor => {
-    let g: tf.Tensor;
-    if (act === 'lrelu') {
-      const slope = tf.tidy(() => tf.where(tf.greater(out, 0), tf.scalar(gain), tf.scalar(gain * LRELU_ALPHA)));
-      g = tf.mul(dy, slope);
-      slope.dispose();
-    } else g = tf.mul(dy, gain);
-    if (clamp !== null) {
-      const mask = tf.tidy(() => tf.cast(tf.less(tf.abs(out), clamp), 'float32'));
-      const masked = tf.mul(g, mask);
-      tf.dispose([g, mask]);
-      g = masked;
-    }
-    return g;
-  };
+  const inputGrad = (dy: tf.Tensor, out: tf.Tensor) => biasActInputGradient(dy, out, act, gain, clamp);
   if (b) {
     const op = tf.customGrad((xin, bin, save) => {
       const out = biasActForward(xin as tf.Tensor, bin as tf.Tensor1D, act, gain, clamp);

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../platform/node-backend.ts';
 import { Random } from '../core/random.ts';
-import { upConvTranspose3x3, modulatedConv2d } from './modconv.ts';
+import { upConvTranspose3x3, modulatedConv2d, synthesisLayer } from './modconv.ts';
 import { upsample2d, fir1d, RESAMPLE_TAPS } from './upfirdn.ts';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -150,4 +150,61 @@ describe('up-sampling layers', () => {
     expect(maxAbsDiff(mine.gw, ref.gw)).toBeLessThan(1e-4);
     expect(maxAbsDiff(mine.gs, ref.gs)).toBeLessThan(1e-4);
   });
+});
+
+describe('synthesisLayer (fused per-sample op)', () => {
+  beforeAll(async () => {
+    await initNodeBackend('wasm');
+  });
+
+  for (const up of [1, 2] as const) {
+    it(`value and gradients (x, weight, bias, affine, noise strength) match plain ops on cpu (up ${up})`, async () => {
+      const rng = new Random(20 + up);
+      const [h, cin, cout, wdim] = [5, 3, 4, 6];
+      const res = h * up;
+      const d = {
+        x: rng.normalArray(h * h * cin), w: rng.normalArray(9 * cin * cout), b: rng.normalArray(cout), aw: rng.normalArray(wdim * cin),
+        ab: rng.normalArray(cin), lat: rng.normalArray(wdim), nc: rng.normalArray(res * res), r: rng.normalArray(res * res * cout),
+      };
+      const clamp = 0.9;
+      const make = () => ({
+        x: tf.tensor4d(d.x, [1, h, h, cin]), w: tf.tensor4d(d.w, [3, 3, cin, cout]), b: tf.tensor1d(d.b), aw: tf.tensor2d(d.aw, [wdim, cin]),
+        ab: tf.tensor1d(d.ab), lat: tf.tensor2d(d.lat, [1, wdim]), nc: tf.tensor2d(d.nc, [res, res]), ns: tf.scalar(0.3), r: tf.tensor4d(d.r, [1, res, res, cout]),
+      });
+      await tf.setBackend('cpu');
+      const ref = tf.tidy(() => {
+        const t = make();
+        const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, aw: tf.Tensor, ns: tf.Tensor) => {
+          const s = tf.add(tf.mul(tf.matMul(t.lat, aw as tf.Tensor2D), 1 / Math.sqrt(wdim)), t.ab).reshape([1, 1, cin, 1]);
+          let wb = tf.mul(w, s);
+          wb = tf.mul(wb, tf.rsqrt(tf.add(tf.sum(tf.square(wb), [0, 1, 2], true), 1e-8)));
+          let y: tf.Tensor4D;
+          if (up === 1) y = tf.conv2d(x as tf.Tensor4D, wb as tf.Tensor4D, 1, 'same');
+          else {
+            const yt = tf.conv2dTranspose(x as tf.Tensor4D, tf.transpose(wb, [0, 1, 3, 2]) as tf.Tensor4D, [1, 2 * h + 1, 2 * h + 1, cout], 2, 'valid');
+            const f1 = [1, 3, 3, 1];
+            const fir = tf.tensor4d(Array.from({ length: 16 }, (_, i) => (4 * f1[Math.floor(i / 4)] * f1[i % 4]) / 64), [4, 4, 1, 1]);
+            y = tf.depthwiseConv2d(tf.pad(yt, [[0, 0], [1, 1], [1, 1], [0, 0]]), tf.tile(fir, [1, 1, cout, 1]) as tf.Tensor4D, 1, 'valid');
+          }
+          const withNoise = tf.add(y, tf.mul(t.nc.reshape([1, res, res, 1]), ns));
+          const out = tf.clipByValue(tf.mul(tf.leakyRelu(tf.add(withNoise, b), 0.2), Math.SQRT2), -clamp, clamp);
+          return tf.sum(tf.mul(out, t.r));
+        };
+        const g = tf.grads(f)([t.x, t.w, t.b, t.aw, t.ns]);
+        return { loss: f(t.x, t.w, t.b, t.aw, t.ns).dataSync()[0], g: g.map((v) => v.dataSync().slice()) };
+      });
+      await tf.setBackend('wasm');
+      const mine = tf.tidy(() => {
+        const t = make();
+        const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, aw: tf.Tensor, ns: tf.Tensor) => {
+          const out = synthesisLayer(x as tf.Tensor4D, t.lat, { affineWeight: aw as tf.Tensor2D, affineBias: t.ab, weight: w as tf.Tensor4D, bias: b as tf.Tensor1D, noiseStrength: ns, noiseConst: t.nc }, { up, noiseMode: 'const', convClamp: clamp });
+          return tf.sum(tf.mul(out, t.r));
+        };
+        const g = tf.grads(f)([t.x, t.w, t.b, t.aw, t.ns]);
+        return { loss: f(t.x, t.w, t.b, t.aw, t.ns).dataSync()[0], g: g.map((v) => v.dataSync().slice()) };
+      });
+      expect(Math.abs(mine.loss - ref.loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(ref.loss)));
+      ref.g.forEach((gr, i) => expect(maxAbsDiff(mine.g[i], gr)).toBeLessThan(1e-4));
+    });
+  }
 });

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv2d, filterGradientStride1, inputGradientStride1 } from './conv.ts';
-import { biasAct, fullyConnected } from './fc.ts';
+import { ACTIVATION_GAIN, biasAct, biasActForward, biasActInputGradient, blockedColumnSum, fullyConnected } from './fc.ts';
 import { interleaveForward, deinterleave, fir1dForward, RESAMPLE_TAPS } from './upfirdn.ts';
 
 export interface ModulatedConvOptions {
@@ -34,65 +34,134 @@ const UP_PHASES = [
  * backward pass, which at 512² would be several 100 MB tensors per layer).
  */
 export function upConv3x3(x: tf.Tensor4D, weight: tf.Tensor4D): tf.Tensor4D {
-  const [kh, kw] = weight.shape;
-  if (kh !== 3 || kw !== 3) throw new Error(`upConv3x3: only 3×3 kernels are supported (got ${kh}×${kw})`);
-  const taps = RESAMPLE_TAPS.map((t) => 2 * t);
-  const reversed = [...taps].reverse();
   const op = tf.customGrad((xin, win, save) => {
     const xi = xin as tf.Tensor4D;
     const wi = win as tf.Tensor4D;
     (save as tf.GradSaveFunc)([xi, wi]);
-    const value = tf.tidy(() => {
-      // y' (2H+2 × 2W+2, trailing zero row/column) → low-pass with padding (1, 0) on each axis.
-      const y = upConvTranspose3x3(xi, wi);
-      return fir1dForward(fir1dForward(y, 1, taps, 1, 0), 2, taps, 1, 0);
-    });
     return {
-      value,
-      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
-        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
-        // Adjoint of the low-pass: reversed taps, padding (taps−1−before, taps−1−after) = (2, 3).
-        const g1 = fir1dForward(dy, 2, reversed, 2, 3);
-        const g = fir1dForward(g1, 1, reversed, 2, 3);
-        g1.dispose();
-        const rows = deinterleave(g, 1);
-        g.dispose();
-        let dx: tf.Tensor4D | null = null;
-        const dTap: tf.Tensor2D[][] = [[], [], []].map(() => []) as tf.Tensor2D[][];
-        UP_PHASES.forEach((py, iy) => {
-          const cols = deinterleave(rows[iy], 2);
-          rows[iy].dispose();
-          UP_PHASES.forEach((px, ix) => {
-            const gp = cols[ix];
-            const pads: [number, number, number, number] = [py.pad[0], py.pad[1], px.pad[0], px.pad[1]];
-            const k = tf.tidy(() => tapKernel(ws, py.taps, px.taps));
-            const dxp = inputGradientStride1(gp, k, xs.shape, pads);
-            k.dispose();
-            if (dx) {
-              const sum = tf.add(dx, dxp) as tf.Tensor4D;
-              tf.dispose([dx, dxp]);
-              dx = sum;
-            } else dx = dxp;
-            const xp = tf.pad(xs, [[0, 0], py.pad, px.pad, [0, 0]]);
-            const dk = filterGradientStride1(xp as tf.Tensor4D, gp, py.taps.length, px.taps.length);
-            tf.dispose([xp, gp]);
-            // Scatter the phase kernel's gradient back to the 3×3 taps it was built from.
-            py.taps.forEach((ky, jy) =>
-              px.taps.forEach((kx, jx) => {
-                dTap[ky][kx] = tf.tidy(() => tf.slice(dk, [jy, jx, 0, 0], [1, 1, -1, -1]).reshape([ws.shape[2], ws.shape[3]])) as tf.Tensor2D;
-              }),
-            );
-            dk.dispose();
-          });
-        });
-        const flat = dTap.flat();
-        const dw = tf.tidy(() => tf.stack(flat).reshape(ws.shape)) as tf.Tensor4D;
-        tf.dispose(flat);
-        return [dx!, dw];
-      },
+      value: upConvValue(xi, wi),
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => upConvBackward(dy, saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D),
     };
   });
   return op(x, weight) as tf.Tensor4D;
+}
+
+const LOWPASS_TAPS = RESAMPLE_TAPS.map((t) => 2 * t);
+
+/** Up-sampling conv value: transposed conv y' (2H+2, trailing zero row/column) → low-pass with padding (1, 0). */
+function upConvValue(x: tf.Tensor4D, weight: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const y = upConvTranspose3x3(x, weight);
+    return fir1dForward(fir1dForward(y, 1, LOWPASS_TAPS, 1, 0), 2, LOWPASS_TAPS, 1, 0);
+  });
+}
+
+/** [dx, dW] of upConvValue for output gradient dy, freeing every intermediate as soon as it is used. */
+function upConvBackward(dy: tf.Tensor4D, xs: tf.Tensor4D, ws: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
+  const reversed = [...LOWPASS_TAPS].reverse();
+  // Adjoint of the low-pass: reversed taps, padding (taps−1−before, taps−1−after) = (2, 3).
+  const g1 = fir1dForward(dy, 2, reversed, 2, 3);
+  const g = fir1dForward(g1, 1, reversed, 2, 3);
+  g1.dispose();
+  const rows = deinterleave(g, 1);
+  g.dispose();
+  let dx: tf.Tensor4D | null = null;
+  const dTap: tf.Tensor2D[][] = [[], [], []];
+  UP_PHASES.forEach((py, iy) => {
+    const cols = deinterleave(rows[iy], 2);
+    rows[iy].dispose();
+    UP_PHASES.forEach((px, ix) => {
+      const gp = cols[ix];
+      const pads: [number, number, number, number] = [py.pad[0], py.pad[1], px.pad[0], px.pad[1]];
+      const k = tf.tidy(() => tapKernel(ws, py.taps, px.taps));
+      const dxp = inputGradientStride1(gp, k, xs.shape, pads);
+      k.dispose();
+      if (dx) {
+        const sum = tf.add(dx, dxp) as tf.Tensor4D;
+        tf.dispose([dx, dxp]);
+        dx = sum;
+      } else dx = dxp;
+      const xp = tf.pad(xs, [[0, 0], py.pad, px.pad, [0, 0]]);
+      const dk = filterGradientStride1(xp as tf.Tensor4D, gp, py.taps.length, px.taps.length);
+      tf.dispose([xp, gp]);
+      // Scatter the phase kernel's gradient back to the 3×3 taps it was built from.
+      py.taps.forEach((ky, jy) =>
+        px.taps.forEach((kx, jx) => {
+          dTap[ky][kx] = tf.tidy(() => tf.slice(dk, [jy, jx, 0, 0], [1, 1, -1, -1]).reshape([ws.shape[2], ws.shape[3]])) as tf.Tensor2D;
+        }),
+      );
+      dk.dispose();
+    });
+  });
+  const flat = dTap.flat();
+  const dw = tf.tidy(() => tf.stack(flat).reshape(ws.shape)) as tf.Tensor4D;
+  tf.dispose(flat);
+  return [dx!, dw];
+}
+
+/** [dx, dW] of a same-size (k//2-padded) stride-1 conv. */
+function sameConvBackward(dy: tf.Tensor4D, xs: tf.Tensor4D, ws: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
+  const [kh, kw] = ws.shape;
+  const ph = Math.floor(kh / 2);
+  const pw = Math.floor(kw / 2);
+  const dx = inputGradientStride1(dy, ws, xs.shape, [ph, ph, pw, pw]);
+  const xp = ph || pw ? (tf.pad(xs, [[0, 0], [ph, ph], [pw, pw], [0, 0]]) as tf.Tensor4D) : xs;
+  const dw = filterGradientStride1(xp, dy, kh, kw);
+  if (xp !== xs) xp.dispose();
+  return [dx, dw];
+}
+
+function sameConvValue(x: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
+  const ph = Math.floor(w.shape[0] / 2);
+  const pw = Math.floor(w.shape[1] / 2);
+  return tf.conv2d(x, w, 1, [[0, 0], [ph, ph], [pw, pw], [0, 0]] as tf.backend_util.ExplicitPadding);
+}
+
+/**
+ * One sample's conv (same-size or up-sampling) + noise + bias_act(lrelu, √2, clamp) as a single custom
+ * op: the backward pass keeps only x, the modulated weight and the output, and no op-level gradient
+ * of the intermediate conv output outlives the op (memory at 512² is what limits wasm training).
+ */
+function convNoiseBiasAct(x: tf.Tensor4D, w: tf.Tensor4D, bias: tf.Tensor1D, noise: tf.Tensor4D | null, up: 1 | 2, clamp: number | null): tf.Tensor4D {
+  const gain = ACTIVATION_GAIN.lrelu;
+  const forward = (xi: tf.Tensor4D, wi: tf.Tensor4D, bi: tf.Tensor1D, ni: tf.Tensor4D | null) =>
+    tf.tidy(() => {
+      let y = up === 2 ? upConvValue(xi, wi) : sameConvValue(xi, wi);
+      if (ni) y = tf.add(y, ni);
+      return biasActForward(y, bi, 'lrelu', gain, clamp) as tf.Tensor4D;
+    });
+  const backward = (dy: tf.Tensor4D, xs: tf.Tensor4D, ws: tf.Tensor4D, out: tf.Tensor4D, withNoise: boolean): tf.Tensor[] => {
+    const g = biasActInputGradient(dy, out, 'lrelu', gain, clamp) as tf.Tensor4D;
+    const db = tf.tidy(() => blockedColumnSum(g.reshape([-1, g.shape[3]]) as tf.Tensor2D));
+    const dn = withNoise ? tf.sum(g, 3, true) : null;
+    const [dx, dw] = up === 2 ? upConvBackward(g, xs, ws) : sameConvBackward(g, xs, ws);
+    g.dispose();
+    return dn ? [dx, dw, db, dn] : [dx, dw, db];
+  };
+  if (noise) {
+    const op = tf.customGrad((xin, win, bin, nin, save) => {
+      const out = forward(xin as tf.Tensor4D, win as tf.Tensor4D, bin as tf.Tensor1D, nin as tf.Tensor4D);
+      (save as tf.GradSaveFunc)([xin as tf.Tensor4D, win as tf.Tensor4D, out]);
+      return { value: out, gradFunc: (dy: tf.Tensor4D, s: tf.Tensor[]) => backward(dy, s[0] as tf.Tensor4D, s[1] as tf.Tensor4D, s[2] as tf.Tensor4D, true) };
+    });
+    return op(x, w, bias, noise) as tf.Tensor4D;
+  }
+  const op = tf.customGrad((xin, win, bin, save) => {
+    const out = forward(xin as tf.Tensor4D, win as tf.Tensor4D, bin as tf.Tensor1D, null);
+    (save as tf.GradSaveFunc)([xin as tf.Tensor4D, win as tf.Tensor4D, out]);
+    return { value: out, gradFunc: (dy: tf.Tensor4D, s: tf.Tensor[]) => backward(dy, s[0] as tf.Tensor4D, s[1] as tf.Tensor4D, s[2] as tf.Tensor4D, false) };
+  });
+  return op(x, w, bias) as tf.Tensor4D;
+}
+
+/** Per-sample modulated (and demodulated) weights w'[ky,kx,i,o] = W·s[b,i]·d[b,o] (the reference's fused form). */
+function modulatedWeight(weight: tf.Tensor4D, styles: tf.Tensor2D, b: number, demodulate: boolean): tf.Tensor4D {
+  return tf.tidy(() => {
+    const cin = weight.shape[2];
+    let wb = tf.mul(weight, tf.slice(styles, [b, 0], [1, cin]).reshape([1, 1, cin, 1])) as tf.Tensor4D;
+    if (demodulate) wb = tf.mul(wb, tf.rsqrt(tf.add(tf.sum(tf.square(wb), [0, 1, 2], true), 1e-8))) as tf.Tensor4D;
+    return wb;
+  });
 }
 
 /**
@@ -132,8 +201,7 @@ export function modulatedConv2d(x: tf.Tensor4D, weight: tf.Tensor4D, styles: tf.
   return tf.tidy(() => {
     const outs: tf.Tensor4D[] = [];
     for (let b = 0; b < n; b++) {
-      let wb = tf.mul(weight, tf.slice(styles, [b, 0], [1, cin]).reshape([1, 1, cin, 1])) as tf.Tensor4D;
-      if (opts.demodulate) wb = tf.mul(wb, tf.rsqrt(tf.add(tf.sum(tf.square(wb), [0, 1, 2], true), 1e-8))) as tf.Tensor4D;
+      const wb = modulatedWeight(weight, styles, b, opts.demodulate);
       const xb = n === 1 ? x : (tf.slice(x, [b, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D);
       outs.push(opts.up === 2 ? upConv3x3(xb, wb) : conv2d(xb, wb, 1, [Math.floor(kh / 2), Math.floor(kh / 2), Math.floor(kw / 2), Math.floor(kw / 2)]));
     }
@@ -160,21 +228,33 @@ export interface SynthesisLayerOptions {
   convClamp: number | null;
 }
 
-/** SynthesisLayer: styles = affine(w); modulated conv; + noise·strength; bias_act(lrelu, √2, clamp). */
+/**
+ * SynthesisLayer: styles = affine(w); modulated conv; + noise·strength; bias_act(lrelu, √2, clamp).
+ * Each sample runs as one fused custom op (see convNoiseBiasAct).
+ */
 export function synthesisLayer(x: tf.Tensor4D, w: tf.Tensor2D, p: SynthesisLayerParams, opts: SynthesisLayerOptions): tf.Tensor4D {
+  const [n, hIn, wIn, cin] = x.shape;
+  if (p.weight.shape[2] !== cin) throw new Error(`synthesisLayer: input has ${cin} channels, weight expects ${p.weight.shape[2]}`);
+  const h = hIn * opts.up;
+  const wd = wIn * opts.up;
   return tf.tidy(() => {
     const styles = fullyConnected(w, p.affineWeight, p.affineBias);
-    let y = modulatedConv2d(x, p.weight, styles, { demodulate: true, up: opts.up });
-    const [n, h, wd] = y.shape;
+    let noise: tf.Tensor4D | null = null;
     if (opts.noiseMode === 'const') {
-      y = tf.add(y, tf.mul(p.noiseConst.reshape([1, h, wd, 1]), p.noiseStrength));
+      noise = tf.mul(p.noiseConst.reshape([1, h, wd, 1]), p.noiseStrength) as tf.Tensor4D;
     } else if (opts.noiseMode === 'random') {
       if (!opts.randomNoise) throw new Error("synthesisLayer: noiseMode 'random' needs a randomNoise source");
       const draws = opts.randomNoise();
       if (draws.length !== n * h * wd) throw new Error(`synthesisLayer: random noise has ${draws.length} values, expected ${n * h * wd}`);
-      y = tf.add(y, tf.mul(tf.tensor4d(draws, [n, h, wd, 1]), p.noiseStrength));
+      noise = tf.mul(tf.tensor4d(draws, [n, h, wd, 1]), p.noiseStrength) as tf.Tensor4D;
     }
-    return biasAct(y, p.bias, { act: 'lrelu', clamp: opts.convClamp });
+    const outs: tf.Tensor4D[] = [];
+    for (let b = 0; b < n; b++) {
+      const xb = n === 1 ? x : (tf.slice(x, [b, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D);
+      const nb = noise && noise.shape[0] > 1 ? (tf.slice(noise, [b, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D) : noise;
+      outs.push(convNoiseBiasAct(xb, modulatedWeight(p.weight, styles, b, true), p.bias, nb, opts.up, opts.convClamp));
+    }
+    return n === 1 ? outs[0] : (tf.concat(outs, 0) as tf.Tensor4D);
   });
 }
 
