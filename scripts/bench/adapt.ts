@@ -22,7 +22,7 @@ import { OPENAI_VIT_CONFIGS, randomVisionTransformer } from '../../src/clip/vit.
 import { GeneratorView } from '../../src/adapter/generator-view.ts';
 import { DEFAULT_CHUNK_RAYS } from '../../src/eg3d/renderer.ts';
 import { AdapterTrainer } from '../../src/adapter/trainer.ts';
-import { DEFAULT_METHOD_OPTIONS } from '../../src/adapter/options.ts';
+import { DEFAULT_METHOD_OPTIONS, type MethodOptions } from '../../src/adapter/options.ts';
 
 interface Case {
   name: string;
@@ -31,9 +31,10 @@ interface Case {
   timedIterations: number;
   warmup: boolean;
   phase: 'tri-d' | 'g2';
+  options?: Partial<MethodOptions>;
 }
 
-function trainerFor(gen: EG3DGenerator, enc: FeatureEncoder, chunkRays: number, iterations: [number, number]): { trainer: AdapterTrainer; owned: tf.Tensor[] } {
+function trainerFor(gen: EG3DGenerator, enc: FeatureEncoder, chunkRays: number, iterations: [number, number], options: Partial<MethodOptions> = {}): { trainer: AdapterTrainer; owned: tf.Tensor[] } {
   const view = new GeneratorView(gen, chunkRays);
   // Reference features and direction do not affect the cost; random ones avoid a reference image.
   const refs = tf.tidy(() => {
@@ -51,7 +52,7 @@ function trainerFor(gen: EG3DGenerator, enc: FeatureEncoder, chunkRays: number, 
     lossWeights: { dir: 1, dis: 1, imageStructure: 1, featureStructure: 10 },
     seed: 1,
     truncationPsi: 1,
-    options: { ...DEFAULT_METHOD_OPTIONS },
+    options: { ...DEFAULT_METHOD_OPTIONS, ...options },
   });
   return { trainer, owned };
 }
@@ -61,7 +62,7 @@ async function benchCase(ctx: BenchContext, c: Case): Promise<void> {
   const enc = await c.encoder();
   const n = (c.warmup ? 1 : 0) + c.timedIterations;
   // A schedule that starts in the measured step (step 2 from the base Tri-D: same cost).
-  const { trainer, owned } = trainerFor(gen, enc, DEFAULT_CHUNK_RAYS, c.phase === 'tri-d' ? [n, 0] : [0, n]);
+  const { trainer, owned } = trainerFor(gen, enc, DEFAULT_CHUNK_RAYS, c.phase === 'tri-d' ? [n, 0] : [0, n], c.options);
   const label = c.phase === 'tri-d' ? 'step 1 (Tri-D)' : 'step 2 (G2)';
   try {
     if (c.warmup) await trainer.step();
@@ -99,6 +100,8 @@ function cases(ctx: BenchContext): Case[] {
   for (const phase of ['tri-d', 'g2'] as const) {
     list.push({ name: 'eg3d-tiny', generator: tiny, encoder: clipTiny, timedIterations: slow ? 1 : iters, warmup: !slow, phase });
     if (!slow) list.push({ name: 'eg3d-ffhqlike', generator: ffhqlike, encoder: clipTiny, timedIterations: 1, warmup: false, phase });
+    // Step 1 without G2 on the tape: what fits the 4 GiB wasm heap at 512².
+    if (!slow && phase === 'tri-d') list.push({ name: 'eg3d-ffhqlike (step1Output raw-upsampled)', generator: ffhqlike, encoder: clipTiny, timedIterations: 1, warmup: false, phase, options: { step1Output: 'raw-upsampled' } });
     if (!slow && process.env.BENCH_FULL === '1') list.push({ name: 'ffhq512-128 (random weights)', generator: full, encoder: clipB32, timedIterations: 1, warmup: false, phase });
   }
   return list;

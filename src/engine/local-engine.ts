@@ -101,7 +101,24 @@ function engineErrorFrom(e: unknown): EngineError {
   if (/out of memory|allocation failed|Failed to allocate|Array buffer allocation|RangeError: Invalid typed array length/i.test(message)) {
     return new EngineError('out-of-memory', `Ran out of memory (${message}). Try batch size 1, fewer preview views, or the embedded demo model.`);
   }
+  if (wasmAborted(e, message)) {
+    return new EngineError(
+      'out-of-memory',
+      `The WebAssembly backend stopped (${message}): its memory is capped at 4 GiB, which one iteration at this resolution exceeds. ` +
+        'Reload, then use batch size 1, step1Output = raw-upsampled, or the embedded demo model; full-size EG3D needs WebGPU.',
+    );
+  }
   return new EngineError('internal', message);
+}
+
+/**
+ * A wasm heap exhaustion aborts the Emscripten module (RuntimeError "Aborted()"); tfjs then fails on
+ * its next kernel with a TypeError from its own internals. Both mean the backend is gone.
+ */
+function wasmAborted(e: unknown, message: string): boolean {
+  if (typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError) return true;
+  if (/Aborted\(|memory access out of bounds|Cannot enlarge memory/.test(message)) return true;
+  return tf.getBackend() === 'wasm' && e instanceof TypeError && /Cannot read properties of undefined/.test(message) && /tfjs-core|engine\.ts|runKernel/.test(e.stack ?? '');
 }
 
 /** Maps loader errors (bad pickle, unsupported architecture, wrong file) to file error codes. */
