@@ -33,6 +33,9 @@ export default defineConfig({
         '--disable-background-networking',
         '--disable-component-update',
         '--disable-sync',
+        // SwiftShader runs long WebGPU compute passes on the CPU; the GPU watchdog would otherwise kill
+        // the GPU process mid-training on a busy machine (seen as a lost device and lost WebGL context).
+        '--disable-gpu-watchdog',
       ],
     },
   },

@@ -20,7 +20,10 @@ export async function startStudio(root: HTMLElement, createEngine: () => Adapter
   const renders = new RenderQueue(
     (r) => controller.engine.render(r),
     48,
-    (e) => store.setState({ engineError: { code: 'internal', message: `Rendering failed: ${errorMessage(e)}` } }),
+    // A render failing after a lost device is a consequence, not news: keep the device-lost report.
+    (e) => {
+      if (!store.getState().deviceLost) store.setState({ engineError: { code: 'internal', message: `Rendering failed: ${errorMessage(e)}` } });
+    },
   );
   createRoot(root).render(
     <StrictMode>

@@ -261,7 +261,7 @@ export function Viewer() {
           linear
           frameloop="demand"
           dpr={[1, 2]}
-          gl={{ preserveDrawingBuffer: true, antialias: false }}
+          gl={{ antialias: false, powerPreference: 'low-power' }}
           camera={{ position: [0, 0, 100], zoom: 1, near: 0.1, far: 1000 }}
         >
           <RenderPlane source={source} adapted={adapted} view={shownView} split={v.split} zoom={v.zoom} />
