@@ -102,7 +102,10 @@ function cases(ctx: BenchContext): Case[] {
     if (!slow) list.push({ name: 'eg3d-ffhqlike', generator: ffhqlike, encoder: clipTiny, timedIterations: 1, warmup: false, phase });
     // Step 1 without G2 on the tape: what fits the 4 GiB wasm heap at 512².
     if (!slow && phase === 'tri-d') list.push({ name: 'eg3d-ffhqlike (step1Output raw-upsampled)', generator: ffhqlike, encoder: clipTiny, timedIterations: 1, warmup: false, phase, options: { step1Output: 'raw-upsampled' } });
-    if (!slow && process.env.BENCH_FULL === '1') list.push({ name: 'ffhq512-128 (random weights)', generator: full, encoder: clipB32, timedIterations: 1, warmup: false, phase });
+    if (!slow && process.env.BENCH_FULL === '1') {
+      list.push({ name: 'ffhq512-128 (random weights)', generator: full, encoder: clipB32, timedIterations: 1, warmup: false, phase });
+      if (phase === 'tri-d') list.push({ name: 'ffhq512-128 (random weights, step1Output raw-upsampled)', generator: full, encoder: clipB32, timedIterations: 1, warmup: false, phase, options: { step1Output: 'raw-upsampled' } });
+    }
   }
   return list;
 }
