@@ -9,7 +9,7 @@
  * Options (defaults in brackets):
  *   --seed N [1]            --field-steps N [3000]   --sr-steps N [200]
  *   --batch N [4]           --points N [2048]        --sr-batch N [2]
- *   --lr X [0.002]          --decoder-lr X [0.03]    --sr-lr X [0.002]
+ *   --lr X [0.01]          --decoder-lr X [0.03]    --sr-lr X [0.002]
  *   --full-planes (train the 256² backbone blocks too; for a GPU machine)
  *   --backend wasm|webgpu|cpu [wasm, or TFJS_BACKEND]
  *   --checkpoint-dir DIR [.cache/demo-train]  --checkpoint-every N [200]  --fresh

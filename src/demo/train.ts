@@ -61,7 +61,7 @@ export const DEFAULT_DEMO_TRAIN_OPTIONS: DemoTrainOptions = {
   batch: 4,
   pointsPerHead: 2048,
   srBatch: 2,
-  learningRate: 0.002,
+  learningRate: 0.01,
   decoderLearningRate: 0.03,
   srLearningRate: 0.002,
   fastPlanes: true,
@@ -78,6 +78,8 @@ export interface DemoStepResult {
   ms: number;
 }
 
+/** Scale of density errors in the loss (σ_raw units). */
+const DENSITY_UNIT = 30;
 /** Lower bound asked of σ_raw on the solid plateau (see fieldsStep). */
 const SOLID_HINGE = 60;
 
@@ -274,9 +276,10 @@ export class DemoTrainer {
         const ws = runMapping(this.config, this.weights, zT, cT);
         const feats = this.trainableFeatures(ws, pts);
         const { sigma, feat } = decodePoints(feats, this.weights, this.config.rendering.decoderLrMul);
-        // density: smooth-L1 of the clamped error in units of 10 (σ_raw spans −4 … 150)
-        const err = tf.div(tf.add(tf.relu(tf.sub(loT, sigma)), tf.relu(tf.sub(sigma, hiT))), 10);
-        const density = tf.mean(tf.add(tf.mul(tf.square(tf.minimum(err, 1)), 0.5), tf.relu(tf.sub(err, 1))));
+        // density: squared clamped error in units of DENSITY_UNIT (σ_raw spans −4 … 150). Quadratic,
+        // not L1: with errors of tens of units an L1 loss only sees signs and settles on a constant.
+        const err = tf.div(tf.add(tf.relu(tf.sub(loT, sigma)), tf.relu(tf.sub(sigma, hiT))), DENSITY_UNIT);
+        const density = tf.mean(tf.square(err));
         // colour: L1 on the first 3 features (image_raw = 2F − 1) where the head is not empty
         const rgb = tf.slice(feat, [0, 0], [B * P, 3]);
         const colour = tf.div(tf.sum(tf.mul(tf.abs(tf.sub(rgb, rgbT)), visT)), tf.add(tf.mul(tf.sum(visT), 3), 1));
