@@ -6,6 +6,7 @@
  * is plain `tf.conv2d`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { pairwiseSum } from './fc.ts';
 
 /** `[top, bottom, left, right]` zero padding, a single number for all four sides, or TF's 'valid' / 'same'. */
 export type ConvPadding = 'valid' | 'same' | number | [number, number, number, number];
@@ -30,7 +31,7 @@ function explicitPadding(pad: ConvPadding, inH: number, inW: number, kh: number,
 }
 
 /** Rows per partial product in the filter gradient: float32 sums over ~10⁵+ rows lose precision on wasm. */
-const FILTER_GRAD_BLOCK_ROWS = 32768;
+const FILTER_GRAD_BLOCK_ROWS = 16384;
 
 /**
  * dW[ky,kx] = Σ_{n,y,x} xp[n, y+ky, x+kx, :]ᵀ · dy[n, y, x, :] for stride 1, without strided views:
@@ -44,7 +45,7 @@ export function filterGradientStride1(xp: tf.Tensor4D, dy: tf.Tensor4D, kh: numb
   const [n, hp, wp, cin] = xp.shape;
   const [, ho, wo, cout] = dy.shape;
   const rowsPerImage = hp * wp;
-  const acc: Array<tf.Tensor2D | null> = new Array(kh * kw).fill(null);
+  const partials: tf.Tensor2D[][] = Array.from({ length: kh * kw }, () => []);
   // Block = whole output rows of one image so block boundaries align with image boundaries.
   const rowsPerBlock = Math.max(1, Math.floor(FILTER_GRAD_BLOCK_ROWS / wp));
   for (let b = 0; b < n; b++) {
@@ -59,21 +60,17 @@ export function filterGradientStride1(xp: tf.Tensor4D, dy: tf.Tensor4D, kh: numb
       });
       for (let ky = 0; ky < kh; ky++) {
         for (let kx = 0; kx < kw; kx++) {
-          const i = ky * kw + kx;
-          const part = tf.tidy(() => tf.matMul(dyT, tf.slice(xFlat, [(y0 + ky) * wp + kx, 0], [ny * wp, cin]))) as tf.Tensor2D;
-          const prev = acc[i];
-          if (prev) {
-            acc[i] = tf.add(prev, part) as tf.Tensor2D;
-            tf.dispose([prev, part]);
-          } else acc[i] = part;
+          partials[ky * kw + kx].push(tf.tidy(() => tf.matMul(dyT, tf.slice(xFlat, [(y0 + ky) * wp + kx, 0], [ny * wp, cin]))) as tf.Tensor2D);
         }
       }
       dyT.dispose();
     }
     xFlat.dispose();
   }
-  const out = tf.tidy(() => tf.transpose(tf.stack(acc as tf.Tensor2D[]).reshape([kh, kw, cout, cin]), [0, 1, 3, 2]) as tf.Tensor4D);
-  tf.dispose(acc as tf.Tensor2D[]);
+  // Partials are [Cout, Cin] (small); a balanced sum keeps the float32 error low.
+  const acc = partials.map((p) => pairwiseSum(p) as tf.Tensor2D);
+  const out = tf.tidy(() => tf.transpose(tf.stack(acc).reshape([kh, kw, cout, cin]), [0, 1, 3, 2]) as tf.Tensor4D);
+  tf.dispose(acc);
   return out;
 }
 

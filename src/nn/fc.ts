@@ -20,17 +20,33 @@ export interface BiasActOptions {
 }
 
 /** Rows per partial sum: float32 sums over ~10⁵+ rows lose precision on wasm. */
-const SUM_BLOCK_ROWS = 32768;
+const SUM_BLOCK_ROWS = 16384;
 
 /** Σ over rows of a [R, C] matrix, accumulated in row blocks. */
 export function blockedColumnSum(x: tf.Tensor2D): tf.Tensor1D {
   return tf.tidy(() => {
     const rows = x.shape[0];
     if (rows <= SUM_BLOCK_ROWS) return tf.sum(x, 0) as tf.Tensor1D;
-    const parts: tf.Tensor1D[] = [];
-    for (let r = 0; r < rows; r += SUM_BLOCK_ROWS) parts.push(tf.sum(tf.slice(x, [r, 0], [Math.min(SUM_BLOCK_ROWS, rows - r), -1]), 0) as tf.Tensor1D);
-    return tf.addN(parts);
+    const parts: tf.Tensor[] = [];
+    for (let r = 0; r < rows; r += SUM_BLOCK_ROWS) parts.push(tf.sum(tf.slice(x, [r, 0], [Math.min(SUM_BLOCK_ROWS, rows - r), -1]), 0));
+    return pairwiseSum(parts) as tf.Tensor1D;
   });
+}
+
+/** Sums tensors as a balanced tree (float32 error grows with log n instead of n). Consumes `parts`. */
+export function pairwiseSum(parts: tf.Tensor[]): tf.Tensor {
+  let level = parts;
+  while (level.length > 1) {
+    const next: tf.Tensor[] = [];
+    for (let i = 0; i < level.length; i += 2) {
+      if (i + 1 < level.length) {
+        next.push(tf.add(level[i], level[i + 1]));
+        tf.dispose([level[i], level[i + 1]]);
+      } else next.push(level[i]);
+    }
+    level = next;
+  }
+  return level[0];
 }
 
 /** The bias_act value without a custom gradient (for use inside other custom ops). */
