@@ -9,6 +9,7 @@
  *          --backend wasm|webgpu|cpu [wasm, or TFJS_BACKEND]
  *          --grid FILE.png  also write the renders of the first 8 latents: each generator row
  *                           (5 views) followed by its ground-truth row
+ *          --grid-latents N [8]  how many latents (row pairs) --grid shows
  *          --gt-grid FILE.png  only write a ground-truth grid (--count heads × 5 yaws), no weights needed
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -27,17 +28,19 @@ interface Args {
   count: number;
   backend: NodeBackendName;
   grid: string | null;
+  gridLatents: number;
   gtGrid: string | null;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { weights: 'public/models/demo-eg3d.safetensors', count: 64, backend: backendFromEnv(), grid: null, gtGrid: null };
+  const a: Args = { weights: 'public/models/demo-eg3d.safetensors', count: 64, backend: backendFromEnv(), grid: null, gridLatents: 8, gtGrid: null };
   for (let i = 0; i < argv.length; i++) {
     switch (argv[i]) {
       case '--weights': a.weights = argv[++i]; break;
       case '--count': a.count = Number(argv[++i]); break;
       case '--backend': a.backend = argv[++i] as NodeBackendName; break;
       case '--grid': a.grid = argv[++i]; break;
+      case '--grid-latents': a.gridLatents = Number(argv[++i]); break;
       case '--gt-grid': a.gtGrid = argv[++i]; break;
       case '--': break;
       default: throw new Error(`unknown option ${argv[i]} (see the header of scripts/eval-demo.ts)`);
@@ -78,7 +81,7 @@ async function main(): Promise<void> {
         console.log(`  ${done}/${args.count}: PSNR image ${p.psnrImage.toFixed(2)} dB, raw ${p.psnrRaw.toFixed(2)} dB, depth ${p.depthError.toFixed(4)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
       }
     },
-    onImages: args.grid ? (k, gen, gt) => { if (k < 8) rows.push(...gen, ...gt); } : undefined,
+    onImages: args.grid ? (k, gen, gt) => { if (k < args.gridLatents) rows.push(...gen, ...gt); } : undefined,
   });
   if (args.grid) await writePng(args.grid, tileImages(rows, S, EVAL_VIEWS.length));
   generator.dispose();

@@ -9,7 +9,9 @@
  * Options (defaults in brackets):
  *   --seed N [1]            --field-steps N [3000]   --sr-steps N [200]
  *   --batch N [4]           --points N [2048]        --sr-batch N [2]
- *   --lr X [0.01]          --decoder-lr X [0.03]    --sr-lr X [0.002]
+ *   --lr X [0.03]          --decoder-lr X [0.2]     --sr-lr X [0.002]
+ *   --slope-start K [300]  --slope-end K [2000]     --slope-anneal F [0.7]   (phase-1 density target slope)
+ *   --band W [0.06]        --uniform F [0.2]        --colour-weight X [1]
  *   --full-planes (train the 256² backbone blocks too; for a GPU machine)
  *   --backend wasm|webgpu|cpu [wasm, or TFJS_BACKEND]
  *   --checkpoint-dir DIR [.cache/demo-train]  --checkpoint-every N [200]  --fresh
@@ -71,6 +73,12 @@ function parseArgs(argv: string[]): Args {
       case '--sr-lr': o.srLearningRate = num(++i, f); break;
       case '--decoder-lr': o.decoderLearningRate = num(++i, f); break;
       case '--full-planes': o.fastPlanes = false; break;
+      case '--slope-start': o.targetSlopeStart = num(++i, f); break;
+      case '--slope-end': o.targetSlopeEnd = num(++i, f); break;
+      case '--slope-anneal': o.slopeAnnealFraction = num(++i, f); break;
+      case '--band': o.surfaceBand = num(++i, f); break;
+      case '--uniform': o.uniformFraction = num(++i, f); break;
+      case '--colour-weight': o.colourWeight = num(++i, f); break;
       case '--backend': a.backend = argv[++i] as NodeBackendName; break;
       case '--checkpoint-dir': a.checkpointDir = argv[++i]; break;
       case '--checkpoint-every': a.checkpointEvery = num(++i, f); break;

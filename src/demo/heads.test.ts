@@ -3,7 +3,7 @@ import { Random } from '../core/random.ts';
 import { cameraFromYawPitch } from '../eg3d/camera.ts';
 import {
   headFromSeed, headParamsFromLatent, headParamsFromUniforms, NUM_HEAD_FACTORS, ProceduralHead,
-  sampleHeadParams, SIGMA_RAW_EMPTY, SIGMA_RAW_SOLID,
+  sampleHeadParams, SIGMA_RAW_EMPTY, SIGMA_RAW_SOLID, sigmaRawFromSdf,
 } from './heads.ts';
 import { renderGroundTruth } from './gt-render.ts';
 import { samplePoints } from './points.ts';
@@ -98,5 +98,11 @@ describe('procedural heads', () => {
     expect(nonEmpty).toBeGreaterThan(300);
     expect(nonEmpty).toBeLessThan(900);
     expect(samplePoints(h, new Random(5), { count: 1000 })).toEqual(s);
+    // the returned signed distances are the ones the densities come from (inside the box)
+    for (let i = 0; i < 1000; i++) {
+      const inBox = [0, 1, 2].every((c) => Math.abs(s.points[3 * i + c]) <= 0.5);
+      if (inBox) expect(sigmaRawFromSdf(s.sdf[i])).toBeCloseTo(s.sigmaRaw[i], 3);
+      else expect(s.sdf[i]).toBe(0.5);
+    }
   });
 });

@@ -14,6 +14,8 @@ export interface PointSamples {
   sigmaRaw: Float32Array;
   /** `[P·3]` ground-truth colour in [0, 1] (0 where empty). */
   rgb: Float32Array;
+  /** `[P]` signed distance (world units); +BOX_HALF (well outside any surface) outside the tri-plane box. */
+  sdf: Float32Array;
 }
 
 export interface PointSamplingOptions {
@@ -50,5 +52,11 @@ export function samplePoints(head: ProceduralHead, rng: Random, opts: PointSampl
   const sigmaRaw = new Float32Array(count);
   const rgb = new Float32Array(count * 3);
   head.evaluate(points, sigmaRaw, rgb);
-  return { points, sigmaRaw, rgb };
+  const sdf = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    const x = points[3 * i], y = points[3 * i + 1], z = points[3 * i + 2];
+    const outside = Math.abs(x) > BOX_HALF || Math.abs(y) > BOX_HALF || Math.abs(z) > BOX_HALF;
+    sdf[i] = outside ? BOX_HALF : head.distance(x, y, z);
+  }
+  return { points, sigmaRaw, rgb, sdf };
 }

@@ -11,7 +11,8 @@ import { tensorSpecs } from '../eg3d/weights.ts';
 import { generatorFromSafetensors } from '../engine/embedded.ts';
 import { demoConfig } from './config.ts';
 import { installFastPackGradient } from './fast-grads.ts';
-import { DEFAULT_DEMO_TRAIN_OPTIONS, DemoTrainer, type DemoTrainOptions } from './train.ts';
+import { DEFAULT_DEMO_TRAIN_OPTIONS, DemoTrainer, targetSlopeAt, trainingSigmaTarget, type DemoTrainOptions } from './train.ts';
+import { DENSITY_SLOPE, sigmaRawFromSdf } from './heads.ts';
 
 beforeAll(async () => {
   await initNodeBackend('wasm');
@@ -123,5 +124,17 @@ describe('demo generator training', () => {
     expect(after[0]).not.toEqual(before[0]);
     expect(after[1]).toEqual(before[1]);
     t.dispose();
+  });
+
+  it('anneals the phase-1 density target from a soft slope to a sharp one, then holds it', () => {
+    const o: DemoTrainOptions = { ...DEFAULT_DEMO_TRAIN_OPTIONS, fieldSteps: 1000, targetSlopeStart: 300, targetSlopeEnd: 2000, slopeAnnealFraction: 0.5 };
+    expect(targetSlopeAt(o, 0)).toBeCloseTo(300, 6);
+    expect(targetSlopeAt(o, 250)).toBeCloseTo(Math.sqrt(300 * 2000), 6); // geometric
+    expect(targetSlopeAt(o, 500)).toBeCloseTo(2000, 6);
+    expect(targetSlopeAt(o, 900)).toBeCloseTo(2000, 6);
+    // at the ground-truth slope the target is the ground-truth density
+    for (const d of [-0.1, -0.01, -0.001, 0, 0.0005, 0.002, 0.1]) expect(trainingSigmaTarget(d, DENSITY_SLOPE)).toBe(sigmaRawFromSdf(d));
+    expect(trainingSigmaTarget(-0.01, 300)).toBeCloseTo(4, 6);
+    expect(trainingSigmaTarget(0.1, 300)).toBe(-4);
   });
 });

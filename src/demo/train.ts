@@ -29,7 +29,7 @@ import { runMapping } from '../eg3d/mapping.ts';
 import { runBackbone, splitPlanes, synthesisBlock } from '../eg3d/synthesis.ts';
 import { getWeight, initRandomWeights, tensorSpecs, tfToTorch, torchToTf, type WeightMap } from '../eg3d/weights.ts';
 import { demoConfig, demoInitKwargs, demoRenderingKwargs, DEMO_NEURAL_RENDERING_RESOLUTION } from './config.ts';
-import { headParamsFromLatent, ProceduralHead, SIGMA_RAW_EMPTY, SIGMA_RAW_SOLID } from './heads.ts';
+import { DENSITY_SLOPE, headParamsFromLatent, ProceduralHead, SIGMA_RAW_EMPTY, SIGMA_RAW_SOLID } from './heads.ts';
 import { renderGroundTruth } from './gt-render.ts';
 import { samplePoints } from './points.ts';
 import { decodePoints, sampleTriplanesTrainable, sampleUpsampledTriplanesTrainable, sparseRows, upsampleMatrix, type SparseRows } from './train-ops.ts';
@@ -52,6 +52,20 @@ export interface DemoTrainOptions {
   srLearningRate: number;
   /** Train the backbone up to 64² with zero b128/b256 ToRGB (see module comment); false = full 256² backbone. */
   fastPlanes: boolean;
+  /**
+   * Phase-1 density target slope k: σ_raw target = clamp(1 − k·sdf, SIGMA_RAW_EMPTY, SIGMA_RAW_SOLID),
+   * annealed geometrically from `targetSlopeStart` to `targetSlopeEnd` over the first
+   * `slopeAnnealFraction` of phase 1, then held. The ground truth (renders, eval) keeps DENSITY_SLOPE.
+   */
+  targetSlopeStart: number;
+  targetSlopeEnd: number;
+  slopeAnnealFraction: number;
+  /** Half-width of the |SDF| band of near-surface supervision points (world units). */
+  surfaceBand: number;
+  /** Fraction of uniform (box-wide) supervision points. */
+  uniformFraction: number;
+  /** Weight of the colour (L1) term against the density term. */
+  colourWeight: number;
 }
 
 export const DEFAULT_DEMO_TRAIN_OPTIONS: DemoTrainOptions = {
@@ -61,11 +75,34 @@ export const DEFAULT_DEMO_TRAIN_OPTIONS: DemoTrainOptions = {
   batch: 4,
   pointsPerHead: 2048,
   srBatch: 2,
-  learningRate: 0.01,
-  decoderLearningRate: 0.03,
+  learningRate: 0.03,
+  decoderLearningRate: 0.2,
   srLearningRate: 0.002,
   fastPlanes: true,
+  targetSlopeStart: 300,
+  targetSlopeEnd: 2000,
+  slopeAnnealFraction: 0.7,
+  surfaceBand: 0.06,
+  uniformFraction: 0.2,
+  colourWeight: 1,
 };
+
+/** Options from older checkpoints lack the later fields: fill them with what those runs used. */
+function withOptionDefaults(o: Partial<DemoTrainOptions>): DemoTrainOptions {
+  return { ...DEFAULT_DEMO_TRAIN_OPTIONS, targetSlopeStart: DENSITY_SLOPE, targetSlopeEnd: DENSITY_SLOPE, slopeAnnealFraction: 0.7, surfaceBand: 0.03, uniformFraction: 0.2, colourWeight: 4, ...o };
+}
+
+/** The phase-1 target slope at step `step` (see DemoTrainOptions.targetSlopeStart). */
+export function targetSlopeAt(o: DemoTrainOptions, step: number): number {
+  const span = Math.max(1, Math.round(o.fieldSteps * o.slopeAnnealFraction));
+  const t = Math.min(1, step / span);
+  return o.targetSlopeStart * Math.pow(o.targetSlopeEnd / o.targetSlopeStart, t);
+}
+
+/** The phase-1 raw-density target for a signed distance under slope `k`. */
+export function trainingSigmaTarget(sdf: number, k: number): number {
+  return Math.min(Math.max(1 - k * sdf, SIGMA_RAW_EMPTY), SIGMA_RAW_SOLID);
+}
 
 export type DemoPhase = 'fields' | 'sr' | 'done';
 
@@ -248,21 +285,22 @@ export class DemoTrainer {
     const hi = new Float32Array(B * P);
     const rgbGt = new Float32Array(B * P * 3);
     const visible = new Float32Array(B * P);
+    const slope = targetSlopeAt(o, this.stepFields);
     for (let b = 0; b < B; b++) {
       const zb = rng.normalArray(this.config.zDim);
       z.set(zb, b * this.config.zDim);
       cams.push(conditioningCamera(rng));
-      const s = samplePoints(new ProceduralHead(headParamsFromLatent(zb)), rng, { count: P });
+      const s = samplePoints(new ProceduralHead(headParamsFromLatent(zb)), rng, { count: P, band: o.surfaceBand, uniformFraction: o.uniformFraction });
       pts.push(s.points);
       rgbGt.set(s.rgb, b * P * 3);
       for (let i = 0; i < P; i++) {
-        const v = s.sigmaRaw[i];
+        const v = trainingSigmaTarget(s.sdf[i], slope);
         // Clamped regression: at the empty/solid plateaus only the wrong side is penalised. Deep
         // inside, any σ_raw ≥ SOLID_HINGE renders the same (the ray is ~90 % absorbed by then), so
         // the plateau asks for that much rather than the full SIGMA_RAW_SOLID.
         lo[b * P + i] = v <= SIGMA_RAW_EMPTY ? -1e9 : Math.min(v, SOLID_HINGE);
         hi[b * P + i] = v >= SIGMA_RAW_SOLID ? 1e9 : v;
-        visible[b * P + i] = v > SIGMA_RAW_EMPTY ? 1 : 0;
+        visible[b * P + i] = s.sigmaRaw[i] > SIGMA_RAW_EMPTY ? 1 : 0; // colour is defined where the true field is
       }
     }
     const terms = { density: 0, colour: 0 };
@@ -285,7 +323,7 @@ export class DemoTrainer {
         const colour = tf.div(tf.sum(tf.mul(tf.abs(tf.sub(rgb, rgbT)), visT)), tf.add(tf.mul(tf.sum(visT), 3), 1));
         terms.density = density.dataSync()[0];
         terms.colour = colour.dataSync()[0];
-        return tf.add(density, tf.mul(colour, 4)) as tf.Scalar;
+        return tf.add(density, tf.mul(colour, o.colourWeight)) as tf.Scalar;
       }, vars);
       const named = new Map<string, tf.Tensor>();
       for (const [n, g] of Object.entries(grads)) named.set(nameToKey.get(n)!, g);
@@ -298,7 +336,7 @@ export class DemoTrainer {
     if (!Number.isFinite(loss)) throw new DemoTrainError(`phase 1 loss is ${loss} at step ${this.stepFields}`);
     this.stepFields++;
     this.pushHistory(this.history.fields, loss);
-    return { phase: 'fields', step: this.stepFields, loss, terms, ms: performance.now() - t0 };
+    return { phase: 'fields', step: this.stepFields, loss, terms: { ...terms, slope }, ms: performance.now() - t0 };
   }
 
   private async srStep(): Promise<DemoStepResult> {
@@ -424,7 +462,7 @@ export class DemoTrainer {
   static async fromCheckpoint(source: ByteSource, targets: { fieldSteps?: number; srSteps?: number } = {}): Promise<DemoTrainer> {
     const file = await SafetensorsFile.open(source);
     if (file.metadata.format !== 'demo-eg3d-training-checkpoint') throw new DemoTrainError(`${source.name} is not a demo training checkpoint`);
-    const options: DemoTrainOptions = { ...(JSON.parse(file.metadata.options) as DemoTrainOptions), ...stripUndefined(targets) };
+    const options: DemoTrainOptions = withOptionDefaults({ ...(JSON.parse(file.metadata.options) as Partial<DemoTrainOptions>), ...stripUndefined(targets) });
     const config = demoConfig();
     const weights: WeightMap = new Map();
     for (const s of tensorSpecs(config)) {
