@@ -4,7 +4,8 @@
  * Trains the embedded demo generator on procedural heads (src/demo/train.ts) and writes
  * public/models/demo-eg3d.safetensors. Deterministic from --seed; resumable: a checkpoint is saved
  * every --checkpoint-every steps (and on Ctrl-C / --max-minutes) to --checkpoint-dir, and a later
- * run with the same directory continues from it (unless --fresh).
+ * run with the same directory continues from it (unless --fresh); options given to a resumed run
+ * override the checkpoint's (e.g. a lower --lr for the rest of the run).
  *
  * Options (defaults in brackets):
  *   --seed N [1]            --field-steps N [3000]   --sr-steps N [200]
@@ -12,6 +13,7 @@
  *   --lr X [0.03]          --decoder-lr X [0.2]     --sr-lr X [0.002]
  *   --slope-start K [300]  --slope-end K [2000]     --slope-anneal F [0.7]   (phase-1 density target slope)
  *   --band W [0.06]        --uniform F [0.2]        --colour-weight X [1]
+ *   --lr-drop-at F [0.07]  --lr-drop-factor X [1/6]  (phase-1 learning rates × X from step F·field-steps)
  *   --full-planes (train the 256² backbone blocks too; for a GPU machine)
  *   --backend wasm|webgpu|cpu [wasm, or TFJS_BACKEND]
  *   --checkpoint-dir DIR [.cache/demo-train]  --checkpoint-every N [200]  --fresh
@@ -38,7 +40,8 @@ interface Args {
   out: string;
   exportNow: boolean;
   logEvery: number;
-  targetsGiven: { fieldSteps?: number; srSteps?: number };
+  /** Options given on the command line (they override a resumed checkpoint's). */
+  targetsGiven: Partial<DemoTrainOptions>;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -63,22 +66,24 @@ function parseArgs(argv: string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     switch (f) {
-      case '--seed': o.seed = num(++i, f); break;
+      case '--seed': o.seed = num(++i, f); break; // a resumed run keeps its seed
       case '--field-steps': o.fieldSteps = a.targetsGiven.fieldSteps = num(++i, f); break;
       case '--sr-steps': o.srSteps = a.targetsGiven.srSteps = num(++i, f); break;
-      case '--batch': o.batch = num(++i, f); break;
-      case '--points': o.pointsPerHead = num(++i, f); break;
-      case '--sr-batch': o.srBatch = num(++i, f); break;
-      case '--lr': o.learningRate = num(++i, f); break;
-      case '--sr-lr': o.srLearningRate = num(++i, f); break;
-      case '--decoder-lr': o.decoderLearningRate = num(++i, f); break;
+      case '--batch': o.batch = a.targetsGiven.batch = num(++i, f); break;
+      case '--points': o.pointsPerHead = a.targetsGiven.pointsPerHead = num(++i, f); break;
+      case '--sr-batch': o.srBatch = a.targetsGiven.srBatch = num(++i, f); break;
+      case '--lr': o.learningRate = a.targetsGiven.learningRate = num(++i, f); break;
+      case '--sr-lr': o.srLearningRate = a.targetsGiven.srLearningRate = num(++i, f); break;
+      case '--decoder-lr': o.decoderLearningRate = a.targetsGiven.decoderLearningRate = num(++i, f); break;
       case '--full-planes': o.fastPlanes = false; break;
-      case '--slope-start': o.targetSlopeStart = num(++i, f); break;
-      case '--slope-end': o.targetSlopeEnd = num(++i, f); break;
-      case '--slope-anneal': o.slopeAnnealFraction = num(++i, f); break;
-      case '--band': o.surfaceBand = num(++i, f); break;
-      case '--uniform': o.uniformFraction = num(++i, f); break;
-      case '--colour-weight': o.colourWeight = num(++i, f); break;
+      case '--slope-start': o.targetSlopeStart = a.targetsGiven.targetSlopeStart = num(++i, f); break;
+      case '--slope-end': o.targetSlopeEnd = a.targetsGiven.targetSlopeEnd = num(++i, f); break;
+      case '--slope-anneal': o.slopeAnnealFraction = a.targetsGiven.slopeAnnealFraction = num(++i, f); break;
+      case '--band': o.surfaceBand = a.targetsGiven.surfaceBand = num(++i, f); break;
+      case '--uniform': o.uniformFraction = a.targetsGiven.uniformFraction = num(++i, f); break;
+      case '--colour-weight': o.colourWeight = a.targetsGiven.colourWeight = num(++i, f); break;
+      case '--lr-drop-at': o.lrDropAt = a.targetsGiven.lrDropAt = num(++i, f); break;
+      case '--lr-drop-factor': o.lrDropFactor = a.targetsGiven.lrDropFactor = num(++i, f); break;
       case '--backend': a.backend = argv[++i] as NodeBackendName; break;
       case '--checkpoint-dir': a.checkpointDir = argv[++i]; break;
       case '--checkpoint-every': a.checkpointEvery = num(++i, f); break;

@@ -40,9 +40,10 @@ export class NamedAdam {
     return this.step;
   }
 
-  /** Applies one update; `grads` is keyed like the parameters (missing key = no gradient). */
-  apply(grads: Map<string, tf.Tensor>): void {
-    const { learningRate, beta1, beta2, epsilon } = this.config;
+  /** Applies one update; `grads` is keyed like the parameters (missing key = no gradient); `lrScale` multiplies the learning rate (schedules). */
+  apply(grads: Map<string, tf.Tensor>, lrScale = 1): void {
+    const { beta1, beta2, epsilon } = this.config;
+    const learningRate = this.config.learningRate * lrScale;
     const t = this.step + 1;
     const c1 = 1 - Math.pow(beta1, t);
     const c2 = 1 - Math.pow(beta2, t);

@@ -137,4 +137,17 @@ describe('demo generator training', () => {
     expect(trainingSigmaTarget(-0.01, 300)).toBeCloseTo(4, 6);
     expect(trainingSigmaTarget(0.1, 300)).toBe(-4);
   });
+
+  it('a resumed run takes option overrides (e.g. a lower learning rate) and keeps the rest', async () => {
+    const a = DemoTrainer.create({ ...TINY, fieldSteps: 1 });
+    await a.step();
+    const ckpt = await a.serializeCheckpoint();
+    a.dispose();
+    const b = await DemoTrainer.fromCheckpoint(new MemoryByteSource(ckpt, 'ckpt'), { learningRate: 0.001, fieldSteps: 3 });
+    expect(b.options.learningRate).toBe(0.001);
+    expect(b.options.fieldSteps).toBe(3);
+    expect(b.options.pointsPerHead).toBe(TINY.pointsPerHead);
+    expect(b.stepFields).toBe(1);
+    b.dispose();
+  });
 });

@@ -66,6 +66,13 @@ export interface DemoTrainOptions {
   uniformFraction: number;
   /** Weight of the colour (L1) term against the density term. */
   colourWeight: number;
+  /**
+   * From step round(lrDropAt · fieldSteps) on, the phase-1 learning rates (mapping + backbone and
+   * Tri-D) are multiplied by `lrDropFactor`: the high initial rates build the coarse head quickly, then
+   * their step noise limits the fit.
+   */
+  lrDropAt: number;
+  lrDropFactor: number;
 }
 
 export const DEFAULT_DEMO_TRAIN_OPTIONS: DemoTrainOptions = {
@@ -85,11 +92,13 @@ export const DEFAULT_DEMO_TRAIN_OPTIONS: DemoTrainOptions = {
   surfaceBand: 0.06,
   uniformFraction: 0.2,
   colourWeight: 1,
+  lrDropAt: 0.07,
+  lrDropFactor: 1 / 6,
 };
 
 /** Options from older checkpoints lack the later fields: fill them with what those runs used. */
 function withOptionDefaults(o: Partial<DemoTrainOptions>): DemoTrainOptions {
-  return { ...DEFAULT_DEMO_TRAIN_OPTIONS, targetSlopeStart: DENSITY_SLOPE, targetSlopeEnd: DENSITY_SLOPE, slopeAnnealFraction: 0.7, surfaceBand: 0.03, uniformFraction: 0.2, colourWeight: 4, ...o };
+  return { ...DEFAULT_DEMO_TRAIN_OPTIONS, targetSlopeStart: DENSITY_SLOPE, targetSlopeEnd: DENSITY_SLOPE, slopeAnnealFraction: 0.7, surfaceBand: 0.03, uniformFraction: 0.2, colourWeight: 4, lrDropAt: 1, lrDropFactor: 1, ...o };
 }
 
 /** The phase-1 target slope at step `step` (see DemoTrainOptions.targetSlopeStart). */
@@ -327,8 +336,9 @@ export class DemoTrainer {
       }, vars);
       const named = new Map<string, tf.Tensor>();
       for (const [n, g] of Object.entries(grads)) named.set(nameToKey.get(n)!, g);
-      this.adams.fields.apply(named);
-      this.adams.decoder.apply(named);
+      const lrScale = this.stepFields >= Math.round(o.lrDropAt * o.fieldSteps) ? o.lrDropFactor : 1;
+      this.adams.fields.apply(named, lrScale);
+      this.adams.decoder.apply(named, lrScale);
       return value;
     });
     const loss = (await lossT.data())[0];
@@ -458,11 +468,15 @@ export class DemoTrainer {
     });
   }
 
-  /** Resumes from `serializeCheckpoint` output. Options come from the checkpoint except the step targets. */
-  static async fromCheckpoint(source: ByteSource, targets: { fieldSteps?: number; srSteps?: number } = {}): Promise<DemoTrainer> {
+  /**
+   * Resumes from `serializeCheckpoint` output. Options come from the checkpoint except those given in
+   * `overrides` (step targets, learning rates, ...; a run resumed with overrides is no longer the same
+   * function of its seed as an uninterrupted one, and its options record the new values).
+   */
+  static async fromCheckpoint(source: ByteSource, overrides: Partial<DemoTrainOptions> = {}): Promise<DemoTrainer> {
     const file = await SafetensorsFile.open(source);
     if (file.metadata.format !== 'demo-eg3d-training-checkpoint') throw new DemoTrainError(`${source.name} is not a demo training checkpoint`);
-    const options: DemoTrainOptions = withOptionDefaults({ ...(JSON.parse(file.metadata.options) as Partial<DemoTrainOptions>), ...stripUndefined(targets) });
+    const options: DemoTrainOptions = withOptionDefaults({ ...(JSON.parse(file.metadata.options) as Partial<DemoTrainOptions>), ...stripUndefined(overrides) });
     const config = demoConfig();
     const weights: WeightMap = new Map();
     for (const s of tensorSpecs(config)) {
