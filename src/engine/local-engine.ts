@@ -39,6 +39,7 @@ import {
   EngineError,
   type AdaptSettings,
   type AdapterEngine,
+  type BackendPreference,
   type Capabilities,
   type EncoderSource,
   type EngineEvent,
@@ -50,7 +51,7 @@ import {
 
 export interface LocalEngineOptions {
   /** Selects and initialises the tfjs backend (Node: initNodeBackend; worker: initBrowserBackend). */
-  probe: () => Promise<Capabilities>;
+  probe: (preference?: BackendPreference) => Promise<Capabilities>;
   /** Overrides for tests / the CLI. */
   loadEmbeddedGenerator?: typeof loadEmbeddedGenerator;
   loadDefaultEncoder?: () => Promise<FeatureEncoder>;
@@ -234,8 +235,8 @@ export class LocalEngine implements AdapterEngine {
 
   // ---- set-up ----
 
-  async probe(): Promise<Capabilities> {
-    this.capabilities = await this.opts.probe();
+  async probe(preference?: BackendPreference): Promise<Capabilities> {
+    this.capabilities = await this.opts.probe(preference);
     return this.capabilities;
   }
 

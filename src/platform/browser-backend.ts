@@ -10,11 +10,11 @@ import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import wasmPlainUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import type { BackendKind, Capabilities } from '../engine/types.ts';
+import type { BackendPreference, Capabilities } from '../engine/types.ts';
 
 export interface BrowserBackendOptions {
-  /** Skip backends above this one in the preference order webgpu > wasm > cpu. */
-  prefer?: BackendKind;
+  /** 'auto' (default): WebGPU on a hardware adapter, else WebAssembly, else a software WebGPU adapter, else cpu. A named backend is tried first, then the slower ones. */
+  prefer?: BackendPreference;
   /** Called once if the WebGPU device is lost after start-up (driver reset, GPU process crash). */
   onDeviceLost?: (message: string) => void;
 }
@@ -91,34 +91,38 @@ async function wasmSimdSupported(): Promise<boolean> {
 /** Chooses and initialises the backend; returns what was found, in words for the UI. */
 export async function initBrowserBackend(options: BrowserBackendOptions = {}): Promise<Capabilities> {
   deviceLostHandler = options.onDeviceLost;
-  const order: BackendKind[] = ['webgpu', 'wasm', 'cpu'];
-  const start = order.indexOf(options.prefer ?? 'webgpu');
+  const preference: BackendPreference = options.prefer ?? 'auto';
   const notes: string[] = [];
+  const done = (c: Capabilities): Capabilities => ({ ...c, preference });
 
-  if (start <= 0) {
-    const adapter = await requestAdapter().catch(() => null);
-    if (!adapter) {
-      notes.push('this browser exposes no WebGPU adapter');
-    } else {
-      const details = describeAdapter(adapter);
-      registerWebGPU(adapter);
-      try {
-        if (await tf.setBackend('webgpu')) {
-          await tf.ready();
-          const name = [details.vendor, details.architecture, details.description].filter(Boolean).join(' ');
-          const summary = details.isFallbackAdapter
-            ? `WebGPU is running on a software adapter (${name}), i.e. on the CPU. Results are correct but slow: use the embedded demo model or the quick preset.`
-            : `WebGPU is running on ${name}. Training runs on the GPU.`;
-          return { backend: 'webgpu', adapter: details, summary };
-        }
-        notes.push(`WebGPU adapter ${details.vendor} could not be initialised`);
-      } catch (e) {
-        notes.push(`WebGPU failed to start (${e instanceof Error ? e.message : String(e)})`);
-      }
-    }
+  let adapter: GPUAdapter | null = null;
+  let details: AdapterDetails | undefined;
+  if (preference === 'auto' || preference === 'webgpu') {
+    adapter = await requestAdapter().catch(() => null);
+    if (adapter) details = describeAdapter(adapter);
+    else notes.push('this browser exposes no WebGPU adapter');
   }
+  const adapterName = details ? [details.vendor, details.architecture, details.description].filter(Boolean).join(' ') : '';
 
-  if (start <= 1) {
+  const tryWebGPU = async (): Promise<Capabilities | null> => {
+    if (!adapter || !details) return null;
+    registerWebGPU(adapter);
+    try {
+      if (await tf.setBackend('webgpu')) {
+        await tf.ready();
+        const summary = details.isFallbackAdapter
+          ? `WebGPU is running on a software adapter (${adapterName}), i.e. on the CPU. Results are correct but slow (WebAssembly is usually faster here): use the embedded demo model or the quick preset.`
+          : `WebGPU is running on ${adapterName}. Training runs on the GPU.`;
+        return { backend: 'webgpu', adapter: details, summary };
+      }
+      notes.push(`WebGPU adapter ${details.vendor} could not be initialised`);
+    } catch (e) {
+      notes.push(`WebGPU failed to start (${e instanceof Error ? e.message : String(e)})`);
+    }
+    return null;
+  };
+
+  const tryWasm = async (): Promise<Capabilities | null> => {
     try {
       setWasmPaths({
         'tfjs-backend-wasm.wasm': wasmPlainUrl,
@@ -131,6 +135,7 @@ export async function initBrowserBackend(options: BrowserBackendOptions = {}): P
         const why = notes.length ? `${notes.join('; ')}, so ` : '';
         return {
           backend: 'wasm',
+          adapter: details,
           summary: `${why}training runs on the CPU with WebAssembly${simd ? ' (SIMD)' : ' (no SIMD: slower)'}. Expect seconds per iteration on the demo model and much longer on full-size EG3D.`,
         };
       }
@@ -138,14 +143,35 @@ export async function initBrowserBackend(options: BrowserBackendOptions = {}): P
     } catch (e) {
       notes.push(`WebAssembly failed to start (${e instanceof Error ? e.message : String(e)})`);
     }
+    return null;
+  };
+
+  // A hardware adapter (or an explicit request) gets WebGPU first.
+  if (preference === 'webgpu' || (preference === 'auto' && details && !details.isFallbackAdapter)) {
+    const c = await tryWebGPU();
+    if (c) return done(c);
+  }
+  if (preference === 'auto' && details?.isFallbackAdapter) {
+    // A software adapter computes on the CPU through a GPU emulation: measured ~18× slower than wasm
+    // for a conv-net training step (docs/benchmarks.md), so it is only the last resort here.
+    notes.push(`WebGPU offers only a software adapter (${adapterName}), which is much slower than WebAssembly on this CPU`);
+  }
+  if (preference !== 'cpu') {
+    const c = await tryWasm();
+    if (c) return done(c);
+  }
+  if (preference === 'auto' && details?.isFallbackAdapter) {
+    const c = await tryWebGPU();
+    if (c) return done(c);
   }
 
   await tf.setBackend('cpu');
   await tf.ready();
-  return {
+  return done({
     backend: 'cpu',
+    adapter: details,
     summary: `${notes.join('; ') || 'the faster backends were skipped'}; falling back to plain JavaScript, which is very slow — only the embedded demo model is practical.`,
-  };
+  });
 }
 
 /** Releases the WebGPU device without reporting it as lost (page unload, engine dispose). */

@@ -1,7 +1,7 @@
 /** Wires the studio together: engine, persistence, image pipeline, store, controller, React root. */
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import type { AdapterEngine } from '../engine/types.ts';
+import { BACKEND_PREFERENCES, type AdapterEngine, type BackendPreference } from '../engine/types.ts';
 import { App } from './App.tsx';
 import { StudioContext } from './context.ts';
 import { StudioController, errorMessage } from './state/controller.ts';
@@ -11,12 +11,18 @@ import { createBrowserImageToolkit } from './reference/browser-images.ts';
 import { RenderQueue } from './viewer/render-queue.ts';
 import './styles.css';
 
+/** `?backend=auto|webgpu|wasm|cpu` forces the compute backend for this page load. */
+function backendFromUrl(): BackendPreference | null {
+  const v = new URLSearchParams(globalThis.location?.search ?? '').get('backend');
+  return v && (BACKEND_PREFERENCES as readonly string[]).includes(v) ? (v as BackendPreference) : null;
+}
+
 /** `createEngine` makes the engine, again after a lost GPU device (a fresh worker gets a fresh device). */
 export async function startStudio(root: HTMLElement, createEngine: () => AdapterEngine): Promise<StudioController> {
   const { store: kv, persistent } = await openBrowserStore();
   const store = createStudioStore();
   store.setState({ persistent });
-  const controller = new StudioController(createEngine(), store, kv, createBrowserImageToolkit(), { createEngine });
+  const controller = new StudioController(createEngine(), store, kv, createBrowserImageToolkit(), { createEngine, backendPreference: backendFromUrl() });
   const renders = new RenderQueue(
     (r) => controller.engine.render(r),
     48,

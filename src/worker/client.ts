@@ -68,7 +68,7 @@ export function createEngineClient(endpoint: MessageEndpoint, onClose?: () => vo
   return {
     ready,
     close,
-    probe: () => call('probe'),
+    probe: (preference) => call('probe', preference),
     loadGenerator: (source) => call('loadGenerator', source),
     loadEncoder: (source) => call('loadEncoder', source),
     unloadEncoder: (id) => call('unloadEncoder', id),

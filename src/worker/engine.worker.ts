@@ -10,7 +10,7 @@ import { serveEngine } from './handler.ts';
 import type { MessageEndpoint } from './protocol.ts';
 
 const engine: LocalEngine = new LocalEngine({
-  probe: () => initBrowserBackend({ onDeviceLost: (message) => engine.reportFatal(new EngineError('device-lost', message)) }),
+  probe: (preference) => initBrowserBackend({ prefer: preference, onDeviceLost: (message) => engine.reportFatal(new EngineError('device-lost', message)) }),
 });
 
 serveEngine(engine, self as unknown as MessageEndpoint);

@@ -55,7 +55,7 @@ function nextEvent(pred: (e: EngineEvent) => boolean): Promise<EngineEvent> {
 beforeAll(async () => {
   await initNodeBackend('wasm');
   engine = new LocalEngine({
-    probe: async () => ({ backend: 'wasm', summary: 'Node test: wasm backend' }),
+    probe: async (preference) => ({ backend: 'wasm', preference, summary: 'Node test: wasm backend' }),
     renderOverrides: CHEAP_RENDER,
     chunkRays: 4096,
   });
@@ -75,7 +75,9 @@ afterAll(async () => {
 
 describe('engine worker protocol (MessageChannel, real LocalEngine)', () => {
   it('loads models and rejects bad input with typed errors', async () => {
-    expect((await client.probe()).backend).toBe('wasm');
+    const caps = await client.probe('wasm');
+    expect(caps.backend).toBe('wasm');
+    expect(caps.preference).toBe('wasm'); // the backend preference crosses the worker boundary
     await expect(client.start(settings())).rejects.toMatchObject({ code: 'not-ready' });
     const pkl = new Blob([readFileSync(`${FIXTURES}eg3d-tiny.pkl`)]);
     const info = await client.loadGenerator({ kind: 'file', file: pkl, name: 'eg3d-tiny.pkl' });

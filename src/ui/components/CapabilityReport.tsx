@@ -1,11 +1,29 @@
 /** Start-up capability check: which backend the engine found and what it means for speed. */
 import { useState } from 'react';
-import { useStudio } from '../context.ts';
+import type { BackendPreference } from '../../engine/types.ts';
+import { useController, useStudio } from '../context.ts';
+
+const BACKEND_CHOICES: ReadonlyArray<{ value: BackendPreference; label: string }> = [
+  { value: 'auto', label: 'Automatic (fastest found)' },
+  { value: 'webgpu', label: 'WebGPU' },
+  { value: 'wasm', label: 'WebAssembly (CPU)' },
+  { value: 'cpu', label: 'JavaScript (CPU, slowest)' },
+];
 
 export function CapabilityReport() {
   const caps = useStudio((s) => s.capabilities);
   const probeError = useStudio((s) => s.probeError);
+  const preference = useStudio((s) => s.backendPreference);
+  const controller = useController();
   const [open, setOpen] = useState(false);
+  const choose = async (p: BackendPreference) => {
+    await controller.chooseBackend(p);
+    // The backend cannot change under loaded models: start again (reference, settings and the last
+    // checkpoint are restored from this browser's storage).
+    const url = new URL(window.location.href);
+    url.searchParams.delete('backend');
+    window.location.replace(url.toString());
+  };
   if (probeError) {
     return (
       <div className="capability bad" data-testid="capability" role="status">
@@ -37,6 +55,17 @@ export function CapabilityReport() {
       {open && (
         <div className="capability-details" data-testid="capability-details">
           <p>{caps.summary}</p>
+          <label className="backend-choice">
+            Compute backend{' '}
+            <select data-testid="backend-choice" value={preference} onChange={(e) => void choose(e.target.value as BackendPreference)}>
+              {BACKEND_CHOICES.map((c) => (
+                <option key={c.value} value={c.value}>
+                  {c.label}
+                </option>
+              ))}
+            </select>
+          </label>
+          <p className="muted">Changing it restarts the studio; your reference, settings and last checkpoint are kept.</p>
           {caps.adapter && (
             <dl>
               <dt>Vendor</dt>

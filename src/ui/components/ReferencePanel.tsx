@@ -129,7 +129,6 @@ export function ReferencePanel() {
         accept="image/*"
         label={ref ? 'Drop another image to replace' : 'Drop a reference image here'}
         hint={<>or click to choose · or paste (Ctrl+V){pasteHint ? ' ✓' : ''}</>}
-        disabled={busy}
         compact={ref !== null}
         onFile={(f) => c.setReferenceFile(f, f.name)}
       />

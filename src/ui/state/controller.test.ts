@@ -3,6 +3,7 @@ import {
   EngineError,
   type AdaptSettings,
   type AdapterEngine,
+  type BackendPreference,
   type EngineEvent,
   type GeneratorSource,
   type ModelInfo,
@@ -43,8 +44,8 @@ class FakeEngine implements AdapterEngine {
   callsOf(name: string) {
     return this.calls.filter((c) => c[0] === name).map((c) => c[1]);
   }
-  async probe() {
-    this.log('probe');
+  async probe(preference?: BackendPreference) {
+    this.log('probe', preference);
     return { backend: 'wasm' as const, summary: 'No WebGPU adapter: training runs on the CPU (slow).' };
   }
   async loadGenerator(source: GeneratorSource) {
@@ -111,7 +112,10 @@ class FakeEngine implements AdapterEngine {
 /** Images are "decoded" from blobs whose text is `WxH`; anything else is not an image. */
 class FakeImages implements ImageToolkit {
   released: DecodedImage[] = [];
+  /** When set, decoding waits for this promise (a slow, huge image). */
+  decodeGate: Promise<void> | null = null;
   async decode(file: Blob, name: string): Promise<DecodedImage> {
+    if (this.decodeGate) await this.decodeGate;
     const m = /^(\d+)x(\d+)$/.exec(await file.text());
     if (!m) throw new ReferenceImageError('not-image', `${name} is not an image`);
     const w = Number(m[1]), h = Number(m[2]);
@@ -167,6 +171,29 @@ describe('StudioController', () => {
     expect(canStart(s)).toBe(false);
   });
 
+  it('starts the stored compute backend; a page-load override wins; a new choice is stored', async () => {
+    const { engine } = await boot();
+    expect(engine.callsOf('probe')[0]).toEqual(['auto']);
+
+    const kv = new MemoryStore();
+    await kv.set(KEYS.backend, 'wasm');
+    const stored = await boot(kv);
+    expect(stored.engine.callsOf('probe')[0]).toEqual(['wasm']);
+    expect(stored.store.getState().backendPreference).toBe('wasm');
+
+    const forced = new StudioController(new FakeEngine(), createStudioStore(), kv, new FakeImages(), { backendPreference: 'webgpu' });
+    await forced.init();
+    expect((forced.engine as FakeEngine).callsOf('probe')[0]).toEqual(['webgpu']);
+
+    await stored.c.chooseBackend('cpu');
+    expect(await kv.get(KEYS.backend)).toBe('cpu');
+    expect(stored.store.getState().backendPreference).toBe('cpu');
+
+    // A stored value that is not a backend is ignored.
+    await kv.set(KEYS.backend, 'quantum');
+    expect((await boot(kv)).engine.callsOf('probe')[0]).toEqual(['auto']);
+  });
+
   it('a dropped image becomes a centred square reference sent to the engine', async () => {
     const { c, store, engine, kv } = await boot();
     await c.setReferenceFile(new Blob(['800x600']), 'photo.png');
@@ -186,6 +213,27 @@ describe('StudioController', () => {
     expect(store.getState().referenceError).toMatch(/notes\.pdf is not an image/);
     expect(store.getState().reference).toBe(before);
     expect(engine.references).toHaveLength(1);
+  });
+
+  it('a drop during a slow decode is not ignored: the newest drop wins, also when it fails', async () => {
+    const images = new FakeImages();
+    const store = createStudioStore();
+    const c = new StudioController(new FakeEngine(), store, new MemoryStore(), images, { now: () => 1234 });
+    await c.init();
+    let open!: () => void;
+    images.decodeGate = new Promise((r) => (open = r));
+    const slow = c.setReferenceFile(new Blob(['8000x8000']), 'huge.png');
+    expect(store.getState().referenceBusy).toBe(true);
+    images.decodeGate = null;
+    await c.setReferenceFile(new Blob(['truncated']), 'cut.png');
+    expect(store.getState().referenceError).toMatch(/cut\.png/);
+    open();
+    await slow;
+    // The older request finished last but is dropped: no reference, the newer error stays.
+    expect(store.getState().reference).toBeNull();
+    expect(store.getState().referenceError).toMatch(/cut\.png/);
+    expect(images.released.map((i) => i.name)).toEqual(['huge.png']);
+    expect(store.getState().referenceBusy).toBe(false);
   });
 
   it('moving the crop re-sends the reference only on commit', async () => {

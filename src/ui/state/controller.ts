@@ -5,9 +5,11 @@
  * checkpoint with its loss curves, the list of cached models).
  */
 import {
+  BACKEND_PREFERENCES,
   EngineError,
   type AdaptSettings,
   type AdapterEngine,
+  type BackendPreference,
   type EngineErrorCode,
   type EngineEvent,
   type ModelInfo,
@@ -40,6 +42,7 @@ export const KEYS = {
   checkpoint: 'checkpoint',
   cachedModels: 'cached-models',
   viewer: 'viewer',
+  backend: 'backend-preference',
 } as const;
 
 /** Storage key of the original file of a cached model (so a reload can load it without the user). */
@@ -91,6 +94,8 @@ export class StudioController {
 
   private current: AdapterEngine;
   private createEngine: (() => AdapterEngine) | null;
+  /** A preference forced for this page load (e.g. `?backend=wasm`), over the stored one. */
+  private forcedBackend: BackendPreference | null;
 
   constructor(
     engine: AdapterEngine,
@@ -102,12 +107,32 @@ export class StudioController {
       checkpointIntervalMs?: number;
       /** Makes a fresh engine (a new worker) to replace one whose GPU device was lost. */
       createEngine?: () => AdapterEngine;
+      /** Compute backend for this page load, over the stored preference (URL `?backend=`). */
+      backendPreference?: BackendPreference | null;
     } = {},
   ) {
     this.current = engine;
     this.clock = opts.now ?? (() => Date.now());
     this.checkpointInterval = opts.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
     this.createEngine = opts.createEngine ?? null;
+    this.forcedBackend = opts.backendPreference ?? null;
+  }
+
+  /** The compute backend to start: forced for this page load, else stored, else 'auto'. */
+  private async backendPreference(): Promise<BackendPreference> {
+    if (this.forcedBackend) return this.forcedBackend;
+    const stored = await this.kv.get<string>(KEYS.backend).catch(() => undefined);
+    return (BACKEND_PREFERENCES as readonly string[]).includes(stored ?? '') ? (stored as BackendPreference) : 'auto';
+  }
+
+  /**
+   * Stores the compute backend for the next start. The backend cannot change under loaded models, so
+   * the UI reloads the page afterwards (reference, settings and checkpoint are restored).
+   */
+  async chooseBackend(preference: BackendPreference): Promise<void> {
+    await this.kv.set(KEYS.backend, preference);
+    this.forcedBackend = null;
+    this.set({ backendPreference: preference });
   }
 
   /** The engine in use (replaced after a lost GPU device when a factory was given). */
@@ -126,8 +151,10 @@ export class StudioController {
   async init(): Promise<void> {
     this.unsubscribe = this.engine.subscribe((e) => this.onEvent(e));
     await this.restorePersisted();
+    const preference = await this.backendPreference();
+    this.set({ backendPreference: preference });
     try {
-      this.set({ capabilities: await this.engine.probe() });
+      this.set({ capabilities: await this.engine.probe(preference) });
     } catch (e) {
       this.set({ probeError: errorMessage(e) });
     }
@@ -162,7 +189,7 @@ export class StudioController {
     const encoders = this.s.encoders;
     this.set({ generator: null, encoders: [], notice: 'Restarting the engine after the lost GPU device…' });
     try {
-      this.set({ capabilities: await this.current.probe(), probeError: null });
+      this.set({ capabilities: await this.current.probe(this.s.backendPreference), probeError: null });
     } catch (e) {
       this.set({ probeError: errorMessage(e) });
     }
@@ -468,29 +495,36 @@ export class StudioController {
     return false;
   }
 
+  /** Newest reference request; an older one finishing later is dropped (last drop wins). */
+  private referenceRequest = 0;
+  /** Reference persistence runs one at a time, each writing the reference current when it runs. */
+  private referencePersisting: Promise<void> = Promise.resolve();
+
   async setReferenceFile(file: Blob, name: string): Promise<void> {
-    if (!this.guardReferenceIdle()) return;
-    this.set({ referenceBusy: true, referenceError: null });
-    try {
-      const image = await this.images.decode(file, name);
-      await this.replaceReference(image, 'file');
-    } catch (e) {
-      // The previous reference (if any) stays selected.
-      this.set({ referenceError: errorMessage(e) });
-    } finally {
-      this.set({ referenceBusy: false });
-    }
+    await this.loadReference(() => this.images.decode(file, name), 'file');
   }
 
   async useExample(id: string): Promise<void> {
+    await this.loadReference(() => this.images.example(id), 'example');
+  }
+
+  private async loadReference(load: () => Promise<DecodedImage>, origin: 'file' | 'example'): Promise<void> {
     if (!this.guardReferenceIdle()) return;
+    const token = ++this.referenceRequest;
+    const current = () => token === this.referenceRequest;
     this.set({ referenceBusy: true, referenceError: null });
     try {
-      await this.replaceReference(await this.images.example(id), 'example');
+      const image = await load();
+      if (!current()) {
+        this.images.release(image);
+        return;
+      }
+      await this.replaceReference(image, origin);
     } catch (e) {
-      this.set({ referenceError: errorMessage(e) });
+      // The previous reference (if any) stays selected.
+      if (current()) this.set({ referenceError: errorMessage(e) });
     } finally {
-      this.set({ referenceBusy: false });
+      if (current()) this.set({ referenceBusy: false });
     }
   }
 
@@ -499,7 +533,13 @@ export class StudioController {
     this.set({ reference: { image, crop: centredCrop(image.width, image.height), origin, applied: false } });
     if (old && old.image !== image) this.images.release(old.image);
     await this.applyReference();
-    await this.persistReference();
+    void this.queuePersistReference();
+  }
+
+  /** Saves the reference for the next visit in the background (the UI does not wait for it). */
+  private queuePersistReference(): Promise<void> {
+    this.referencePersisting = this.referencePersisting.then(() => this.persistReference());
+    return this.referencePersisting;
   }
 
   /** Moves/resizes the crop in the store only (cheap, for drag feedback); commitCrop applies it. */
@@ -512,7 +552,7 @@ export class StudioController {
   async commitCrop(): Promise<void> {
     if (this.s.reference?.applied || !this.guardReferenceIdle()) return;
     await this.applyReference();
-    await this.persistReference();
+    await this.queuePersistReference();
   }
 
   /** The square crop the engine receives. */

@@ -6,6 +6,7 @@ import { createStore } from 'zustand/vanilla';
 import type {
   AdaptPhase,
   AdaptSettings,
+  BackendPreference,
   Capabilities,
   EngineErrorInfo,
   EngineEvent,
@@ -78,6 +79,8 @@ export interface ReferenceState {
 }
 
 export interface StudioState {
+  /** The compute backend asked for at start-up ('auto' unless the user chose one). */
+  backendPreference: BackendPreference;
   capabilities: Capabilities | null;
   probeError: string | null;
   persistent: boolean;
@@ -144,6 +147,7 @@ export function initialViewer(): ViewerState {
 
 export function initialState(): StudioState {
   return {
+    backendPreference: 'auto',
     capabilities: null,
     probeError: null,
     persistent: false,
