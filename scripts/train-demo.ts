@@ -14,6 +14,7 @@
  *   --slope-start K [300]  --slope-end K [2000]     --slope-anneal F [0.7]   (phase-1 density target slope)
  *   --band W [0.06]        --uniform F [0.2]        --colour-weight X [1]
  *   --lr-drop-at F [0.07]  --lr-drop-factor X [1/6]  (phase-1 learning rates × X from step F·field-steps)
+ *   --mapping-lr-boost X [100]  (learning-rate factor of backbone.mapping.fc*, official lr_multiplier 0.01)
  *   --full-planes (train the 256² backbone blocks too; for a GPU machine)
  *   --backend wasm|webgpu|cpu [wasm, or TFJS_BACKEND]
  *   --checkpoint-dir DIR [.cache/demo-train]  --checkpoint-every N [200]  --fresh
@@ -84,6 +85,7 @@ function parseArgs(argv: string[]): Args {
       case '--colour-weight': o.colourWeight = a.targetsGiven.colourWeight = num(++i, f); break;
       case '--lr-drop-at': o.lrDropAt = a.targetsGiven.lrDropAt = num(++i, f); break;
       case '--lr-drop-factor': o.lrDropFactor = a.targetsGiven.lrDropFactor = num(++i, f); break;
+      case '--mapping-lr-boost': o.mappingLrBoost = a.targetsGiven.mappingLrBoost = num(++i, f); break;
       case '--backend': a.backend = argv[++i] as NodeBackendName; break;
       case '--checkpoint-dir': a.checkpointDir = argv[++i]; break;
       case '--checkpoint-every': a.checkpointEvery = num(++i, f); break;

@@ -40,8 +40,11 @@ export class NamedAdam {
     return this.step;
   }
 
-  /** Applies one update; `grads` is keyed like the parameters (missing key = no gradient); `lrScale` multiplies the learning rate (schedules). */
-  apply(grads: Map<string, tf.Tensor>, lrScale = 1): void {
+  /**
+   * Applies one update; `grads` is keyed like the parameters (missing key = no gradient); `lrScale`
+   * multiplies the learning rate (schedules), `paramScale(name)` it per parameter.
+   */
+  apply(grads: Map<string, tf.Tensor>, lrScale = 1, paramScale?: (name: string) => number): void {
     const { beta1, beta2, epsilon } = this.config;
     const learningRate = this.config.learningRate * lrScale;
     const t = this.step + 1;
@@ -58,7 +61,7 @@ export class NamedAdam {
         m.assign(mNew);
         v.assign(vNew);
         const update = tf.div(tf.div(mNew, c1), tf.add(tf.sqrt(tf.div(vNew, c2)), epsilon));
-        p.assign(tf.sub(p, tf.mul(update, learningRate)));
+        p.assign(tf.sub(p, tf.mul(update, learningRate * (paramScale ? paramScale(name) : 1))));
       }
     });
     this.step = t;

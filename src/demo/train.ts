@@ -73,6 +73,12 @@ export interface DemoTrainOptions {
    */
   lrDropAt: number;
   lrDropFactor: number;
+  /**
+   * Multiplies the learning rate of the mapping layers `backbone.mapping.fc*`, whose official
+   * lr_multiplier (0.01) otherwise makes them 100× slower than the rest: the head factors are 36 of
+   * z's 512 dimensions, and w must come to carry them.
+   */
+  mappingLrBoost: number;
 }
 
 export const DEFAULT_DEMO_TRAIN_OPTIONS: DemoTrainOptions = {
@@ -94,11 +100,12 @@ export const DEFAULT_DEMO_TRAIN_OPTIONS: DemoTrainOptions = {
   colourWeight: 1,
   lrDropAt: 0.07,
   lrDropFactor: 1 / 6,
+  mappingLrBoost: 100,
 };
 
 /** Options from older checkpoints lack the later fields: fill them with what those runs used. */
 function withOptionDefaults(o: Partial<DemoTrainOptions>): DemoTrainOptions {
-  return { ...DEFAULT_DEMO_TRAIN_OPTIONS, targetSlopeStart: DENSITY_SLOPE, targetSlopeEnd: DENSITY_SLOPE, slopeAnnealFraction: 0.7, surfaceBand: 0.03, uniformFraction: 0.2, colourWeight: 4, lrDropAt: 1, lrDropFactor: 1, ...o };
+  return { ...DEFAULT_DEMO_TRAIN_OPTIONS, targetSlopeStart: DENSITY_SLOPE, targetSlopeEnd: DENSITY_SLOPE, slopeAnnealFraction: 0.7, surfaceBand: 0.03, uniformFraction: 0.2, colourWeight: 4, lrDropAt: 1, lrDropFactor: 1, mappingLrBoost: 1, ...o };
 }
 
 /** The phase-1 target slope at step `step` (see DemoTrainOptions.targetSlopeStart). */
@@ -337,7 +344,7 @@ export class DemoTrainer {
       const named = new Map<string, tf.Tensor>();
       for (const [n, g] of Object.entries(grads)) named.set(nameToKey.get(n)!, g);
       const lrScale = this.stepFields >= Math.round(o.lrDropAt * o.fieldSteps) ? o.lrDropFactor : 1;
-      this.adams.fields.apply(named, lrScale);
+      this.adams.fields.apply(named, lrScale, (k) => (/^backbone\.mapping\.fc\d+\./.test(k) ? o.mappingLrBoost : 1));
       this.adams.decoder.apply(named, lrScale);
       return value;
     });
