@@ -1,5 +1,5 @@
 /**
- * npm run cli -- adapt --generator <file.pkl|embedded> [--clip <file> ...] [--default-encoder]
+ * npm run cli -- adapt [--generator <file.pkl|embedded>] [--clip <file> ...] [--default-encoder]
  *                      --reference <image.png|jpg> --out <adapted.safetensors>
  *                      [--steps 150,150] [--seed N] [--batch N] [--lr X] [--psi X] [--mean-samples N]
  *                      [--weights dir,dis,istr,fstr] [--option name=value ...] [--grid <png>]
@@ -39,7 +39,7 @@ interface AdaptArgs {
   options: Record<string, string | number>;
 }
 
-const USAGE = `usage: npm run cli -- adapt --generator <file.pkl|embedded> [--clip <file> ...] [--default-encoder]
+const USAGE = `usage: npm run cli -- adapt [--generator <file.pkl|embedded (default)>] [--clip <file> ...] [--default-encoder]
        --reference <image> --out <file.safetensors> [--steps 150,150] [--seed N] [--batch N] [--lr X] [--psi X]
        [--mean-samples N] [--weights dir,dis,istr,fstr] [--option name=value ...] [--grid <png>]
        [--pickle-out <pkl>] [--checkpoint-out <file>] [--resume <checkpoint>]
@@ -111,7 +111,8 @@ export function parseAdaptArgs(argv: string[]): AdaptArgs {
       default: throw new Error(`unknown argument ${f}\n${USAGE}`);
     }
   }
-  if (!a.generator || !a.reference || !a.out) throw new Error(`--generator, --reference and --out are required\n${USAGE}`);
+  if (!a.generator) a.generator = 'embedded';
+  if (!a.reference || !a.out) throw new Error(`--reference and --out are required\n${USAGE}`);
   if (!a.clips.length) a.defaultEncoder = true;
   if (!a.grid) a.grid = a.out.replace(/\.safetensors$/i, '') + '.grid.png';
   return a;

@@ -1,7 +1,7 @@
 /**
- * npm run cli -- render <file.pkl> --seed N --yaw R --pitch R [--psi 0.7] [--cutoff K] [--noise const|random|none]
+ * npm run cli -- render [<file.pkl>|embedded] --seed N --yaw R --pitch R [--psi 0.7] [--cutoff K] [--noise const|random|none]
  *                       [--draws deterministic|random] [--nrr R] --out img.png
- * Renders one image with an EG3D pickle and writes `img.png` (super-resolved), `img-raw.png` (neural
+ * Renders one image with an EG3D pickle (default: the embedded demo generator) and writes `img.png` (super-resolved), `img-raw.png` (neural
  * render) and `img-depth.png` (depth, near = bright, normalised to the image's own range).
  * The conditioning camera is the frontal camera (as the official scripts); yaw/pitch are radians
  * relative to it. z ~ N(0, I) from the project's seeded generator (not numpy's).
@@ -13,6 +13,7 @@ import { initNodeBackend, backendFromEnv } from '../../src/platform/node-backend
 import { NodeFileByteSource } from '../../src/platform/node-file.ts';
 import { Random } from '../../src/core/random.ts';
 import { EG3DGenerator } from '../../src/eg3d/generator.ts';
+import { loadEmbeddedGenerator } from '../../src/engine/embedded.ts';
 import { cameraFromYawPitch, camerasTensor, frontalCamera } from '../../src/eg3d/camera.ts';
 import type { NoiseModeName } from '../../src/eg3d/config.ts';
 import type { RendererDraws } from '../../src/eg3d/renderer.ts';
@@ -64,7 +65,7 @@ function parseArgs(argv: string[]): RenderArgs {
         a.file = f;
     }
   }
-  if (!a.file || !a.out) throw new Error('usage: npm run cli -- render <file.pkl> --seed N --yaw R --pitch R [--psi 0.7] [--cutoff K] [--noise const|random|none] [--draws deterministic|random] [--nrr R] --out img.png');
+  if (!a.out) throw new Error('usage: npm run cli -- render [<file.pkl>|embedded] --seed N --yaw R --pitch R [--psi 0.7] [--cutoff K] [--noise const|random|none] [--draws deterministic|random] [--nrr R] --out img.png');
   return a;
 }
 
@@ -102,7 +103,7 @@ export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv);
   const backend = await initNodeBackend(backendFromEnv());
   const t0 = performance.now();
-  const gen = await EG3DGenerator.fromPickle(await NodeFileByteSource.open(a.file));
+  const gen = !a.file || a.file === 'embedded' ? (await loadEmbeddedGenerator()).generator : await EG3DGenerator.fromPickle(await NodeFileByteSource.open(a.file));
   const tLoad = performance.now();
   const rng = new Random(a.seed);
   const z = tf.tensor2d(rng.normalArray(gen.config.zDim), [1, gen.config.zDim]);
