@@ -11,7 +11,7 @@
  *   --seed N [1]            --field-steps N [3000]   --sr-steps N [200]
  *   --batch N [4]           --points N [2048]        --sr-batch N [2]
  *   --lr X [0.03]          --decoder-lr X [0.2]     --sr-lr X [0.002]
- *   --slope-start K [300]  --slope-end K [2000]     --slope-anneal F [0.7]   (phase-1 density target slope)
+ *   --slope-start K [300]  --slope-end K [5000]     --slope-anneal F [0.85]  (phase-1 density target slope)
  *   --band W [0.06]        --uniform F [0.2]        --colour-weight X [1]
  *   --lr-drop-at F [0.07]  --lr-drop-factor X [1/6]  (phase-1 learning rates × X from step F·field-steps)
  *   --mapping-lr-boost X [100]  (learning-rate factor of backbone.mapping.fc*, official lr_multiplier 0.01)
