@@ -19,6 +19,10 @@
  *   --backend wasm|webgpu|cpu [wasm, or TFJS_BACKEND]
  *   --checkpoint-dir DIR [.cache/demo-train]  --checkpoint-every N [200]  --fresh
  *   --max-minutes M (stop, checkpoint, and exit after M minutes)
+ *   --init-from FILE (warm start: continue from exported weights, e.g. the shipped file, with fresh
+ *                     optimizers; its recorded options apply unless given here; ignored when the
+ *                     checkpoint directory already holds a checkpoint, unless --fresh)
+ *   --face-fraction F [0.3]  (share of near-surface points drawn in the face-feature region)
  *   --out FILE [public/models/demo-eg3d.safetensors]  --export-now (export the current weights even if unfinished)
  *   --log-every N [10]
  */
@@ -40,6 +44,7 @@ interface Args {
   maxMinutes: number;
   out: string;
   exportNow: boolean;
+  initFrom: string | null;
   logEvery: number;
   /** Options given on the command line (they override a resumed checkpoint's). */
   targetsGiven: Partial<DemoTrainOptions>;
@@ -56,6 +61,7 @@ function parseArgs(argv: string[]): Args {
     maxMinutes: Infinity,
     out: 'public/models/demo-eg3d.safetensors',
     exportNow: false,
+    initFrom: null,
     logEvery: 10,
     targetsGiven: {},
   };
@@ -81,6 +87,8 @@ function parseArgs(argv: string[]): Args {
       case '--slope-end': o.targetSlopeEnd = a.targetsGiven.targetSlopeEnd = num(++i, f); break;
       case '--slope-anneal': o.slopeAnnealFraction = a.targetsGiven.slopeAnnealFraction = num(++i, f); break;
       case '--band': o.surfaceBand = a.targetsGiven.surfaceBand = num(++i, f); break;
+      case '--face-fraction': o.faceFraction = a.targetsGiven.faceFraction = num(++i, f); break;
+      case '--init-from': a.initFrom = argv[++i]; break;
       case '--uniform': o.uniformFraction = a.targetsGiven.uniformFraction = num(++i, f); break;
       case '--colour-weight': o.colourWeight = a.targetsGiven.colourWeight = num(++i, f); break;
       case '--lr-drop-at': o.lrDropAt = a.targetsGiven.lrDropAt = num(++i, f); break;
@@ -117,6 +125,9 @@ async function main(): Promise<void> {
   if (!args.fresh && existsSync(ckptPath)) {
     trainer = await DemoTrainer.fromCheckpoint(new MemoryByteSource(new Uint8Array(await readFile(ckptPath)), ckptPath), args.targetsGiven);
     console.log(`resumed from ${ckptPath} at phase-1 step ${trainer.stepFields}, phase-2 step ${trainer.stepSr} (seed ${trainer.options.seed})`);
+  } else if (args.initFrom) {
+    trainer = await DemoTrainer.fromWeights(new MemoryByteSource(new Uint8Array(await readFile(args.initFrom)), args.initFrom), args.targetsGiven);
+    console.log(`warm start from ${args.initFrom} at phase-1 step ${trainer.stepFields} (seed ${trainer.options.seed}, fresh optimizers)`);
   } else {
     trainer = DemoTrainer.create(args.options);
     console.log(`fresh run, seed ${args.options.seed}`);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Random } from '../core/random.ts';
 import { cameraFromYawPitch } from '../eg3d/camera.ts';
 import {
-  headFromSeed, headParamsFromLatent, headParamsFromUniforms, NUM_HEAD_FACTORS, ProceduralHead,
+  FACE_REGION_WORLD, headFromSeed, headParamsFromLatent, headParamsFromUniforms, NUM_HEAD_FACTORS, ProceduralHead,
   sampleHeadParams, SIGMA_RAW_EMPTY, SIGMA_RAW_SOLID, sigmaRawFromSdf,
 } from './heads.ts';
 import { renderGroundTruth } from './gt-render.ts';
@@ -104,5 +104,24 @@ describe('procedural heads', () => {
       if (inBox) expect(sigmaRawFromSdf(s.sdf[i])).toBeCloseTo(s.sigmaRaw[i], 3);
       else expect(s.sdf[i]).toBe(0.5);
     }
+  });
+
+  it('draws the asked fraction of near-surface points in the face region', () => {
+    const h = headFromSeed(4);
+    const f = FACE_REGION_WORLD;
+    const inFace = (s: ReturnType<typeof samplePoints>, from: number) => {
+      let n = 0;
+      for (let i = from; i < s.sdf.length; i++) {
+        const dx = s.points[3 * i] - f.cx, dy = s.points[3 * i + 1] - f.cy, dz = s.points[3 * i + 2] - f.cz;
+        if (dx * dx + dy * dy + dz * dz <= f.r * f.r) n++;
+      }
+      return n;
+    };
+    const plain = samplePoints(h, new Random(6), { count: 1000, uniformFraction: 0.2, band: 0.03 });
+    const faced = samplePoints(h, new Random(6), { count: 1000, uniformFraction: 0.2, band: 0.03, faceFraction: 0.5 });
+    // 800 near-surface points: 400 drawn in the face sphere, plus the share of the other 400 that land there
+    expect(inFace(faced, 200)).toBeGreaterThanOrEqual(400);
+    expect(inFace(faced, 200)).toBeGreaterThan(inFace(plain, 200) + 300);
+    for (let i = 200; i < 1000; i++) expect(Math.abs(faced.sdf[i])).toBeLessThanOrEqual(0.03 + 1e-6);
   });
 });

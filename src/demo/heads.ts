@@ -256,6 +256,18 @@ const BACKDROP_CUT_Z = 0.15;
 const FACE_BOUND = { cy: -0.055, cz: 0.15, r: 0.27 };
 
 /**
+ * The face-feature sphere in world coordinates (where eyes, brows, nose and lips are): training
+ * draws extra supervision points here, because these small features cover little of the scene's
+ * surface (the backdrop shell dominates it) yet decide whether a render reads as a face.
+ */
+export const FACE_REGION_WORLD: Readonly<{ cx: number; cy: number; cz: number; r: number }> = {
+  cx: HEAD_ORIGIN[0],
+  cy: HEAD_ORIGIN[1] + HEAD_SCALE * FACE_BOUND.cy,
+  cz: HEAD_ORIGIN[2] + HEAD_SCALE * FACE_BOUND.cz,
+  r: HEAD_SCALE * FACE_BOUND.r,
+};
+
+/**
  * One procedural head: SDF + colour, evaluated at arbitrary points. Construct once per head; all
  * derived geometry constants are precomputed here.
  */

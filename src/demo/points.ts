@@ -5,7 +5,7 @@
  * what a render looks like; the uniform ones keep empty space empty.
  */
 import type { Random } from '../core/random.ts';
-import { BOX_HALF, type ProceduralHead } from './heads.ts';
+import { BOX_HALF, FACE_REGION_WORLD, type ProceduralHead } from './heads.ts';
 
 export interface PointSamples {
   /** `[P·3]` world positions. */
@@ -24,6 +24,11 @@ export interface PointSamplingOptions {
   uniformFraction?: number;
   /** Half-width of the |SDF| band that counts as near a surface (default 0.03). */
   band?: number;
+  /**
+   * Fraction of the near-surface points drawn inside FACE_REGION_WORLD (default 0): the face's
+   * features are small, and uniform near-surface sampling gives them a few points per head.
+   */
+  faceFraction?: number;
 }
 
 /** Draws `count` points for `head` (deterministic given `rng`). */
@@ -38,17 +43,27 @@ export function samplePoints(head: ProceduralHead, rng: Random, opts: PointSampl
     points[3 * i + 1] = (2 * rng.next() - 1) * reach;
     points[3 * i + 2] = (2 * rng.next() - 1) * reach;
   }
-  // Near-surface points by rejection from uniform candidates (≈ 20 % acceptance), bounded in tries.
+  // Near-surface points by rejection from uniform candidates, bounded in tries: first those in the
+  // face region (candidates from its bounding cube, kept if inside the box and the sphere), then the rest.
+  const nFace = Math.round((count - nUniform) * (opts.faceFraction ?? 0));
+  const f = FACE_REGION_WORLD;
   let filled = nUniform;
-  for (let tries = 0; filled < count && tries < 200 * count; tries++) {
-    const x = (2 * rng.next() - 1) * BOX_HALF, y = (2 * rng.next() - 1) * BOX_HALF, z = (2 * rng.next() - 1) * BOX_HALF;
-    if (Math.abs(head.distance(x, y, z)) > band) continue;
-    points[3 * filled] = x;
-    points[3 * filled + 1] = y;
-    points[3 * filled + 2] = z;
-    filled++;
-  }
-  if (filled < count) throw new Error(`samplePoints: found only ${filled - nUniform} near-surface points`);
+  const fill = (until: number, candidate: () => [number, number, number] | null, what: string) => {
+    for (let tries = 0; filled < until && tries < 200 * count; tries++) {
+      const c = candidate();
+      if (!c || Math.abs(head.distance(c[0], c[1], c[2])) > band) continue;
+      points.set(c, 3 * filled);
+      filled++;
+    }
+    if (filled < until) throw new Error(`samplePoints: found only ${filled - nUniform} ${what} points`);
+  };
+  fill(nUniform + nFace, () => {
+    const dx = (2 * rng.next() - 1) * f.r, dy = (2 * rng.next() - 1) * f.r, dz = (2 * rng.next() - 1) * f.r;
+    const x = f.cx + dx, y = f.cy + dy, z = f.cz + dz;
+    if (dx * dx + dy * dy + dz * dz > f.r * f.r || Math.abs(x) > BOX_HALF || Math.abs(y) > BOX_HALF || Math.abs(z) > BOX_HALF) return null;
+    return [x, y, z];
+  }, 'face-region');
+  fill(count, () => [(2 * rng.next() - 1) * BOX_HALF, (2 * rng.next() - 1) * BOX_HALF, (2 * rng.next() - 1) * BOX_HALF], 'near-surface');
   const sigmaRaw = new Float32Array(count);
   const rgb = new Float32Array(count * 3);
   head.evaluate(points, sigmaRaw, rgb);

@@ -150,4 +150,34 @@ describe('demo generator training', () => {
     expect(b.stepFields).toBe(1);
     b.dispose();
   });
+
+  it('warm-starts from exported weights: same weights, continued step count, rates ramped from zero', async () => {
+    const a = DemoTrainer.create({ ...TINY, fieldSteps: 1 });
+    await a.step();
+    const exported = await a.exportSafetensors();
+    const names = ['decoder.net.2.weight', 'backbone.synthesis.b64.conv1.weight', 'superresolution.block1.torgb.weight'];
+    const wa = await weightsOf(a, names);
+    a.dispose();
+    const b = await DemoTrainer.fromWeights(new MemoryByteSource(exported, 'demo.safetensors'), { fieldSteps: 3, srSteps: 1, faceFraction: 0.5 });
+    expect(b.stepFields).toBe(1);
+    expect(b.stepSr).toBe(0);
+    expect(b.options.faceFraction).toBe(0.5);
+    expect(b.options.pointsPerHead).toBe(TINY.pointsPerHead); // the file's recorded options
+    const wb = await weightsOf(b, names);
+    for (let i = 0; i < names.length; i++) expect(wb[i]).toEqual(wa[i]);
+    const r = await b.step();
+    expect(Number.isFinite(r.loss)).toBe(true);
+    // first warm step at 1/100 of the rate: the decoder weights move, but by far less than a full step
+    const wb1 = await weightsOf(b, names);
+    let maxMove = 0;
+    for (let j = 0; j < wb1[0].length; j++) maxMove = Math.max(maxMove, Math.abs(wb1[0][j] - wa[0][j]));
+    expect(maxMove).toBeGreaterThan(0);
+    expect(maxMove).toBeLessThan(0.02 * b.options.decoderLearningRate);
+    // the warm start survives a checkpoint round trip and is recorded in the export
+    const c = await DemoTrainer.fromCheckpoint(new MemoryByteSource(await b.serializeCheckpoint(), 'ckpt'));
+    const training = JSON.parse((await SafetensorsFile.open(new MemoryByteSource(await c.exportSafetensors()))).metadata.training) as { warm_start_step: number };
+    expect(training.warm_start_step).toBe(1);
+    await expect(DemoTrainer.fromWeights(new MemoryByteSource(await b.serializeCheckpoint(), 'ckpt.safetensors'))).rejects.toThrow(/not an exported demo generator/);
+    for (const t of [b, c]) t.dispose();
+  });
 });

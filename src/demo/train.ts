@@ -64,6 +64,8 @@ export interface DemoTrainOptions {
   surfaceBand: number;
   /** Fraction of uniform (box-wide) supervision points. */
   uniformFraction: number;
+  /** Fraction of the near-surface points drawn in the face-feature region (see samplePoints). */
+  faceFraction: number;
   /** Weight of the colour (L1) term against the density term. */
   colourWeight: number;
   /**
@@ -97,6 +99,7 @@ export const DEFAULT_DEMO_TRAIN_OPTIONS: DemoTrainOptions = {
   slopeAnnealFraction: 0.85,
   surfaceBand: 0.06,
   uniformFraction: 0.2,
+  faceFraction: 0.3,
   colourWeight: 1,
   lrDropAt: 0.07,
   lrDropFactor: 1 / 6,
@@ -105,7 +108,7 @@ export const DEFAULT_DEMO_TRAIN_OPTIONS: DemoTrainOptions = {
 
 /** Options from older checkpoints lack the later fields: fill them with what those runs used. */
 function withOptionDefaults(o: Partial<DemoTrainOptions>): DemoTrainOptions {
-  return { ...DEFAULT_DEMO_TRAIN_OPTIONS, targetSlopeStart: DENSITY_SLOPE, targetSlopeEnd: DENSITY_SLOPE, slopeAnnealFraction: 0.7, surfaceBand: 0.03, uniformFraction: 0.2, colourWeight: 4, lrDropAt: 1, lrDropFactor: 1, mappingLrBoost: 1, ...o };
+  return { ...DEFAULT_DEMO_TRAIN_OPTIONS, targetSlopeStart: DENSITY_SLOPE, targetSlopeEnd: DENSITY_SLOPE, slopeAnnealFraction: 0.7, surfaceBand: 0.03, uniformFraction: 0.2, faceFraction: 0, colourWeight: 4, lrDropAt: 1, lrDropFactor: 1, mappingLrBoost: 1, ...o };
 }
 
 /** The phase-1 target slope at step `step` (see DemoTrainOptions.targetSlopeStart). */
@@ -133,6 +136,8 @@ export interface DemoStepResult {
 
 /** Scale of density errors in the loss (σ_raw units). */
 const DENSITY_UNIT = 30;
+/** Steps over which the phase-1 learning rates ramp up after a warm start (see fromWeights). */
+const WARM_START_RAMP = 100;
 /** Lower bound asked of σ_raw on the solid plateau (see fieldsStep). */
 const SOLID_HINGE = 60;
 
@@ -187,6 +192,8 @@ export class DemoTrainer {
   /** Optimizers per parameter group (mapping + backbone, Tri-D, G2). */
   private readonly adams: Record<'fields' | 'decoder' | 'sr', NamedAdam>;
   private readonly upsample: SparseRows;
+  /** Phase-1 step at which a warm start (fresh optimizers on trained weights) began, if any. */
+  private warmStartStep: number | null = null;
 
   private constructor(
     readonly options: DemoTrainOptions,
@@ -306,7 +313,7 @@ export class DemoTrainer {
       const zb = rng.normalArray(this.config.zDim);
       z.set(zb, b * this.config.zDim);
       cams.push(conditioningCamera(rng));
-      const s = samplePoints(new ProceduralHead(headParamsFromLatent(zb)), rng, { count: P, band: o.surfaceBand, uniformFraction: o.uniformFraction });
+      const s = samplePoints(new ProceduralHead(headParamsFromLatent(zb)), rng, { count: P, band: o.surfaceBand, uniformFraction: o.uniformFraction, faceFraction: o.faceFraction });
       pts.push(s.points);
       rgbGt.set(s.rgb, b * P * 3);
       for (let i = 0; i < P; i++) {
@@ -343,7 +350,10 @@ export class DemoTrainer {
       }, vars);
       const named = new Map<string, tf.Tensor>();
       for (const [n, g] of Object.entries(grads)) named.set(nameToKey.get(n)!, g);
-      const lrScale = this.stepFields >= Math.round(o.lrDropAt * o.fieldSteps) ? o.lrDropFactor : 1;
+      // After a warm start the optimizers' moments are empty: ramp the rates up over WARM_START_RAMP
+      // steps, or Adam's first steps (update ≈ ±lr in every weight) would jolt the trained field.
+      const ramp = this.warmStartStep === null ? 1 : Math.min(1, (this.stepFields - this.warmStartStep + 1) / WARM_START_RAMP);
+      const lrScale = ramp * (this.stepFields >= Math.round(o.lrDropAt * o.fieldSteps) ? o.lrDropFactor : 1);
       this.adams.fields.apply(named, lrScale, (k) => (/^backbone\.mapping\.fc\d+\./.test(k) ? o.mappingLrBoost : 1));
       this.adams.decoder.apply(named, lrScale);
       return value;
@@ -446,6 +456,7 @@ export class DemoTrainer {
         sr_steps: this.stepSr,
         final_field_loss: mean(this.history.fields.slice(-50)),
         final_sr_loss: mean(this.history.sr.slice(-20)),
+        ...(this.warmStartStep === null ? {} : { warm_start_step: this.warmStartStep }),
         ...summary,
       }),
     };
@@ -472,6 +483,7 @@ export class DemoTrainer {
       step_sr: String(this.stepSr),
       adam_steps: JSON.stringify(Object.fromEntries(Object.entries(states).map(([g, st]) => [g, st.step]))),
       history: JSON.stringify(this.history),
+      ...(this.warmStartStep === null ? {} : { warm_start_step: String(this.warmStartStep) }),
     });
   }
 
@@ -506,10 +518,35 @@ export class DemoTrainer {
       opt.setState(await readAdam(`adam_${group}`, [...st.m.keys()], steps[group] ?? 0));
     }
     trainer.stepFields = Number(file.metadata.step_fields);
+    if (file.metadata.warm_start_step !== undefined) trainer.warmStartStep = Number(file.metadata.warm_start_step);
     trainer.stepSr = Number(file.metadata.step_sr);
     const h = JSON.parse(file.metadata.history ?? '{}') as { fields?: number[]; sr?: number[] };
     trainer.history.fields.push(...(h.fields ?? []));
     trainer.history.sr.push(...(h.sr ?? []));
+    return trainer;
+  }
+
+  /**
+   * Warm start: continues training from exported generator weights (`exportSafetensors` output, e.g.
+   * the shipped file) with fresh optimizers. Options are the file's recorded training options with
+   * `overrides` on top; the phase-1 step count continues from the file's. If phase 1 goes on
+   * (overrides raise `fieldSteps`), phase 2 runs its `srSteps` again afterwards, from the file's G2.
+   */
+  static async fromWeights(source: ByteSource, overrides: Partial<DemoTrainOptions> = {}): Promise<DemoTrainer> {
+    const file = await SafetensorsFile.open(source);
+    const training = file.metadata.training ? (JSON.parse(file.metadata.training) as { options?: Partial<DemoTrainOptions>; field_steps?: number; sr_steps?: number }) : null;
+    if (!training?.options || training.field_steps === undefined) throw new DemoTrainError(`${source.name} is not an exported demo generator (no training metadata)`);
+    const options = withOptionDefaults({ ...training.options, ...stripUndefined(overrides) });
+    const config = demoConfig();
+    const weights: WeightMap = new Map();
+    for (const s of tensorSpecs(config)) {
+      const { shape, data } = await file.readFloat32(s.name);
+      weights.set(s.name, torchToTf(s.name, shape, data));
+    }
+    const trainer = new DemoTrainer(options, weights);
+    trainer.stepFields = training.field_steps;
+    trainer.stepSr = options.fieldSteps > training.field_steps ? 0 : (training.sr_steps ?? 0);
+    trainer.warmStartStep = training.field_steps;
     return trainer;
   }
 
