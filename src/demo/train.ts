@@ -496,12 +496,7 @@ export class DemoTrainer {
     const file = await SafetensorsFile.open(source);
     if (file.metadata.format !== 'demo-eg3d-training-checkpoint') throw new DemoTrainError(`${source.name} is not a demo training checkpoint`);
     const options: DemoTrainOptions = withOptionDefaults({ ...(JSON.parse(file.metadata.options) as Partial<DemoTrainOptions>), ...stripUndefined(overrides) });
-    const config = demoConfig();
-    const weights: WeightMap = new Map();
-    for (const s of tensorSpecs(config)) {
-      const { shape, data } = await file.readFloat32(s.name);
-      weights.set(s.name, torchToTf(s.name, shape, data));
-    }
+    const weights = await readGeneratorWeights(file);
     const trainer = new DemoTrainer(options, weights);
     const steps = JSON.parse(file.metadata.adam_steps ?? '{}') as Record<string, number>;
     const readAdam = async (prefix: string, names: string[], step: number): Promise<AdamState> => {
@@ -537,12 +532,7 @@ export class DemoTrainer {
     const training = file.metadata.training ? (JSON.parse(file.metadata.training) as { options?: Partial<DemoTrainOptions>; field_steps?: number; sr_steps?: number }) : null;
     if (!training?.options || training.field_steps === undefined) throw new DemoTrainError(`${source.name} is not an exported demo generator (no training metadata)`);
     const options = withOptionDefaults({ ...training.options, ...stripUndefined(overrides) });
-    const config = demoConfig();
-    const weights: WeightMap = new Map();
-    for (const s of tensorSpecs(config)) {
-      const { shape, data } = await file.readFloat32(s.name);
-      weights.set(s.name, torchToTf(s.name, shape, data));
-    }
+    const weights = await readGeneratorWeights(file);
     const trainer = new DemoTrainer(options, weights);
     trainer.stepFields = training.field_steps;
     trainer.stepSr = options.fieldSteps > training.field_steps ? 0 : (training.sr_steps ?? 0);
@@ -555,6 +545,16 @@ export class DemoTrainer {
     for (const t of this.weights.values()) t.dispose();
     this.weights.clear();
   }
+}
+
+/** Every generator tensor of a demo checkpoint or export (official names, PyTorch layouts → tfjs). */
+async function readGeneratorWeights(file: SafetensorsFile): Promise<WeightMap> {
+  const weights: WeightMap = new Map();
+  for (const s of tensorSpecs(demoConfig())) {
+    const { shape, data } = await file.readFloat32(s.name);
+    weights.set(s.name, torchToTf(s.name, shape, data));
+  }
+  return weights;
 }
 
 function mean(a: number[]): number | null {
