@@ -26,6 +26,11 @@ export const DENSITY_SLOPE = 5000;
 /** Half-extent of EG3D's tri-plane box for box_warp = 1. */
 export const BOX_HALF = 0.5;
 
+/** Whether a world point lies in the tri-plane box (outside it the field is empty by definition). */
+export function insideBox(x: number, y: number, z: number): boolean {
+  return Math.abs(x) <= BOX_HALF && Math.abs(y) <= BOX_HALF && Math.abs(z) <= BOX_HALF;
+}
+
 type RGB = [number, number, number];
 
 /** All shape and appearance parameters of one head (dimensionless factors ≈ 1 unless noted). */
@@ -441,7 +446,7 @@ export class ProceduralHead {
 
   /** Raw density (EG3D decoder convention) at one point; empty outside the tri-plane box. */
   sigmaRaw(x: number, y: number, z: number): number {
-    if (Math.abs(x) > BOX_HALF || Math.abs(y) > BOX_HALF || Math.abs(z) > BOX_HALF) return SIGMA_RAW_EMPTY;
+    if (!insideBox(x, y, z)) return SIGMA_RAW_EMPTY;
     return sigmaRawFromSdf(this.distance(x, y, z));
   }
 

@@ -5,7 +5,7 @@
  * what a render looks like; the uniform ones keep empty space empty.
  */
 import type { Random } from '../core/random.ts';
-import { BOX_HALF, FACE_REGION_WORLD, type ProceduralHead } from './heads.ts';
+import { BOX_HALF, FACE_REGION_WORLD, insideBox, type ProceduralHead } from './heads.ts';
 
 export interface PointSamples {
   /** `[P·3]` world positions. */
@@ -60,7 +60,7 @@ export function samplePoints(head: ProceduralHead, rng: Random, opts: PointSampl
   fill(nUniform + nFace, () => {
     const dx = (2 * rng.next() - 1) * f.r, dy = (2 * rng.next() - 1) * f.r, dz = (2 * rng.next() - 1) * f.r;
     const x = f.cx + dx, y = f.cy + dy, z = f.cz + dz;
-    if (dx * dx + dy * dy + dz * dz > f.r * f.r || Math.abs(x) > BOX_HALF || Math.abs(y) > BOX_HALF || Math.abs(z) > BOX_HALF) return null;
+    if (dx * dx + dy * dy + dz * dz > f.r * f.r || !insideBox(x, y, z)) return null;
     return [x, y, z];
   }, 'face-region');
   fill(count, () => [(2 * rng.next() - 1) * BOX_HALF, (2 * rng.next() - 1) * BOX_HALF, (2 * rng.next() - 1) * BOX_HALF], 'near-surface');
@@ -70,8 +70,7 @@ export function samplePoints(head: ProceduralHead, rng: Random, opts: PointSampl
   const sdf = new Float32Array(count);
   for (let i = 0; i < count; i++) {
     const x = points[3 * i], y = points[3 * i + 1], z = points[3 * i + 2];
-    const outside = Math.abs(x) > BOX_HALF || Math.abs(y) > BOX_HALF || Math.abs(z) > BOX_HALF;
-    sdf[i] = outside ? BOX_HALF : head.distance(x, y, z);
+    sdf[i] = insideBox(x, y, z) ? head.distance(x, y, z) : BOX_HALF;
   }
   return { points, sigmaRaw, rgb, sdf };
 }
