@@ -38,6 +38,30 @@ describe('procedural heads', () => {
     expect(() => headParamsFromUniforms([0.5])).toThrow(RangeError);
   });
 
+  it('maps uniforms to parameters continuously (what a generator can regress), colours included', () => {
+    // Sweep each uniform over [0, 1] in 1000 steps from a few random heads: a continuous map moves no
+    // parameter by more than its slope × 1e-3 (the steepest span ≈ 2 per unit of u); a sawtooth or a
+    // wrapped palette jumps by ≥ 0.1 somewhere on the sweep.
+    const flat = (u: number[]) => Object.values(headParamsFromUniforms(u)).flatMap((v) => (Array.isArray(v) ? v : [v as number]));
+    const rng = new Random(11);
+    let worst = 0;
+    for (let trial = 0; trial < 3; trial++) {
+      const u = Array.from({ length: NUM_HEAD_FACTORS }, () => rng.next());
+      for (let i = 0; i < NUM_HEAD_FACTORS; i++) {
+        const v = u.slice();
+        v[i] = 0;
+        let previous = flat(v);
+        for (let s = 1; s <= 1000; s++) {
+          v[i] = s / 1000;
+          const next = flat(v);
+          for (let k = 0; k < next.length; k++) worst = Math.max(worst, Math.abs(next[k] - previous[k]));
+          previous = next;
+        }
+      }
+    }
+    expect(worst).toBeLessThan(0.01);
+  });
+
   it('is solid inside the head, empty in front of the face and outside the box', () => {
     for (let seed = 0; seed < 10; seed++) {
       const h = headFromSeed(seed);

@@ -82,7 +82,7 @@ export interface HeadParams {
 }
 
 /** Number of uniforms a head consumes; latents pair their first NUM_HEAD_FACTORS entries with them. */
-export const NUM_HEAD_FACTORS = 36;
+export const NUM_HEAD_FACTORS = 37;
 
 const SKIN_PALETTE: RGB[] = [
   [0.98, 0.85, 0.76], [0.94, 0.76, 0.63], [0.86, 0.65, 0.5], [0.72, 0.5, 0.36], [0.52, 0.34, 0.23], [0.34, 0.21, 0.14],
@@ -166,8 +166,10 @@ export function headParamsFromUniforms(u: ArrayLike<number>): HeadParams {
     hair,
     iris: palette(IRIS_PALETTE, u[33]),
     lips,
-    background: hsv(u[34], 0.25 + 0.35 * u[35], 0.35 + 0.5 * ((u[34] * 7.31) % 1)),
-    clothing: hsv((u[35] * 3.7) % 1, 0.2 + 0.5 * u[30], 0.25 + 0.55 * u[22]),
+    // Hue is circular, so one turn of the hue circle per unit of u is continuous too. (The backdrop's
+    // value was once a sawtooth of u[34]: the generator could only learn its mean colour.)
+    background: hsv(u[34], 0.25 + 0.35 * u[35], 0.35 + 0.5 * u[36]),
+    clothing: hsv((u[35] + 0.5) % 1, 0.2 + 0.5 * u[30], 0.25 + 0.55 * u[22]),
   };
 }
 
