@@ -15,6 +15,8 @@
  *   --band W [0.06]        --uniform F [0.2]        --colour-weight X [1]
  *   --lr-drop-at F [0.07]  --lr-drop-factor X [1/6]  (phase-1 learning rates × X from step F·field-steps)
  *   --mapping-lr-boost X [100]  (learning-rate factor of backbone.mapping.fc*, official lr_multiplier 0.01)
+ *   --factor-probe-weight X [1]  --factor-probe-lr X [0.01]  (training-only linear probe w → head factors;
+ *                     its loss makes w expose every factor, see DemoTrainOptions.factorProbeWeight)
  *   --full-planes (train the 256² backbone blocks too; for a GPU machine)
  *   --backend wasm|webgpu|cpu [wasm, or TFJS_BACKEND]
  *   --checkpoint-dir DIR [.cache/demo-train]  --checkpoint-every N [200]  --fresh
@@ -94,6 +96,8 @@ function parseArgs(argv: string[]): Args {
       case '--lr-drop-at': o.lrDropAt = a.targetsGiven.lrDropAt = num(++i, f); break;
       case '--lr-drop-factor': o.lrDropFactor = a.targetsGiven.lrDropFactor = num(++i, f); break;
       case '--mapping-lr-boost': o.mappingLrBoost = a.targetsGiven.mappingLrBoost = num(++i, f); break;
+      case '--factor-probe-weight': o.factorProbeWeight = a.targetsGiven.factorProbeWeight = num(++i, f); break;
+      case '--factor-probe-lr': o.factorProbeLearningRate = a.targetsGiven.factorProbeLearningRate = num(++i, f); break;
       case '--backend': a.backend = argv[++i] as NodeBackendName; break;
       case '--checkpoint-dir': a.checkpointDir = argv[++i]; break;
       case '--checkpoint-every': a.checkpointEvery = num(++i, f); break;

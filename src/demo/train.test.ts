@@ -11,6 +11,7 @@ import { tensorSpecs } from '../eg3d/weights.ts';
 import { generatorFromSafetensors } from '../engine/embedded.ts';
 import { demoConfig } from './config.ts';
 import { installFastPackGradient } from './fast-grads.ts';
+import { NUM_HEAD_FACTORS } from './heads.ts';
 import { DEFAULT_DEMO_TRAIN_OPTIONS, DemoTrainer, targetSlopeAt, trainingSigmaTarget, type DemoTrainOptions } from './train.ts';
 import { DENSITY_SLOPE, sigmaRawFromSdf } from './heads.ts';
 
@@ -149,6 +150,25 @@ describe('demo generator training', () => {
     expect(b.options.pointsPerHead).toBe(TINY.pointsPerHead);
     expect(b.stepFields).toBe(1);
     b.dispose();
+  });
+
+  it('trains a factor probe w → head factors: in checkpoints, never in the export, off for older runs', async () => {
+    const t = DemoTrainer.create({ ...TINY, fieldSteps: 2 });
+    const r = await t.step();
+    // the probe starts at the constant 0.5: its error is that of uniforms, ≈ 1/12 on average
+    expect(r.terms.probe).toBeGreaterThan(0.02);
+    expect(r.terms.probe).toBeLessThan(0.2);
+    const ckpt = await SafetensorsFile.open(new MemoryByteSource(await t.serializeCheckpoint(), 'ckpt'));
+    expect(ckpt.has('factor_probe.weight')).toBe(true);
+    const probe = await ckpt.readFloat32('factor_probe.weight');
+    expect(probe.shape).toEqual([512, NUM_HEAD_FACTORS]);
+    expect(probe.data.some((v) => v !== 0)).toBe(true); // it learned from the first step
+    const exported = await SafetensorsFile.open(new MemoryByteSource(await t.exportSafetensors(), 'demo.safetensors'));
+    expect(exported.keys().some((n) => n.startsWith('factor_probe'))).toBe(false);
+    t.dispose();
+    const off = DemoTrainer.create({ ...TINY, factorProbeWeight: 0 });
+    expect((await off.step()).terms.probe).toBeUndefined();
+    off.dispose();
   });
 
   it('warm-starts from exported weights: same weights, continued step count, rates ramped from zero', async () => {

@@ -29,7 +29,7 @@ import { runMapping } from '../eg3d/mapping.ts';
 import { runBackbone, splitPlanes, synthesisBlock } from '../eg3d/synthesis.ts';
 import { getWeight, initRandomWeights, tensorSpecs, tfToTorch, torchToTf, type WeightMap } from '../eg3d/weights.ts';
 import { demoConfig, demoInitKwargs, demoRenderingKwargs, DEMO_NEURAL_RENDERING_RESOLUTION } from './config.ts';
-import { DENSITY_SLOPE, headParamsFromLatent, ProceduralHead, SIGMA_RAW_EMPTY, SIGMA_RAW_SOLID } from './heads.ts';
+import { DENSITY_SLOPE, headParamsFromLatent, normalCdf, NUM_HEAD_FACTORS, ProceduralHead, SIGMA_RAW_EMPTY, SIGMA_RAW_SOLID } from './heads.ts';
 import { renderGroundTruth } from './gt-render.ts';
 import { samplePoints } from './points.ts';
 import { decodePoints, sampleTriplanesTrainable, sampleUpsampledTriplanesTrainable, sparseRows, upsampleMatrix, type SparseRows } from './train-ops.ts';
@@ -77,10 +77,20 @@ export interface DemoTrainOptions {
   lrDropFactor: number;
   /**
    * Multiplies the learning rate of the mapping layers `backbone.mapping.fc*`, whose official
-   * lr_multiplier (0.01) otherwise makes them 100× slower than the rest: the head factors are 36 of
+   * lr_multiplier (0.01) otherwise makes them 100× slower than the rest: the head factors are 37 of
    * z's 512 dimensions, and w must come to carry them.
    */
   mappingLrBoost: number;
+  /**
+   * Weight of the factor-probe loss: a linear probe (training-only, never exported) predicts the head
+   * factors Φ(z[0..NUM_HEAD_FACTORS)) from w, and its squared error also trains the mapping. It makes
+   * w expose every factor linearly, which the backbone's affine styles can read at once; without it
+   * factors with a weak loss signal (backdrop colour, facial features) stay mixed in w and are learned
+   * very slowly. 0 = off (older checkpoints).
+   */
+  factorProbeWeight: number;
+  /** Adam learning rate of the factor probe. */
+  factorProbeLearningRate: number;
 }
 
 export const DEFAULT_DEMO_TRAIN_OPTIONS: DemoTrainOptions = {
@@ -104,11 +114,13 @@ export const DEFAULT_DEMO_TRAIN_OPTIONS: DemoTrainOptions = {
   lrDropAt: 0.07,
   lrDropFactor: 1 / 6,
   mappingLrBoost: 100,
+  factorProbeWeight: 1,
+  factorProbeLearningRate: 0.01,
 };
 
 /** Options from older checkpoints lack the later fields: fill them with what those runs used. */
 function withOptionDefaults(o: Partial<DemoTrainOptions>): DemoTrainOptions {
-  return { ...DEFAULT_DEMO_TRAIN_OPTIONS, targetSlopeStart: DENSITY_SLOPE, targetSlopeEnd: DENSITY_SLOPE, slopeAnnealFraction: 0.7, surfaceBand: 0.03, uniformFraction: 0.2, faceFraction: 0, colourWeight: 4, lrDropAt: 1, lrDropFactor: 1, mappingLrBoost: 1, ...o };
+  return { ...DEFAULT_DEMO_TRAIN_OPTIONS, targetSlopeStart: DENSITY_SLOPE, targetSlopeEnd: DENSITY_SLOPE, slopeAnnealFraction: 0.7, surfaceBand: 0.03, uniformFraction: 0.2, faceFraction: 0, colourWeight: 4, lrDropAt: 1, lrDropFactor: 1, mappingLrBoost: 1, factorProbeWeight: 0, ...o };
 }
 
 /** The phase-1 target slope at step `step` (see DemoTrainOptions.targetSlopeStart). */
@@ -140,6 +152,9 @@ const DENSITY_UNIT = 30;
 const WARM_START_RAMP = 100;
 /** Lower bound asked of σ_raw on the solid plateau (see fieldsStep). */
 const SOLID_HINGE = 60;
+/** Checkpoint names of the factor probe's tensors. */
+const PROBE_WEIGHT = 'factor_probe.weight';
+const PROBE_BIAS = 'factor_probe.bias';
 
 export class DemoTrainError extends Error {
   constructor(message: string) {
@@ -189,8 +204,10 @@ export class DemoTrainer {
   private readonly weights: WeightMap;
   private readonly fieldVars = new Map<string, tf.Variable>();
   private readonly srVars = new Map<string, tf.Variable>();
-  /** Optimizers per parameter group (mapping + backbone, Tri-D, G2). */
-  private readonly adams: Record<'fields' | 'decoder' | 'sr', NamedAdam>;
+  /** The factor probe (see DemoTrainOptions.factorProbeWeight): training state, not generator weights. */
+  private readonly probeVars = new Map<string, tf.Variable>();
+  /** Optimizers per parameter group (mapping + backbone, Tri-D, G2, factor probe). */
+  private readonly adams: Record<'fields' | 'decoder' | 'sr' | 'probe', NamedAdam>;
   private readonly upsample: SparseRows;
   /** Phase-1 step at which a warm start (fresh optimizers on trained weights) began, if any. */
   private warmStartStep: number | null = null;
@@ -210,12 +227,16 @@ export class DemoTrainer {
       weights.set(name, v);
       (field ? this.fieldVars : this.srVars).set(name, v);
     }
+    // Zero probe weights: the probe starts as the constant mean and leaves the mapping alone until it learns.
+    this.probeVars.set(PROBE_WEIGHT, tf.variable(tf.zeros([this.config.wDim, NUM_HEAD_FACTORS]), true));
+    this.probeVars.set(PROBE_BIAS, tf.variable(tf.fill([NUM_HEAD_FACTORS], 0.5), true));
     const adam = (lr: number, vars: Map<string, tf.Variable>) => new NamedAdam({ learningRate: lr, beta1: 0.9, beta2: 0.99, epsilon: 1e-8 }, vars);
     const isDecoder = (k: string) => k.startsWith('decoder.');
     this.adams = {
       fields: adam(options.learningRate, new Map([...this.fieldVars].filter(([k]) => !isDecoder(k)))),
       decoder: adam(options.decoderLearningRate, new Map([...this.fieldVars].filter(([k]) => isDecoder(k)))),
       sr: adam(options.srLearningRate, this.srVars),
+      probe: adam(options.factorProbeLearningRate, this.probeVars),
     };
     this.upsample = sparseRows(upsampleMatrix(64, 2));
   }
@@ -326,9 +347,12 @@ export class DemoTrainer {
         visible[b * P + i] = s.sigmaRaw[i] > SIGMA_RAW_EMPTY ? 1 : 0; // colour is defined where the true field is
       }
     }
-    const terms = { density: 0, colour: 0 };
-    const vars = [...this.fieldVars.values()];
-    const nameToKey = new Map([...this.fieldVars].map(([k, v]) => [v.name, k]));
+    const factors = new Float32Array(B * NUM_HEAD_FACTORS);
+    for (let b = 0; b < B; b++) for (let k = 0; k < NUM_HEAD_FACTORS; k++) factors[b * NUM_HEAD_FACTORS + k] = normalCdf(z[b * this.config.zDim + k]);
+    const terms: Record<string, number> = { density: 0, colour: 0 };
+    const useProbe = o.factorProbeWeight > 0;
+    const vars = [...this.fieldVars.values(), ...(useProbe ? this.probeVars.values() : [])];
+    const nameToKey = new Map([...this.fieldVars, ...this.probeVars].map(([k, v]) => [v.name, k]));
     const lossT = tf.tidy(() => {
       const zT = tf.tensor2d(z, [B, this.config.zDim]);
       const cT = camerasTensor(cams);
@@ -346,7 +370,13 @@ export class DemoTrainer {
         const colour = tf.div(tf.sum(tf.mul(tf.abs(tf.sub(rgb, rgbT)), visT)), tf.add(tf.mul(tf.sum(visT), 3), 1));
         terms.density = density.dataSync()[0];
         terms.colour = colour.dataSync()[0];
-        return tf.add(density, tf.mul(colour, o.colourWeight)) as tf.Scalar;
+        const fieldLoss = tf.add(density, tf.mul(colour, o.colourWeight));
+        if (!useProbe) return fieldLoss as tf.Scalar;
+        const w = tf.reshape(tf.slice(ws, [0, 0, 0], [B, 1, this.config.wDim]), [B, this.config.wDim]);
+        const predicted = tf.add(tf.matMul(w, this.probeVars.get(PROBE_WEIGHT)!), this.probeVars.get(PROBE_BIAS)!);
+        const probe = tf.mean(tf.square(tf.sub(predicted, tf.tensor2d(factors, [B, NUM_HEAD_FACTORS]))));
+        terms.probe = probe.dataSync()[0];
+        return tf.add(fieldLoss, tf.mul(probe, o.factorProbeWeight)) as tf.Scalar;
       }, vars);
       const named = new Map<string, tf.Tensor>();
       for (const [n, g] of Object.entries(grads)) named.set(nameToKey.get(n)!, g);
@@ -356,6 +386,7 @@ export class DemoTrainer {
       const lrScale = ramp * (this.stepFields >= Math.round(o.lrDropAt * o.fieldSteps) ? o.lrDropFactor : 1);
       this.adams.fields.apply(named, lrScale, (k) => (/^backbone\.mapping\.fc\d+\./.test(k) ? o.mappingLrBoost : 1));
       this.adams.decoder.apply(named, lrScale);
+      if (useProbe) this.adams.probe.apply(named);
       return value;
     });
     const loss = (await lossT.data())[0];
@@ -471,6 +502,7 @@ export class DemoTrainer {
       for (const [k, m] of st.m) tensors.set(`${prefix}.m.${k}`, { shape: [m.length], data: m });
       for (const [k, v] of st.v) tensors.set(`${prefix}.v.${k}`, { shape: [v.length], data: v });
     };
+    for (const [name, v] of this.probeVars) tensors.set(name, { shape: v.shape, data: (await v.data()) as Float32Array });
     const states: Record<string, AdamState> = {};
     for (const [group, opt] of Object.entries(this.adams)) {
       states[group] = await opt.getState();
@@ -509,9 +541,11 @@ export class DemoTrainer {
       return { step, m, v };
     };
     for (const [group, opt] of Object.entries(trainer.adams)) {
+      if (steps[group] === undefined) continue; // a group the checkpoint predates (the probe): fresh
       const st = await opt.getState();
-      opt.setState(await readAdam(`adam_${group}`, [...st.m.keys()], steps[group] ?? 0));
+      opt.setState(await readAdam(`adam_${group}`, [...st.m.keys()], steps[group]));
     }
+    for (const [name, v] of trainer.probeVars) if (file.has(name)) v.assign(tf.tensor((await file.readFloat32(name)).data, v.shape));
     trainer.stepFields = Number(file.metadata.step_fields);
     if (file.metadata.warm_start_step !== undefined) trainer.warmStartStep = Number(file.metadata.warm_start_step);
     trainer.stepSr = Number(file.metadata.step_sr);
@@ -543,6 +577,7 @@ export class DemoTrainer {
   dispose(): void {
     for (const opt of Object.values(this.adams)) opt.dispose();
     for (const t of this.weights.values()) t.dispose();
+    for (const t of this.probeVars.values()) t.dispose();
     this.weights.clear();
   }
 }
