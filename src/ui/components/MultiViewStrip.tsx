@@ -16,7 +16,7 @@ function Cell({ img, label, onClick }: { img: RgbaImage | null; label: string; o
     if (img && ref.current) drawRgba(ref.current, img);
   }, [img]);
   return (
-    <button className={`strip-cell${img ? '' : ' empty'}`} onClick={onClick} aria-label={label} title={label}>
+    <button className={`strip-cell${img ? '' : ' empty'}`} onClick={onClick} aria-label={label} title={img ? label : `${label} (rendering…)`} aria-busy={!img}>
       <canvas ref={ref} width={64} height={64} />
     </button>
   );
