@@ -15,7 +15,7 @@
  *   --band W [0.06]        --uniform F [0.2]        --colour-weight X [1]
  *   --lr-drop-at F [0.07]  --lr-drop-factor X [1/6]  (phase-1 learning rates × X from step F·field-steps)
  *   --mapping-lr-boost X [100]  (learning-rate factor of backbone.mapping.fc*, official lr_multiplier 0.01)
- *   --factor-probe-weight X [1]  --factor-probe-lr X [0.01]  (training-only linear probe w → head factors;
+ *   --factor-probe-weight X [0]  --factor-probe-lr X [0.001]  (training-only linear probe w → head factors;
  *                     its loss makes w expose every factor, see DemoTrainOptions.factorProbeWeight)
  *   --full-planes (train the 256² backbone blocks too; for a GPU machine)
  *   --backend wasm|webgpu|cpu [wasm, or TFJS_BACKEND]

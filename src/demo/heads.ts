@@ -82,7 +82,7 @@ export interface HeadParams {
 }
 
 /** Number of uniforms a head consumes; latents pair their first NUM_HEAD_FACTORS entries with them. */
-export const NUM_HEAD_FACTORS = 37;
+export const NUM_HEAD_FACTORS = 36;
 
 const SKIN_PALETTE: RGB[] = [
   [0.98, 0.85, 0.76], [0.94, 0.76, 0.63], [0.86, 0.65, 0.5], [0.72, 0.5, 0.36], [0.52, 0.34, 0.23], [0.34, 0.21, 0.14],
@@ -166,10 +166,11 @@ export function headParamsFromUniforms(u: ArrayLike<number>): HeadParams {
     hair,
     iris: palette(IRIS_PALETTE, u[33]),
     lips,
-    // Hue is circular, so one turn of the hue circle per unit of u is continuous too. (The backdrop's
-    // value was once a sawtooth of u[34]: the generator could only learn its mean colour.)
-    background: hsv(u[34], 0.25 + 0.35 * u[35], 0.35 + 0.5 * u[36]),
-    clothing: hsv((u[35] + 0.5) % 1, 0.2 + 0.5 * u[30], 0.25 + 0.55 * u[22]),
+    // The backdrop follows the hair colour, skin tone and hair length (as a portrait photographer's
+    // choice might): with factors of its own, a generator trained for hours on two cores learns only
+    // the mean backdrop (docs/method.md, "Backdrop colour"). Hue is circular, so a wrap is continuous.
+    background: hsv((0.58 + 0.8 * u[29]) % 1, 0.25 + 0.35 * (1 - u[27]), 0.35 + 0.5 * u[20]),
+    clothing: hsv((u[34] + 0.5) % 1, 0.2 + 0.5 * u[35], 0.25 + 0.55 * u[22]),
   };
 }
 

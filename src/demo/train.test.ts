@@ -153,7 +153,7 @@ describe('demo generator training', () => {
   });
 
   it('trains a factor probe w → head factors: in checkpoints, never in the export, off for older runs', async () => {
-    const t = DemoTrainer.create({ ...TINY, fieldSteps: 2 });
+    const t = DemoTrainer.create({ ...TINY, fieldSteps: 2, factorProbeWeight: 1 });
     const r = await t.step();
     // the probe starts at the constant 0.5: its error is that of uniforms, ≈ 1/12 on average
     expect(r.terms.probe).toBeGreaterThan(0.02);
@@ -166,7 +166,7 @@ describe('demo generator training', () => {
     const exported = await SafetensorsFile.open(new MemoryByteSource(await t.exportSafetensors(), 'demo.safetensors'));
     expect(exported.keys().some((n) => n.startsWith('factor_probe'))).toBe(false);
     t.dispose();
-    const off = DemoTrainer.create({ ...TINY, factorProbeWeight: 0 });
+    const off = DemoTrainer.create(TINY); // off by default
     expect((await off.step()).terms.probe).toBeUndefined();
     off.dispose();
   });

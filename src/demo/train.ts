@@ -86,7 +86,8 @@ export interface DemoTrainOptions {
    * factors Φ(z[0..NUM_HEAD_FACTORS)) from w, and its squared error also trains the mapping. It makes
    * w expose every factor linearly, which the backbone's affine styles can read at once; without it
    * factors with a weak loss signal (backdrop colour, facial features) stay mixed in w and are learned
-   * very slowly. 0 = off (older checkpoints).
+   * very slowly. 0 = off, the default: in a warm-started run it first cost more face accuracy than it
+   * gained (docs/method.md, "Backdrop colour"); meant for longer (GPU) runs.
    */
   factorProbeWeight: number;
   /** Adam learning rate of the factor probe. */
@@ -114,8 +115,8 @@ export const DEFAULT_DEMO_TRAIN_OPTIONS: DemoTrainOptions = {
   lrDropAt: 0.07,
   lrDropFactor: 1 / 6,
   mappingLrBoost: 100,
-  factorProbeWeight: 1,
-  factorProbeLearningRate: 0.01,
+  factorProbeWeight: 0,
+  factorProbeLearningRate: 0.001,
 };
 
 /** Options from older checkpoints lack the later fields: fill them with what those runs used. */
