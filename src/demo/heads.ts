@@ -187,14 +187,20 @@ export function normalCdf(x: number): number {
   return x >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
 }
 
-/**
- * The head a latent stands for: its first NUM_HEAD_FACTORS N(0,1) entries through Φ give the
- * uniforms. This pairing is what the demo generator is trained to reproduce (z → head).
- */
-export function headParamsFromLatent(z: ArrayLike<number>): HeadParams {
+/** The head factors a latent stands for: its first NUM_HEAD_FACTORS N(0,1) entries through Φ. */
+export function headUniformsFromLatent(z: ArrayLike<number>): Float64Array {
   if (z.length < NUM_HEAD_FACTORS) throw new RangeError(`latent must have at least ${NUM_HEAD_FACTORS} entries (got ${z.length})`);
   const u = new Float64Array(NUM_HEAD_FACTORS);
   for (let i = 0; i < NUM_HEAD_FACTORS; i++) u[i] = normalCdf(z[i]);
+  return u;
+}
+
+/**
+ * The head a latent stands for (`headUniformsFromLatent`). This pairing is what the demo generator
+ * is trained to reproduce (z → head).
+ */
+export function headParamsFromLatent(z: ArrayLike<number>): HeadParams {
+  const u = headUniformsFromLatent(z);
   return headParamsFromUniforms(u);
 }
 

@@ -11,9 +11,8 @@ import { tensorSpecs } from '../eg3d/weights.ts';
 import { generatorFromSafetensors } from '../engine/embedded.ts';
 import { demoConfig } from './config.ts';
 import { installFastPackGradient } from './fast-grads.ts';
-import { NUM_HEAD_FACTORS } from './heads.ts';
 import { DEFAULT_DEMO_TRAIN_OPTIONS, DemoTrainer, targetSlopeAt, trainingSigmaTarget, type DemoTrainOptions } from './train.ts';
-import { DENSITY_SLOPE, sigmaRawFromSdf } from './heads.ts';
+import { DENSITY_SLOPE, NUM_HEAD_FACTORS, sigmaRawFromSdf } from './heads.ts';
 
 beforeAll(async () => {
   await initNodeBackend('wasm');

@@ -29,7 +29,7 @@ import { runMapping } from '../eg3d/mapping.ts';
 import { runBackbone, splitPlanes, synthesisBlock } from '../eg3d/synthesis.ts';
 import { getWeight, initRandomWeights, tensorSpecs, tfToTorch, torchToTf, type WeightMap } from '../eg3d/weights.ts';
 import { demoConfig, demoInitKwargs, demoRenderingKwargs, DEMO_NEURAL_RENDERING_RESOLUTION } from './config.ts';
-import { DENSITY_SLOPE, headParamsFromLatent, normalCdf, NUM_HEAD_FACTORS, ProceduralHead, SIGMA_RAW_EMPTY, SIGMA_RAW_SOLID } from './heads.ts';
+import { DENSITY_SLOPE, headParamsFromLatent, headParamsFromUniforms, headUniformsFromLatent, NUM_HEAD_FACTORS, ProceduralHead, SIGMA_RAW_EMPTY, SIGMA_RAW_SOLID } from './heads.ts';
 import { renderGroundTruth } from './gt-render.ts';
 import { samplePoints } from './points.ts';
 import { decodePoints, sampleTriplanesTrainable, sampleUpsampledTriplanesTrainable, sparseRows, upsampleMatrix, type SparseRows } from './train-ops.ts';
@@ -77,7 +77,7 @@ export interface DemoTrainOptions {
   lrDropFactor: number;
   /**
    * Multiplies the learning rate of the mapping layers `backbone.mapping.fc*`, whose official
-   * lr_multiplier (0.01) otherwise makes them 100× slower than the rest: the head factors are 37 of
+   * lr_multiplier (0.01) otherwise makes them 100× slower than the rest: the head factors are 36 of
    * z's 512 dimensions, and w must come to carry them.
    */
   mappingLrBoost: number;
@@ -331,11 +331,15 @@ export class DemoTrainer {
     const rgbGt = new Float32Array(B * P * 3);
     const visible = new Float32Array(B * P);
     const slope = targetSlopeAt(o, this.stepFields);
+    // Each head's factors: what its ground truth is made from, and the factor probe's targets.
+    const factors = new Float32Array(B * NUM_HEAD_FACTORS);
     for (let b = 0; b < B; b++) {
       const zb = rng.normalArray(this.config.zDim);
       z.set(zb, b * this.config.zDim);
       cams.push(conditioningCamera(rng));
-      const s = samplePoints(new ProceduralHead(headParamsFromLatent(zb)), rng, { count: P, band: o.surfaceBand, uniformFraction: o.uniformFraction, faceFraction: o.faceFraction });
+      const u = headUniformsFromLatent(zb);
+      factors.set(u, b * NUM_HEAD_FACTORS);
+      const s = samplePoints(new ProceduralHead(headParamsFromUniforms(u)), rng, { count: P, band: o.surfaceBand, uniformFraction: o.uniformFraction, faceFraction: o.faceFraction });
       pts.push(s.points);
       rgbGt.set(s.rgb, b * P * 3);
       for (let i = 0; i < P; i++) {
@@ -348,8 +352,6 @@ export class DemoTrainer {
         visible[b * P + i] = s.sigmaRaw[i] > SIGMA_RAW_EMPTY ? 1 : 0; // colour is defined where the true field is
       }
     }
-    const factors = new Float32Array(B * NUM_HEAD_FACTORS);
-    for (let b = 0; b < B; b++) for (let k = 0; k < NUM_HEAD_FACTORS; k++) factors[b * NUM_HEAD_FACTORS + k] = normalCdf(z[b * this.config.zDim + k]);
     const terms: Record<string, number> = { density: 0, colour: 0 };
     const useProbe = o.factorProbeWeight > 0;
     const vars = [...this.fieldVars.values(), ...(useProbe ? this.probeVars.values() : [])];
