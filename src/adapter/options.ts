@@ -4,6 +4,7 @@
  * `AdaptSettings.options` record into a validated `MethodOptions`.
  */
 import { FEATURE_STRUCTURE_MODES, IMAGE_STRUCTURE_MODES, type FeatureStructureMode, type ImageStructureMode } from './losses.ts';
+import { SettingsError } from '../core/errors.ts';
 
 export type Step1Output = 'sr' | 'raw-upsampled';
 export type Step2Trainable = 'g2' | 'g2+tri-d';
@@ -91,10 +92,9 @@ export const METHOD_OPTION_DESCRIPTIONS: readonly OptionDescription[] = [
   { name: 'previewYaw', kind: 'number', min: 0, max: 1.2, help: 'largest preview yaw (radians)' },
 ];
 
-export class MethodOptionError extends Error {
+export class MethodOptionError extends SettingsError {
   constructor(message: string) {
     super(message);
-    this.name = 'MethodOptionError';
   }
 }
 

@@ -14,11 +14,11 @@ import { tidyFeatures, l2Normalize, type EncoderFeatures, type FeatureEncoder } 
 import { frozenMatMul } from './layers.ts';
 import { clipReferencePixels, resizeBicubic, ResizeMatrixCache } from './preprocess.ts';
 import { ClipShapeError } from './vit.ts';
+import { InternalError } from '../core/errors.ts';
 
-export class DefaultEncoderError extends Error {
+export class DefaultEncoderError extends InternalError {
   constructor(message: string) {
     super(message);
-    this.name = 'DefaultEncoderError';
   }
 }
 

@@ -11,14 +11,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { RgbaImage } from '../engine/types.ts';
+import { InternalError } from '../core/errors.ts';
 
 export const CLIP_MEAN: readonly [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 export const CLIP_STD: readonly [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
 
-export class PreprocessError extends Error {
+export class PreprocessError extends InternalError {
   constructor(message: string) {
     super(message);
-    this.name = 'PreprocessError';
   }
 }
 

@@ -1,4 +1,5 @@
 /** Shared types of the CLIP importers: the OpenAI-named tensor table every file format is presented as. */
+import { IncompatibleFileError } from '../core/errors.ts';
 
 export type ClipFileFormat = 'openai-torchscript' | 'hf-safetensors' | 'openclip-safetensors';
 
@@ -8,10 +9,9 @@ export const FORMAT_LABEL: Record<ClipFileFormat, string> = {
   'openclip-safetensors': 'open_clip safetensors',
 };
 
-export class ClipFormatError extends Error {
+export class ClipFormatError extends IncompatibleFileError {
   constructor(message: string) {
     super(message);
-    this.name = 'ClipFormatError';
   }
 }
 

@@ -4,11 +4,11 @@
  * Differences from the Python original: no `ftfy.fix_text` (mojibake repair); HTML entities are
  * unescaped for the common named and all numeric forms.
  */
+import { SettingsError } from '../core/errors.ts';
 
-export class ClipTokenizerError extends Error {
+export class ClipTokenizerError extends SettingsError {
   constructor(message: string) {
     super(message);
-    this.name = 'ClipTokenizerError';
   }
 }
 

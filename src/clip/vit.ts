@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { disposeBlock, frozenMatMul, layerNorm, linear, residualBlock, type LayerNormWeights, type ResidualBlockWeights } from './layers.ts';
+import { IncompatibleFileError } from '../core/errors.ts';
 
 export interface ClipVisionConfig {
   width: number;
@@ -36,10 +37,9 @@ export interface VisionForward {
   blocks: Map<number, tf.Tensor3D>;
 }
 
-export class ClipShapeError extends Error {
+export class ClipShapeError extends IncompatibleFileError {
   constructor(message: string) {
     super(message);
-    this.name = 'ClipShapeError';
   }
 }
 

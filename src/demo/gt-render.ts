@@ -8,6 +8,7 @@
  * Plain JS (float64 math), one camera at a time, any resolution.
  */
 import { BOX_HALF, ProceduralHead, SIGMA_RAW_EMPTY, sigmaRawFromSdf } from './heads.ts';
+import { InternalError } from '../core/errors.ts';
 
 export interface GroundTruthRenderOptions {
   /** Output width = height in pixels. */
@@ -31,10 +32,9 @@ export interface GroundTruthImage {
   alpha: Float32Array;
 }
 
-export class GroundTruthRenderError extends Error {
+export class GroundTruthRenderError extends InternalError {
   constructor(message: string) {
     super(message);
-    this.name = 'GroundTruthRenderError';
   }
 }
 

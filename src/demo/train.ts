@@ -33,6 +33,7 @@ import { DENSITY_SLOPE, headParamsFromLatent, headParamsFromUniforms, headUnifor
 import { renderGroundTruth } from './gt-render.ts';
 import { samplePoints } from './points.ts';
 import { decodePoints, sampleTriplanesTrainable, sampleUpsampledTriplanesTrainable, sparseRows, upsampleMatrix, type SparseRows } from './train-ops.ts';
+import { InternalError } from '../core/errors.ts';
 
 export interface DemoTrainOptions {
   seed: number;
@@ -157,10 +158,9 @@ const SOLID_HINGE = 60;
 const PROBE_WEIGHT = 'factor_probe.weight';
 const PROBE_BIAS = 'factor_probe.bias';
 
-export class DemoTrainError extends Error {
+export class DemoTrainError extends InternalError {
   constructor(message: string) {
     super(message);
-    this.name = 'DemoTrainError';
   }
 }
 

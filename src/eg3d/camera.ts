@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Random } from '../core/random.ts';
+import { InternalError } from '../core/errors.ts';
 
 export type Vec3 = [number, number, number];
 
@@ -23,10 +24,9 @@ export const DEFAULT_FOV_DEG = 18.837;
 /** Frontal angles: h = v = π/2 puts the camera on +z looking at the face. */
 export const FRONTAL_ANGLE = Math.PI / 2;
 
-export class CameraError extends Error {
+export class CameraError extends InternalError {
   constructor(message: string) {
     super(message);
-    this.name = 'CameraError';
   }
 }
 

@@ -16,6 +16,7 @@ import {
   type StateReceiver,
 } from '../io/pickle.ts';
 import { sha256OfSource } from '../io/sha256.ts';
+import { FormatError } from '../core/errors.ts';
 import {
   decodeLegacyStorageBlob,
   ELEMENT_BYTES,
@@ -26,10 +27,9 @@ import {
   type TensorView,
 } from '../io/torch-legacy.ts';
 
-export class EG3DCheckpointError extends Error {
+export class EG3DCheckpointError extends FormatError {
   constructor(message: string) {
     super(message);
-    this.name = 'EG3DCheckpointError';
   }
 }
 

@@ -4,11 +4,11 @@
  * `networks_stylegan2.py`, `superresolution.py`). Anything this port cannot reproduce is refused with
  * an `UnsupportedArchitectureError` that says what differs.
  */
+import { IncompatibleFileError } from '../core/errors.ts';
 
-export class UnsupportedArchitectureError extends Error {
+export class UnsupportedArchitectureError extends IncompatibleFileError {
   constructor(message: string) {
     super(message);
-    this.name = 'UnsupportedArchitectureError';
   }
 }
 

@@ -9,16 +9,16 @@
  * floats per point). Sampled features are constants (no gradient flows into the tri-planes).
  */
 import * as tf from '@tensorflow/tfjs';
+import { InternalError } from '../core/errors.ts';
 
 /** State-dict names of the decoder parameters (tfjs layout: FC weights `[in, out]`). */
 export const DECODER_KEYS = ['decoder.net.0.weight', 'decoder.net.0.bias', 'decoder.net.2.weight', 'decoder.net.2.bias'] as const;
 
 export type DecoderWeights = ReadonlyMap<string, tf.Tensor>;
 
-export class DecoderError extends Error {
+export class DecoderError extends InternalError {
   constructor(message: string) {
     super(message);
-    this.name = 'DecoderError';
   }
 }
 

@@ -17,11 +17,11 @@ import {
 } from '../io/torch-legacy.ts';
 import type { EG3DCheckpoint } from './checkpoint.ts';
 import { BlobByteSource } from '../io/byte-source.ts';
+import { InternalError } from '../core/errors.ts';
 
-export class PickleExportError extends Error {
+export class PickleExportError extends InternalError {
   constructor(message: string) {
     super(message);
-    this.name = 'PickleExportError';
   }
 }
 

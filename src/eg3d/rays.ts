@@ -6,11 +6,11 @@
  * Also the ray/box intersection used by `ray_start = ray_end = 'auto'`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { InternalError } from '../core/errors.ts';
 
-export class RayError extends Error {
+export class RayError extends InternalError {
   constructor(message: string) {
     super(message);
-    this.name = 'RayError';
   }
 }
 

@@ -28,11 +28,11 @@ import { decodePacked, type DecoderWeights } from './decoder.ts';
 import { generateRays, rayBoxLimits } from './rays.ts';
 import { createTriplaneSampler, planeGeometry, type TriplaneImplementation, type TriplaneSampler } from './triplane.ts';
 import { isWebGPUBackend } from './triplane-webgpu.ts';
+import { InternalError } from '../core/errors.ts';
 
-export class RenderSettingsError extends Error {
+export class RenderSettingsError extends InternalError {
   constructor(message: string) {
     super(message);
-    this.name = 'RenderSettingsError';
   }
 }
 

@@ -12,11 +12,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { isWebGPUBackend, runTriplaneKernel } from './triplane-webgpu.ts';
+import { InternalError } from '../core/errors.ts';
 
-export class TriplaneError extends Error {
+export class TriplaneError extends InternalError {
   constructor(message: string) {
     super(message);
-    this.name = 'TriplaneError';
   }
 }
 

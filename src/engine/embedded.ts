@@ -11,6 +11,7 @@ import { sha256OfSource } from '../io/sha256.ts';
 import { parseEG3DConfig } from '../eg3d/config.ts';
 import { EG3DGenerator } from '../eg3d/generator.ts';
 import { loadWeights } from '../eg3d/weights.ts';
+import { InternalError } from '../core/errors.ts';
 
 export const EMBEDDED_GENERATOR_FILE = 'models/demo-eg3d.safetensors';
 
@@ -22,10 +23,9 @@ export interface EmbeddedGenerator {
   metadata: Record<string, string>;
 }
 
-export class EmbeddedGeneratorError extends Error {
+export class EmbeddedGeneratorError extends InternalError {
   constructor(message: string) {
     super(message);
-    this.name = 'EmbeddedGeneratorError';
   }
 }
 

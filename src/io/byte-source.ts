@@ -2,6 +2,7 @@
  * Random-access reading of large files without loading them whole: a browser `Blob`/`File`
  * or (in Node, see `src/platform/node-file.ts`) a file on disk. Every weight reader takes one.
  */
+import { FormatError } from '../core/errors.ts';
 export interface ByteSource {
   /** Total size in bytes. */
   readonly size: number;
@@ -11,10 +12,9 @@ export interface ByteSource {
   read(offset: number, length: number): Promise<Uint8Array>;
 }
 
-export class TruncatedFileError extends Error {
+export class TruncatedFileError extends FormatError {
   constructor(name: string, offset: number, length: number, size: number) {
     super(`${name}: file is truncated (needed bytes ${offset}..${offset + length}, file has ${size})`);
-    this.name = 'TruncatedFileError';
   }
 }
 

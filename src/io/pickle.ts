@@ -13,23 +13,22 @@
  * globals → PickleGlobal; whatever an allowlisted handler returns for REDUCE / NEWOBJ.
  */
 import type { ByteSource } from './byte-source.ts';
+import { FormatError, IncompatibleFileError } from '../core/errors.ts';
 
-export class PickleFormatError extends Error {
+export class PickleFormatError extends FormatError {
   constructor(message: string) {
     super(message);
-    this.name = 'PickleFormatError';
   }
 }
 
 /** The stream names a Python global that the caller's allowlist does not contain. */
-export class UnsupportedGlobalError extends Error {
+export class UnsupportedGlobalError extends IncompatibleFileError {
   constructor(
     readonly module: string,
     readonly globalName: string,
     where: string,
   ) {
     super(`${where}: the pickle refers to the Python global '${module}.${globalName}', which this reader does not support (not on the allowlist; nothing was executed)`);
-    this.name = 'UnsupportedGlobalError';
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { alignedCopy, bfloat16ArrayToFloat32, halfArrayToFloat32 } from './dtype.ts';
 import type { ByteSource } from './byte-source.ts';
+import { FormatError } from '../core/errors.ts';
 
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'U8' | 'BOOL';
 
@@ -15,10 +16,9 @@ export interface SafetensorsEntry {
   end: number;
 }
 
-export class SafetensorsFormatError extends Error {
+export class SafetensorsFormatError extends FormatError {
   constructor(message: string) {
     super(message);
-    this.name = 'SafetensorsFormatError';
   }
 }
 

@@ -8,6 +8,7 @@
 import { MemoryByteSource, type ByteSource } from './byte-source.ts';
 import { alignedCopy, bfloat16ArrayToFloat32, halfArrayToFloat32 } from './dtype.ts';
 import { loadPickle, PickleBytes, PickleFormatError, PickleGlobal, type GlobalHandler } from './pickle.ts';
+import { FormatError } from '../core/errors.ts';
 
 export type TorchDType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
@@ -31,10 +32,9 @@ export const ELEMENT_BYTES: Readonly<Record<TorchDType, number>> = {
   float32: 4, float16: 2, bfloat16: 2, float64: 8, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
 };
 
-export class TorchFormatError extends Error {
+export class TorchFormatError extends FormatError {
   constructor(message: string) {
     super(message);
-    this.name = 'TorchFormatError';
   }
 }
 

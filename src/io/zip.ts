@@ -6,11 +6,11 @@
  */
 import { inflateSync } from 'fflate';
 import type { ByteSource } from './byte-source.ts';
+import { FormatError } from '../core/errors.ts';
 
-export class ZipFormatError extends Error {
+export class ZipFormatError extends FormatError {
   constructor(message: string) {
     super(message);
-    this.name = 'ZipFormatError';
   }
 }
 

@@ -7,14 +7,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { pairwiseSum } from './fc.ts';
+import { InternalError } from '../core/errors.ts';
 
 /** `[top, bottom, left, right]` zero padding, a single number for all four sides, or TF's 'valid' / 'same'. */
 export type ConvPadding = 'valid' | 'same' | number | [number, number, number, number];
 
-export class ConvShapeError extends Error {
+export class ConvShapeError extends InternalError {
   constructor(message: string) {
     super(message);
-    this.name = 'ConvShapeError';
   }
 }
 

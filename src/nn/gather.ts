@@ -4,11 +4,11 @@
  * here the gradient is a `scatterND` into a zero table, which sums duplicate indices correctly.
  */
 import * as tf from '@tensorflow/tfjs';
+import { InternalError } from '../core/errors.ts';
 
-export class GatherError extends Error {
+export class GatherError extends InternalError {
   constructor(message: string) {
     super(message);
-    this.name = 'GatherError';
   }
 }
 
