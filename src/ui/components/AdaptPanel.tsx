@@ -78,7 +78,7 @@ function Settings({ locked }: { locked: boolean }) {
   const encoders = useStudio((st) => st.encoders);
   const error = useStudio((st) => st.settingsError);
   const preset = presetMatching(s);
-  const set = (patch: Partial<AdaptSettings>) => void c.updateSettings(patch);
+  const set = (patch: Partial<AdaptSettings>) => void c.run.updateSettings(patch);
   const setW = (k: keyof LossWeights, v: number) => set({ lossWeights: { ...s.lossWeights, [k]: v } });
   const selected = s.encoders.length === 0 ? encoders.map((e) => e.id) : s.encoders;
 
@@ -94,7 +94,7 @@ function Settings({ locked }: { locked: boolean }) {
             title={p.description}
             disabled={locked}
             data-testid={`preset-${p.id}`}
-            onClick={() => c.applyPreset(p.id)}
+            onClick={() => c.run.applyPreset(p.id)}
           >
             {p.label}
           </button>
@@ -250,27 +250,27 @@ export function AdaptPanel() {
       <Settings locked={active} />
       <div className="controls" role="group" aria-label="Run controls">
         {!active && (
-          <button className="primary" disabled={!startable} onClick={() => c.start()} data-testid="start">
+          <button className="primary" disabled={!startable} onClick={() => c.run.start()} data-testid="start">
             ▶ Start
           </button>
         )}
         {!active && hasCheckpoint && (
-          <button disabled={!startable} onClick={() => c.resumeFromCheckpoint()} data-testid="resume-checkpoint">
+          <button disabled={!startable} onClick={() => c.run.resumeFromCheckpoint()} data-testid="resume-checkpoint">
             ↻ Resume from checkpoint
           </button>
         )}
         {state === 'running' && (
-          <button onClick={() => c.pause()} data-testid="pause">
+          <button onClick={() => c.run.pause()} data-testid="pause">
             ❚❚ Pause
           </button>
         )}
         {state === 'paused' && (
-          <button className="primary" onClick={() => c.resume()} data-testid="resume">
+          <button className="primary" onClick={() => c.run.resume()} data-testid="resume">
             ▶ Resume
           </button>
         )}
         {active && (
-          <button className="danger" onClick={() => c.stop()} data-testid="stop">
+          <button className="danger" onClick={() => c.run.stop()} data-testid="stop">
             ■ Stop
           </button>
         )}

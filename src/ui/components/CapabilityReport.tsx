@@ -17,7 +17,7 @@ export function CapabilityReport() {
   const controller = useController();
   const [open, setOpen] = useState(false);
   const choose = async (p: BackendPreference) => {
-    await controller.chooseBackend(p);
+    await controller.backend.chooseBackend(p);
     // The backend cannot change under loaded models: start again (reference, settings and the last
     // checkpoint are restored from this browser's storage).
     const url = new URL(window.location.href);

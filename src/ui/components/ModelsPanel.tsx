@@ -50,12 +50,12 @@ export function ModelsPanel() {
         <div className="model-card empty">{loading?.target === 'generator' ? 'Loading generator…' : 'No generator loaded'}</div>
       )}
       {generator?.origin === 'file' && (
-        <button className="link" onClick={() => c.useEmbeddedGenerator()} disabled={busy}>
+        <button className="link" onClick={() => c.models.useEmbeddedGenerator()} disabled={busy}>
           Switch back to the built-in demo generator
         </button>
       )}
       {encoders.map((e) => (
-        <ModelCard key={e.id} info={e} onUnload={encoders.length > 1 ? () => c.unloadEncoder(e.id) : undefined} />
+        <ModelCard key={e.id} info={e} onUnload={encoders.length > 1 ? () => c.models.unloadEncoder(e.id) : undefined} />
       ))}
 
       <DropZone
@@ -65,7 +65,7 @@ export function ModelsPanel() {
         hint="or click to choose a file · parsed in the background worker"
         disabled={busy || loading !== null}
         compact
-        onFile={(f) => c.loadModelFile(f, f.name)}
+        onFile={(f) => c.models.loadModelFile(f, f.name)}
       />
       {loading && (
         <div className="loading" data-testid="model-loading">
@@ -98,12 +98,12 @@ export function ModelsPanel() {
                 <span className="row">
                   <button
                     className="small"
-                    onClick={() => c.selectCachedModel(m.id)}
+                    onClick={() => c.models.selectCachedModel(m.id)}
                     disabled={busy || loading !== null || generator?.id === m.id || encoders.some((e) => e.id === m.id)}
                   >
                     Load
                   </button>
-                  <button className="small ghost" onClick={() => c.forgetCachedModel(m.id)} aria-label={`Delete ${m.name} from the list`}>
+                  <button className="small ghost" onClick={() => c.models.forgetCachedModel(m.id)} aria-label={`Delete ${m.name} from the list`}>
                     Delete
                   </button>
                 </span>

@@ -99,7 +99,7 @@ export function MultiViewStrip() {
           Multi-view <span className="muted">{live ? '· live training preview' : `· ${showAdapted ? 'adapted' : 'source'}`}</span>
         </h2>
         <div className="row">
-          <button className="small" onClick={() => c.rerollFaces()} disabled={live} data-testid="reroll">
+          <button className="small" onClick={() => c.viewer.rerollFaces()} disabled={live} data-testid="reroll">
             ⟳ New faces
           </button>
           <button className="small" onClick={() => void downloadGrid()} disabled={!generator || busy === 'Rendering the grid…'} data-testid="download-grid">
@@ -117,7 +117,7 @@ export function MultiViewStrip() {
                 key={j}
                 img={cell.img}
                 label={`Seed ${r.seed}, yaw ${cell.yaw.toFixed(2)} rad — show in the viewer`}
-                onClick={() => c.updateViewer({ seed: r.seed, yaw: cell.yaw, pitch: 0 })}
+                onClick={() => c.viewer.update({ seed: r.seed, yaw: cell.yaw, pitch: 0 })}
               />
             ))}
           </div>

@@ -34,7 +34,7 @@ export function Notices() {
           )}
           <span className="banner-actions">
             {deviceLost && checkpoint && (
-              <button className="small primary" onClick={() => c.resumeFromCheckpoint()} data-testid="resume-after-loss">
+              <button className="small primary" onClick={() => c.run.resumeFromCheckpoint()} data-testid="resume-after-loss">
                 Resume from checkpoint
               </button>
             )}

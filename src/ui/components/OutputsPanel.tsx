@@ -24,7 +24,7 @@ export function OutputsPanel() {
   async function save(kind: 'safetensors' | 'pkl') {
     setStatus({ text: kind === 'pkl' ? 'Writing the EG3D pickle…' : 'Exporting the adapted weights…', error: false });
     try {
-      const bytes = kind === 'pkl' ? await c.exportPickle() : await c.exportSafetensors();
+      const bytes = kind === 'pkl' ? await c.run.exportPickle() : await c.run.exportSafetensors();
       const name = `${baseName(generator?.name ?? 'generator')}-adapted-it${iteration}.${kind}`;
       downloadBlob(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }), name);
       setStatus({ text: `Saved ${name} (${formatBytes(bytes.byteLength)}).`, error: false });
@@ -58,7 +58,7 @@ export function OutputsPanel() {
         hint="a file downloaded from this studio, for the current base generator"
         disabled={isActive(state) || !generator}
         compact
-        onFile={(f) => void c.importAdapted(f, f.name)}
+        onFile={(f) => void c.run.importAdapted(f, f.name)}
       />
       {status && (
         <div className={status.error ? 'error' : 'muted small-text'} role={status.error ? 'alert' : 'status'} data-testid="outputs-status">

@@ -65,22 +65,22 @@ function CropEditor({ reference }: { reference: ReferenceState }) {
           const dx = e.clientX - drag.current.x, dy = e.clientY - drag.current.y;
           drag.current = { x: e.clientX, y: e.clientY };
           const current = c.store.getState().reference?.crop ?? crop;
-          c.previewCrop(moveCrop(current, dx, dy, scale, image.width, image.height));
+          c.reference.previewCrop(moveCrop(current, dx, dy, scale, image.width, image.height));
         }}
         onPointerUp={() => {
           if (!drag.current) return;
           drag.current = null;
-          void c.commitCrop();
+          void c.reference.commitCrop();
         }}
         onKeyDown={(e) => {
           const step = e.shiftKey ? 20 : 4;
           const d = ({ ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] } as Record<string, number[]>)[e.key];
           if (!d) return;
           e.preventDefault();
-          c.previewCrop(moveCrop(crop, d[0], d[1], scale, image.width, image.height));
+          c.reference.previewCrop(moveCrop(crop, d[0], d[1], scale, image.width, image.height));
         }}
         onKeyUp={(e) => {
-          if (e.key.startsWith('Arrow')) void c.commitCrop();
+          if (e.key.startsWith('Arrow')) void c.reference.commitCrop();
         }}
       />
     </div>
@@ -92,9 +92,8 @@ function CroppedPreview() {
   const ref = useStudio((s) => s.reference);
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
-    if (!ref || !canvas.current) return;
-    const img = c.images.crop(ref.image, ref.crop, 128);
-    drawRgba(canvas.current, img);
+    const img = ref && c.reference.croppedReference(128);
+    if (img && canvas.current) drawRgba(canvas.current, img);
   }, [ref, c]);
   return <canvas ref={canvas} className="cropped" data-testid="reference-cropped" aria-label="The square reference the engine uses" />;
 }
@@ -115,7 +114,7 @@ export function ReferencePanel() {
       if (!file) return;
       e.preventDefault();
       setPasteHint(true);
-      void c.setReferenceFile(file, file.name || 'pasted image');
+      void c.reference.setReferenceFile(file, file.name || 'pasted image');
     };
     window.addEventListener('paste', onPaste);
     return () => window.removeEventListener('paste', onPaste);
@@ -130,7 +129,7 @@ export function ReferencePanel() {
         label={ref ? 'Drop another image to replace' : 'Drop a reference image here'}
         hint={<>or click to choose · or paste (Ctrl+V){pasteHint ? ' ✓' : ''}</>}
         compact={ref !== null}
-        onFile={(f) => c.setReferenceFile(f, f.name)}
+        onFile={(f) => c.reference.setReferenceFile(f, f.name)}
       />
       {busy && <div className="muted">Decoding…</div>}
       {error && (
@@ -161,9 +160,9 @@ export function ReferencePanel() {
                   min={5}
                   max={100}
                   value={Math.round((ref.crop.size / Math.min(ref.image.width, ref.image.height)) * 100)}
-                  onChange={(e) => c.previewCrop(resizeCrop(ref.crop, Number(e.target.value) / 100, ref.image.width, ref.image.height))}
-                  onPointerUp={() => void c.commitCrop()}
-                  onKeyUp={() => void c.commitCrop()}
+                  onChange={(e) => c.reference.previewCrop(resizeCrop(ref.crop, Number(e.target.value) / 100, ref.image.width, ref.image.height))}
+                  onPointerUp={() => void c.reference.commitCrop()}
+                  onKeyUp={() => void c.reference.commitCrop()}
                   aria-label="Crop size"
                   data-testid="crop-size"
                 />
@@ -174,7 +173,7 @@ export function ReferencePanel() {
       )}
       <div className="examples" role="group" aria-label="Example references">
         {EXAMPLES.map((e) => (
-          <ExampleThumb key={e.id} id={e.id} label={e.label} disabled={busy} onPick={() => c.useExample(e.id)} />
+          <ExampleThumb key={e.id} id={e.id} label={e.label} disabled={busy} onPick={() => c.reference.useExample(e.id)} />
         ))}
       </div>
     </section>

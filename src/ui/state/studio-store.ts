@@ -1,6 +1,7 @@
 /**
  * The studio's state (zustand vanilla store, so the logic is testable in Node without React).
- * Only plain data lives here; the StudioController (controller.ts) owns the engine and performs actions.
+ * Only plain data lives here; the StudioController (controller.ts) and its slices own the engine and
+ * perform actions.
  */
 import { createStore } from 'zustand/vanilla';
 import type {

@@ -161,7 +161,7 @@ export function Viewer() {
     if (!el) return;
     const onWheel = (e: WheelEvent) => {
       e.preventDefault();
-      c.updateViewer({ zoom: wheelZoom(c.store.getState().viewer.zoom, e.deltaY) });
+      c.viewer.update({ zoom: wheelZoom(c.store.getState().viewer.zoom, e.deltaY) });
     };
     el.addEventListener('wheel', onWheel, { passive: false });
     return () => el.removeEventListener('wheel', onWheel);
@@ -181,7 +181,7 @@ export function Viewer() {
               aria-checked={v.view === k}
               className={v.view === k ? 'active' : ''}
               data-testid={`view-${k}`}
-              onClick={() => c.updateViewer({ view: k })}
+              onClick={() => c.viewer.update({ view: k })}
             >
               {k === 'source' ? 'Source' : k === 'adapted' ? 'Adapted' : 'Before / after'}
             </button>
@@ -195,7 +195,7 @@ export function Viewer() {
               aria-checked={v.mode === m}
               className={v.mode === m ? 'active' : ''}
               data-testid={`mode-${m}`}
-              onClick={() => c.updateViewer({ mode: m })}
+              onClick={() => c.viewer.update({ mode: m })}
             >
               {m === 'rgb' ? 'RGB' : m === 'depth' ? 'Depth' : 'Raw neural'}
             </button>
@@ -210,7 +210,7 @@ export function Viewer() {
             step={0.05}
             value={v.strength}
             disabled={!adaptedAvailable}
-            onChange={(e) => c.updateViewer({ strength: Number(e.target.value) })}
+            onChange={(e) => c.viewer.update({ strength: Number(e.target.value) })}
             aria-label="Adaptation strength"
             data-testid="strength"
           />
@@ -234,7 +234,7 @@ export function Viewer() {
           const d = ({ ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] } as Record<string, number[]>)[e.key];
           if (!d) return;
           e.preventDefault();
-          c.updateViewer({ yaw: v.yaw + d[0], pitch: v.pitch + d[1] });
+          c.viewer.update({ yaw: v.yaw + d[0], pitch: v.pitch + d[1] });
         }}
         onPointerDown={(e) => {
           const onHandle = (e.target as HTMLElement).dataset.role === 'split-handle';
@@ -246,14 +246,14 @@ export function Viewer() {
           if (!d) return;
           const rect = e.currentTarget.getBoundingClientRect();
           if (d.mode === 'split') {
-            c.updateViewer({ split: (e.clientX - rect.left) / rect.width });
+            c.viewer.update({ split: (e.clientX - rect.left) / rect.width });
           } else {
-            c.updateViewer(orbitDrag(d, e.clientX - d.x, e.clientY - d.y, Math.min(rect.width, rect.height)));
+            c.viewer.update(orbitDrag(d, e.clientX - d.x, e.clientY - d.y, Math.min(rect.width, rect.height)));
           }
         }}
         onPointerUp={() => (drag.current = null)}
         onPointerCancel={() => (drag.current = null)}
-        onDoubleClick={() => c.updateViewer({ yaw: 0, pitch: 0, zoom: 1 })}
+        onDoubleClick={() => c.viewer.update({ yaw: 0, pitch: 0, zoom: 1 })}
       >
         <Canvas
           orthographic

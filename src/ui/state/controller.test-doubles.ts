@@ -1,0 +1,160 @@
+/**
+ * Test doubles shared by the controller's slice tests: an in-memory engine that records calls and lets a
+ * test emit events, an image toolkit whose "images" are blobs reading `WxH`, and a booted controller.
+ */
+import {
+  EngineError,
+  type AdaptSettings,
+  type AdapterEngine,
+  type BackendPreference,
+  type EngineEvent,
+  type GeneratorSource,
+  type ModelInfo,
+  type RgbaImage,
+} from '../../engine/types.ts';
+import { MemoryStore } from '../persist/kv-store.ts';
+import { ReferenceImageError, type DecodedImage, type ImageToolkit } from '../reference/image-toolkit.ts';
+import { StudioController } from './controller.ts';
+import { createStudioStore } from './studio-store.ts';
+
+export const model = (id: string, kind: 'generator' | 'encoder', origin: 'embedded' | 'file' = 'embedded'): ModelInfo => ({
+  id,
+  kind,
+  name: id,
+  origin,
+  sha256: id.padEnd(64, '0'),
+  summary: `${kind} ${id}`,
+  parameters: 1000,
+});
+
+/** An in-memory engine that records calls and lets the test emit events. */
+export class FakeEngine implements AdapterEngine {
+  calls: Array<[string, unknown[]]> = [];
+  listeners = new Set<(e: EngineEvent) => void>();
+  references: RgbaImage[] = [];
+  imported: Blob[] = [];
+  failNextGenerator: EngineError | null = null;
+  rejectImport = false;
+
+  emit(e: EngineEvent) {
+    for (const l of this.listeners) l(e);
+  }
+  private log(name: string, ...args: unknown[]) {
+    this.calls.push([name, args]);
+  }
+  callsOf(name: string) {
+    return this.calls.filter((c) => c[0] === name).map((c) => c[1]);
+  }
+  async probe(preference?: BackendPreference) {
+    this.log('probe', preference);
+    return { backend: 'wasm' as const, summary: 'No WebGPU adapter: training runs on the CPU (slow).' };
+  }
+  async loadGenerator(source: GeneratorSource) {
+    this.log('loadGenerator', source);
+    if (this.failNextGenerator) {
+      const e = this.failNextGenerator;
+      this.failNextGenerator = null;
+      throw e;
+    }
+    if (source.kind === 'embedded') return model('demo-gen', 'generator');
+    if (source.kind === 'file') return model(source.name, 'generator', 'file');
+    return model(source.id, 'generator', 'file');
+  }
+  async loadEncoder() {
+    this.log('loadEncoder');
+    return model('mobilenet', 'encoder');
+  }
+  async unloadEncoder(id: string) {
+    this.log('unloadEncoder', id);
+  }
+  async setReference(image: RgbaImage) {
+    this.log('setReference', image);
+    this.references.push(image);
+  }
+  async start(settings: AdaptSettings, resumeFrom?: Uint8Array) {
+    this.log('start', settings, resumeFrom);
+  }
+  async pause() {
+    this.log('pause');
+  }
+  async resume() {
+    this.log('resume');
+  }
+  async cancel() {
+    this.log('cancel');
+  }
+  checkpointBytes: Uint8Array | null = null;
+  async checkpoint() {
+    this.log('checkpoint');
+    if (!this.checkpointBytes) throw new EngineError('not-ready', 'there are no adapted weights to checkpoint yet');
+    this.emit({ type: 'checkpoint', globalIteration: 1, bytes: this.checkpointBytes });
+  }
+  async exportSafetensors() {
+    return new Uint8Array([1, 2, 3]);
+  }
+  async exportPickle(): Promise<Uint8Array> {
+    throw new EngineError('not-ready', 'the base generator did not come from a pickle');
+  }
+  async importAdapted(file: Blob) {
+    this.log('importAdapted', file);
+    if (this.rejectImport) throw new EngineError('incompatible-file', 'made for another base generator');
+    this.imported.push(file);
+  }
+  async render(): Promise<RgbaImage> {
+    return { width: 1, height: 1, data: new Uint8ClampedArray(4) };
+  }
+  subscribe(l: (e: EngineEvent) => void) {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+  async dispose() {}
+}
+
+/** Images are "decoded" from blobs whose text is `WxH`; anything else is not an image. */
+export class FakeImages implements ImageToolkit {
+  released: DecodedImage[] = [];
+  /** When set, decoding waits for this promise (a slow, huge image). */
+  decodeGate: Promise<void> | null = null;
+  async decode(file: Blob, name: string): Promise<DecodedImage> {
+    if (this.decodeGate) await this.decodeGate;
+    const m = /^(\d+)x(\d+)$/.exec(await file.text());
+    if (!m) throw new ReferenceImageError('not-image', `${name} is not an image`);
+    const w = Number(m[1]), h = Number(m[2]);
+    return { name, width: w, height: h, originalWidth: w, originalHeight: h, scaled: false, bitmap: null };
+  }
+  crop(_img: DecodedImage, crop: { x: number; y: number; size: number }, outSize: number): RgbaImage {
+    const size = Math.min(outSize, crop.size);
+    const data = new Uint8ClampedArray(size * size * 4).fill(crop.x % 256);
+    return { width: size, height: size, data };
+  }
+  async encode(img: DecodedImage): Promise<Blob> {
+    return new Blob([`${img.width}x${img.height}`]);
+  }
+  async example(id: string): Promise<DecodedImage> {
+    return { name: id, width: 512, height: 512, originalWidth: 512, originalHeight: 512, scaled: false, bitmap: null };
+  }
+  release(img: DecodedImage) {
+    this.released.push(img);
+  }
+}
+
+export async function boot(kv = new MemoryStore(), engine = new FakeEngine()) {
+  const store = createStudioStore();
+  const c = new StudioController(engine, store, kv, new FakeImages(), { now: () => 1234 });
+  await c.init();
+  return { c, store, engine, kv };
+}
+
+export const progress = (globalIteration: number, phase: 'tri-d' | 'g2' = 'tri-d'): EngineEvent => ({
+  type: 'progress',
+  phase,
+  iteration: globalIteration,
+  phaseIterations: 3,
+  globalIteration,
+  totalIterations: 5,
+  losses: { total: 10 - globalIteration, dir: 1, dis: 2, imageStructure: 3, featureStructure: 4 },
+  itPerSec: 0.5,
+  etaSeconds: 8,
+});
+
+export const tick = () => new Promise((r) => setTimeout(r, 0));
