@@ -9,15 +9,17 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * Smallest norm used to normalise a CLIP direction: `x / max(|x|, floor)`. Below the floor the
- * direction loss is linear in x (1 − x·r/floor), so at iteration 0 — when the adapted and source
- * generators are identical and E(I_t) − E(I_s) is exactly zero — its gradient points along the
- * reference direction instead of being NaN. The floor also bounds the gradient, which grows like
- * 1/|x| for small x: a first gradient 10⁶× larger than the later ones would inflate Adam's
- * second-moment estimate (β2 = 0.992 remembers it for thousands of steps) and stall training.
- * The trainer passes its `directionFloor` option; 1e-6 is the bare numerical guard.
+ * Bare numerical guard of the L_dir normalisation (`x / max(|x|, eps)`), as in PyTorch's F.normalize.
+ * By default L_dir is the plain cosine of DiFa / DoRM; the one place its direction is exactly zero —
+ * the first iteration, when the adapted generator still equals the source — is handled as DoRM does
+ * (the trainer re-encodes the adapted image + `DORM_ZERO_DIRECTION_NUDGE`, see trainer.ts). The
+ * optional `directionFloor` (method option) instead leaves directions shorter than the floor
+ * unnormalised; docs/method.md gives the measurement that decides between them.
  */
 export const DIRECTION_EPS = 1e-6;
+
+/** DoRM / StyleGAN-NADA: when E(I_t) − E(I_s) is exactly 0, encode I_t + 1e-6 instead. */
+export const DORM_ZERO_DIRECTION_NUDGE = 1e-6;
 
 /**
  * PyTorch's F.normalize: x / max(‖x‖₂, eps) along the last axis. Written as
@@ -46,11 +48,12 @@ export function referenceDirection(refEmbedding: tf.Tensor, sourceMean: tf.Tenso
 /**
  * L_dir (DDR): mean_n (1 − cos(normalize(E(I_t,n) − E(I_s,n)), Δ_ref)).
  * `adapted`, `source` [N, D] (embeddings, normalised or not — only their difference matters);
- * `refDirection` [D], unit length; `floor` see DIRECTION_EPS.
+ * `refDirection` [D], unit length; `floor` 0 (or anything ≤ DIRECTION_EPS) = plain cosine with the
+ * DIRECTION_EPS guard; > 0 = directions shorter than `floor` are not normalised (`Δ / max(|Δ|, floor)`).
  */
-export function lossDirection(adapted: tf.Tensor2D, source: tf.Tensor2D, refDirection: tf.Tensor1D, floor = DIRECTION_EPS): tf.Scalar {
+export function lossDirection(adapted: tf.Tensor2D, source: tf.Tensor2D, refDirection: tf.Tensor1D, floor = 0): tf.Scalar {
   return tf.tidy(() => {
-    const delta = l2Normalize(tf.sub(adapted, source), floor);
+    const delta = l2Normalize(tf.sub(adapted, source), Math.max(floor, DIRECTION_EPS));
     const cos = tf.sum(tf.mul(delta, refDirection), -1); // [N]
     return tf.mean(tf.sub(1, cos)) as tf.Scalar;
   });

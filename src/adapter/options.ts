@@ -21,7 +21,10 @@ export interface MethodOptions {
   /** Max grid side of the pooled feature image for 'feature-selfsim'. */
   imageStructureGrid: number;
   featureStructure: FeatureStructureMode;
-  /** Norm below which the L_dir direction E(I_t) − E(I_s) is not normalised (see losses.ts). */
+  /**
+   * 0 = L_dir is the plain cosine (DiFa / DoRM; a zero direction at the first iteration is re-encoded
+   * from I_t + 1e-6 as DoRM does). > 0: norm below which E(I_t) − E(I_s) is not normalised (losses.ts).
+   */
   directionFloor: number;
   /** Transformer block whose tokens feed L_dis and L_F-str; −1 = the encoder's default. */
   tokenBlock: number;
@@ -48,7 +51,7 @@ export const DEFAULT_METHOD_OPTIONS: Readonly<MethodOptions> = {
   imageStructureSize: 64,
   imageStructureGrid: 32,
   featureStructure: 'selfsim-mse',
-  directionFloor: 0.1,
+  directionFloor: 0,
   tokenBlock: -1,
   yawStd: 0.3,
   pitchStd: 0.155,
@@ -79,7 +82,7 @@ export const METHOD_OPTION_DESCRIPTIONS: readonly OptionDescription[] = [
   { name: 'imageStructureSize', kind: 'number', min: 4, max: 1024, integer: true, help: "down-sampled side for 'lowres-l1'" },
   { name: 'imageStructureGrid', kind: 'number', min: 1, max: 128, integer: true, help: "pooled grid side for 'feature-selfsim'" },
   { name: 'featureStructure', kind: 'enum', values: FEATURE_STRUCTURE_MODES, help: 'L_F-str distance between self-similarity matrices' },
-  { name: 'directionFloor', kind: 'number', min: 1e-6, max: 1, help: 'L_dir: directions shorter than this are not normalised (bounded gradients at the start)' },
+  { name: 'directionFloor', kind: 'number', min: 0, max: 1, help: 'L_dir: 0 = plain cosine (DiFa/DoRM, zero first direction nudged by 1e-6); > 0 = directions shorter than this are not normalised' },
   { name: 'tokenBlock', kind: 'number', min: -1, max: 63, integer: true, help: 'encoder block for tokens (−1 = encoder default)' },
   { name: 'yawStd', kind: 'number', min: 0, max: 3, help: 'training camera yaw spread (radians)' },
   { name: 'pitchStd', kind: 'number', min: 0, max: 1.5, help: 'training camera pitch spread (radians)' },

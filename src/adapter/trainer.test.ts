@@ -15,7 +15,7 @@ import { referenceDirection } from './losses.ts';
 import { DEFAULT_METHOD_OPTIONS, type MethodOptions } from './options.ts';
 import { AdapterTrainer, latentFromSeed, type TrainerConfig, type TrainerEncoder } from './trainer.ts';
 import { isTrainableKey } from './export.ts';
-import { stripedReference, tinyClip, tinyGenerator, tinyView } from './test-fixtures.ts';
+import { stripedReference, tinyClip, tinyGenerator, tinyView } from '../testing/fixtures.ts';
 
 let gen: EG3DGenerator;
 let view: GeneratorView;
@@ -133,6 +133,32 @@ describe('AdapterTrainer on the tiny fixture', () => {
       for (const t of grads.values()) t.dispose();
       components.dispose();
     }
+    tr.dispose(true);
+  });
+
+  it('L_dir at the first iteration: DoRM nudge by default (a real direction), exactly 1 with a floor', async () => {
+    const enc = await prepareEncoder(clip);
+    const dirAt0 = (options: Partial<MethodOptions>): number => {
+      const tr = new AdapterTrainer(view, [enc], config([2, 0], 7, options));
+      const { grads, components } = tr.computeGradients(0);
+      for (const t of grads.values()) t.dispose();
+      const dir = components.dataSync()[1];
+      components.dispose();
+      tr.dispose(true);
+      return dir;
+    };
+    // Δ = 0 exactly: with the floor the normalised direction is 0, so 1 − cos = 1
+    expect(dirAt0({ directionFloor: 0.1 })).toBe(1);
+    // plain cosine: E(I_t + 1e-6) − E(I_s) is a direction, so the cosine with Δ_ref is not 0
+    const plain = dirAt0({});
+    expect(Number.isFinite(plain)).toBe(true);
+    expect(Math.abs(plain - 1)).toBeGreaterThan(1e-3);
+    // later iterations are not nudged: the same options at iteration 1 of an unchanged generator give 1
+    const tr = new AdapterTrainer(view, [enc], config([2, 0]));
+    const { grads, components } = tr.computeGradients(1);
+    for (const t of grads.values()) t.dispose();
+    expect(components.dataSync()[1]).toBe(1);
+    components.dispose();
     tr.dispose(true);
   });
 

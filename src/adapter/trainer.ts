@@ -13,10 +13,11 @@ import { DATASET_FOCAL, FRONTAL_ANGLE, cameraVector, focalToIntrinsics, frontalC
 import type { EG3DConfig } from '../eg3d/config.ts';
 import type { WeightMap } from '../eg3d/weights.ts';
 import type { FeatureEncoder } from '../clip/encoder.ts';
-import { NamedAdam, type AdamState } from './adam.ts';
+import { NamedAdam, type AdamState } from '../nn/adam.ts';
 import { isTrainableKey } from './export.ts';
 import {
   lossDirection,
+  DORM_ZERO_DIRECTION_NUDGE,
   lossFeatureStructure,
   lossImageStructureFeatureSelfSim,
   lossImageStructureLowres,
@@ -256,7 +257,13 @@ export class AdapterTrainer {
         let fstr: tf.Scalar = zero;
         this.encoders.forEach((e, i) => {
           const ad = e.encoder.encodeImages(adImage, e.tokenBlock);
-          if (w.dir) dir = tf.add(dir, lossDirection(ad.embedding, srcEnc[i].embedding, e.refDirection, opts.directionFloor));
+          if (w.dir) {
+            // DoRM: at the first iteration the adapted generator equals the source, E(I_t) − E(I_s) is
+            // exactly 0 and its direction undefined; DoRM then encodes I_t + 1e-6 for L_dir.
+            const nudge = globalIteration === 0 && opts.directionFloor <= 0;
+            const adDir = nudge ? e.encoder.encodeImages(tf.add(adImage, DORM_ZERO_DIRECTION_NUDGE) as tf.Tensor4D, e.tokenBlock).embedding : ad.embedding;
+            dir = tf.add(dir, lossDirection(adDir, srcEnc[i].embedding, e.refDirection, opts.directionFloor));
+          }
           if (w.dis) dis = tf.add(dis, lossRemd(ad.tokens, e.refTokens));
           if (w.featureStructure) fstr = tf.add(fstr, lossFeatureStructure(ad.tokens, srcEnc[i].tokens, opts.featureStructure));
         });
