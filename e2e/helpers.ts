@@ -29,6 +29,33 @@ export async function dropFile(page: Page, target: Locator, bytes: Uint8Array, n
   await target.dispatchEvent('drop', { dataTransfer });
 }
 
+/** Every request the studio made, and those that were not to the local server (aborted). */
+export interface NetworkLog {
+  all: string[];
+  foreign: string[];
+}
+
+/**
+ * Records every request of the page's browser context — the page and its workers — and aborts any that
+ * is not to the local server: nothing may leave the machine. `data:` and `blob:` URLs never reach the
+ * network and are not requests here.
+ */
+export async function guardNetwork(page: Page): Promise<NetworkLog> {
+  const log: NetworkLog = { all: [], foreign: [] };
+  const local = (url: string) => {
+    const u = new URL(url);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && (u.hostname === '127.0.0.1' || u.hostname === 'localhost');
+  };
+  const note = (url: string) => {
+    if (url.startsWith('data:') || url.startsWith('blob:')) return;
+    log.all.push(url);
+    if (!local(url) && !log.foreign.includes(url)) log.foreign.push(url);
+  };
+  page.context().on('request', (r) => note(r.url()));
+  await page.context().route('**/*', (route) => (local(route.request().url()) ? route.continue() : route.abort('blockedbyclient')));
+  return log;
+}
+
 /** Opens the studio and waits until the embedded generator and encoder are loaded. */
 export async function openStudio(page: Page): Promise<void> {
   page.on('pageerror', (e) => console.log(`[pageerror] ${e.message}`));

@@ -2,7 +2,8 @@
  * A user's journey through the studio on the real engine (Web Worker, tfjs WebGPU — SwiftShader here):
  * default model ready → drop a reference → short adaptation with live progress and loss charts →
  * reload mid-run and get the checkpoint back (its weights are shown) → orbit → source/adapted →
- * download the weights, check them and load them back → drop a non-image. Screenshots go to
+ * download the weights, check them and load them back → drop a non-image; no request leaves the local
+ * server. Screenshots go to
  * e2e-artifacts/. Only one training run: on SwiftShader every run pays for shader compilation.
  */
 import fs from 'node:fs';
@@ -10,13 +11,16 @@ import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { MemoryByteSource } from '../src/io/byte-source.ts';
 import { SafetensorsFile } from '../src/io/safetensors.ts';
-import { ARTIFACTS, dropFile, openStudio, REFERENCES, shot, viewerPixels, viewerSettled } from './helpers.ts';
+import { ARTIFACTS, dropFile, guardNetwork, openStudio, REFERENCES, shot, viewerPixels, viewerSettled } from './helpers.ts';
 
 async function globalIteration(page: import('@playwright/test').Page): Promise<number> {
   return Number(await page.getByTestId('iteration').getAttribute('data-global'));
 }
 
 test('journey: reference → adaptation → reload → orbit → download', async ({ page }) => {
+  // Nothing leaves the machine: every request of the page and its worker is recorded.
+  const network = await guardNetwork(page);
+
   // 1. Open: capability report and the embedded models.
   await openStudio(page);
   await expect(page.getByTestId('capability')).toHaveAttribute('data-backend', /webgpu|wasm|cpu/);
@@ -129,4 +133,9 @@ test('journey: reference → adaptation → reload → orbit → download', asyn
   await expect(page.getByTestId('reference-error')).toContainText('not an image');
   await expect(page.getByTestId('reference-ready')).toBeVisible();
   await shot(page, '08-non-image-error');
+
+  // 10. The whole journey — models, worker, wasm, fonts — was served by the local server alone.
+  expect(network.all.some((u) => u.endsWith('.safetensors'))).toBe(true);
+  expect(network.all.some((u) => /\.wasm(\?|$)/.test(u))).toBe(true);
+  expect(network.foreign).toEqual([]);
 });
