@@ -5,6 +5,7 @@
  * (generator SHA-256, encoder id, settings) because it does not depend on the reference.
  */
 import * as tf from '@tensorflow/tfjs';
+import { AppError } from '../core/errors.ts';
 import { Random } from '../core/random.ts';
 import { frontalCamera } from '../eg3d/camera.ts';
 import type { FeatureEncoder } from '../clip/encoder.ts';
@@ -23,10 +24,9 @@ export interface MeanEmbeddingOptions {
   shouldStop?: () => boolean;
 }
 
-export class MeanEmbeddingCancelled extends Error {
+export class MeanEmbeddingCancelled extends AppError {
   constructor() {
-    super('mean-embedding computation cancelled');
-    this.name = 'MeanEmbeddingCancelled';
+    super('cancelled', 'mean-embedding computation cancelled');
   }
 }
 

@@ -9,12 +9,13 @@
  * (no mean/std normalisation).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { RgbaImage } from '../engine/types.ts';
+import type { RgbaImage } from '../core/image.ts';
 import { tidyFeatures, l2Normalize, type EncoderFeatures, type FeatureEncoder } from './encoder.ts';
 import { frozenMatMul } from './layers.ts';
 import { clipReferencePixels, resizeBicubic, ResizeMatrixCache } from './preprocess.ts';
 import { ClipShapeError } from './vit.ts';
 import { InternalError } from '../core/errors.ts';
+import { Sha256 } from '../io/sha256.ts';
 
 export class DefaultEncoderError extends InternalError {
   constructor(message: string) {
@@ -243,6 +244,8 @@ export class MobileNetV2Encoder implements FeatureEncoder {
   constructor(
     artifacts: tf.io.ModelArtifacts,
     private readonly weights: tf.NamedTensorMap,
+    /** SHA-256 of the embedded weight bytes (as shipped, before dequantisation). */
+    readonly weightsSha256?: string,
   ) {
     const topo = artifacts.modelTopology as { model_config?: { config: { layers: KerasLayer[] } }; config?: { layers: KerasLayer[] } };
     const layers = topo.model_config?.config.layers ?? topo.config?.layers;
@@ -321,5 +324,6 @@ export class MobileNetV2Encoder implements FeatureEncoder {
 export async function loadDefaultEncoder(): Promise<MobileNetV2Encoder> {
   const artifacts = await loadEmbeddedMobileNetV2Artifacts();
   const weights = tf.io.decodeWeights(artifacts.weightData as ArrayBuffer, artifacts.weightSpecs!);
-  return new MobileNetV2Encoder(artifacts, weights);
+  const sha256 = new Sha256().update(new Uint8Array(artifacts.weightData as ArrayBuffer)).digestHex();
+  return new MobileNetV2Encoder(artifacts, weights, sha256);
 }

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ByteSource } from '../io/byte-source.ts';
-import type { RgbaImage } from '../engine/types.ts';
+import type { RgbaImage } from '../core/image.ts';
 import { loadClipModel, vitName, FORMAT_LABEL, type ClipLoadOptions } from './load.ts';
 import { clipReferencePixels, preprocessGenerated, ResizeMatrixCache } from './preprocess.ts';
 import type { ClipTextTransformer } from './text.ts';
@@ -29,7 +29,20 @@ export interface FeatureEncoder {
   encodeImages(images: tf.Tensor4D, tokenBlock: number): EncoderFeatures;
   /** Reference image (RGBA8, any size): the encoder's own reference preprocessing (CLIP: short-side bicubic resize, centre crop, normalise). */
   encodeReference(image: RgbaImage, tokenBlock: number): EncoderFeatures;
+  /** Number of parameters loaded (ModelInfo.parameters). */
+  parameterCount(): number;
+  /** SHA-256 (hex) of the weights, for encoders that do not come from a user file (the embedded one). */
+  readonly weightsSha256?: string;
   dispose(): void;
+}
+
+/** Total size of every tensor in a (nested) weight structure. */
+export function countParameters(weights: unknown): number {
+  if (weights instanceof tf.Tensor) return weights.size;
+  if (!weights || typeof weights !== 'object') return 0;
+  let n = 0;
+  for (const v of Array.isArray(weights) ? weights : Object.values(weights)) n += countParameters(v);
+  return n;
 }
 
 export function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
@@ -102,6 +115,10 @@ export class ClipImageEncoder implements FeatureEncoder {
     const r = this.inputResolution;
     const pixels = clipReferencePixels(image, r);
     return tidyFeatures(() => this.encodePixels(tf.tensor4d(pixels, [1, r, r, 3]), tokenBlock));
+  }
+
+  parameterCount(): number {
+    return countParameters(this.vision.weights) + (this.text ? countParameters(this.text.weights) : 0);
   }
 
   /** OpenAI `encode_image` (unnormalised) plus every block's residual stream (CLS first), for conformance. */

@@ -3,31 +3,13 @@
  * (src/engine/local-engine.ts, pure TS: Node or inside the worker) and, over postMessage, by the
  * worker client (src/worker/client.ts). Everything crossing it is structured-cloneable.
  */
+import { AppError, ERROR_KINDS, type ErrorKind } from '../core/errors.ts';
 
-export type BackendKind = 'webgpu' | 'wasm' | 'cpu';
-/**
- * Which backend to start. 'auto' takes WebGPU on a hardware adapter; with only a software adapter
- * (SwiftShader, i.e. the CPU) it takes WebAssembly, which trains ~10–20× faster there.
- */
-export type BackendPreference = 'auto' | BackendKind;
-export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'webgpu', 'wasm', 'cpu'];
-
-export interface Capabilities {
-  backend: BackendKind;
-  /** What was asked for (the start-up preference). */
-  preference?: BackendPreference;
-  /** WebGPU adapter details when a WebGPU adapter was found. */
-  adapter?: { vendor: string; architecture: string; description: string; isFallbackAdapter: boolean; maxBufferSize: number };
-  /** Plain-language explanation of what was found and what it means for speed. */
-  summary: string;
-}
-
-/** RGBA8 image, row-major, width × height × 4. */
-export interface RgbaImage {
-  width: number;
-  height: number;
-  data: Uint8ClampedArray;
-}
+// Shared value types live in the core (every layer may use them); the engine interface re-exports them.
+export { BACKEND_PREFERENCES, type BackendKind, type BackendPreference, type Capabilities } from '../core/backend.ts';
+export type { RgbaImage } from '../core/image.ts';
+import type { BackendPreference, Capabilities } from '../core/backend.ts';
+import type { RgbaImage } from '../core/image.ts';
 
 export type GeneratorSource =
   | { kind: 'embedded' }
@@ -120,16 +102,13 @@ export type EngineEvent =
   | { type: 'checkpoint'; globalIteration: number; bytes: Uint8Array }
   | { type: 'error'; error: EngineErrorInfo };
 
-export type EngineErrorCode =
-  | 'no-webgpu'
-  | 'device-lost'
-  | 'out-of-memory'
-  | 'bad-reference'
-  | 'incompatible-file'
-  | 'corrupt-file'
-  | 'not-ready'
-  | 'cancelled'
-  | 'internal';
+/** The code that crosses the worker boundary: the AppError kind (src/core/errors.ts). */
+export type EngineErrorCode = ErrorKind;
+export const ENGINE_ERROR_CODES: readonly EngineErrorCode[] = ERROR_KINDS;
+
+export function isEngineErrorCode(x: unknown): x is EngineErrorCode {
+  return typeof x === 'string' && (ENGINE_ERROR_CODES as readonly string[]).includes(x);
+}
 
 export interface EngineErrorInfo {
   code: EngineErrorCode;
@@ -169,14 +148,20 @@ export interface AdapterEngine {
   dispose(): Promise<void>;
 }
 
-export class EngineError extends Error {
-  constructor(
-    readonly code: EngineErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'EngineError';
+/**
+ * What every AdapterEngine method rejects with, in process and (re-created from its info) on the
+ * worker client. Anything thrown inside the engine is mapped to one by `classifyError` (errors.ts).
+ */
+export class EngineError extends AppError {
+  /** The kind, under the name the worker protocol and the UI store use. */
+  readonly code: EngineErrorCode;
+
+  constructor(code: EngineErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message);
+    this.code = code;
+    if (options && 'cause' in options) this.cause = options.cause;
   }
+
   toInfo(): EngineErrorInfo {
     return { code: this.code, message: this.message };
   }

@@ -1,0 +1,176 @@
+/**
+ * The engine's model registry: the loaded base generator (with its GeneratorView and, for a .pkl,
+ * the parsed pickle for the full-pickle export) and the loaded encoders, each with the ModelInfo the
+ * UI shows. Load failures are mapped to EngineErrors with the file's name (errors.ts).
+ */
+import { BlobByteSource, type ByteSource } from '../io/byte-source.ts';
+import { sha256OfSource } from '../io/sha256.ts';
+import { readEG3DPickle, type EG3DCheckpoint } from '../eg3d/checkpoint.ts';
+import { parseEG3DConfig, describeConfig } from '../eg3d/config.ts';
+import { EG3DGenerator } from '../eg3d/generator.ts';
+import { loadWeights, parameterCounts } from '../eg3d/weights.ts';
+import { DEFAULT_CHUNK_RAYS } from '../eg3d/renderer.ts';
+import { loadClipEncoder, type FeatureEncoder } from '../clip/encoder.ts';
+import { loadDefaultEncoder } from '../clip/default-encoder.ts';
+import { GeneratorView, type RenderOverrides } from '../adapter/generator-view.ts';
+import { loadEmbeddedGenerator, type EmbeddedFileOpener } from './embedded.ts';
+import { fileError } from './errors.ts';
+import { EngineError, type EncoderSource, type EngineEvent, type GeneratorSource, type ModelInfo } from './types.ts';
+
+export interface LoadedGenerator {
+  info: ModelInfo;
+  generator: EG3DGenerator;
+  view: GeneratorView;
+  /** The parsed pickle (file origin only), for the full-pickle export. */
+  checkpoint: EG3DCheckpoint | null;
+  original: Blob | null;
+}
+
+export interface LoadedEncoder {
+  info: ModelInfo;
+  encoder: FeatureEncoder;
+}
+
+export interface ModelLoaders {
+  /** How this platform opens the embedded demo generator file (src/platform/node-embedded.ts, src/platform/browser-embedded.ts); without it there is no embedded generator. */
+  openEmbeddedFile?: EmbeddedFileOpener;
+  loadDefaultEncoder?: () => Promise<FeatureEncoder>;
+  renderOverrides?: RenderOverrides;
+  chunkRays?: number;
+}
+
+export class ModelRegistry {
+  private gen: LoadedGenerator | null = null;
+  private readonly encoders = new Map<string, LoadedEncoder>();
+
+  constructor(
+    private readonly opts: ModelLoaders,
+    private readonly emit: (e: EngineEvent) => void,
+    /** The active tfjs backend, for classifying load failures. */
+    private readonly backend: () => string | null = () => null,
+  ) {}
+
+  get generator(): LoadedGenerator | null {
+    return this.gen;
+  }
+
+  requireGenerator(message = 'load a generator first'): LoadedGenerator {
+    if (!this.gen) throw new EngineError('not-ready', message);
+    return this.gen;
+  }
+
+  /**
+   * Loads a generator and makes it the base (the previous one is disposed); `replaced` is false when
+   * the source named the generator already loaded. A failed load keeps the previous generator.
+   */
+  async loadGenerator(source: GeneratorSource): Promise<{ info: ModelInfo; replaced: boolean }> {
+    const progress = (what: string) => (loaded: number, total: number) => this.emit({ type: 'load-progress', what, loaded, total });
+    let loaded: LoadedGenerator;
+    if (source.kind === 'cached') {
+      if (this.gen && this.gen.info.id === source.id) return { info: this.gen.info, replaced: false };
+      throw new EngineError('not-ready', `generator '${source.id}' is not loaded in this session; load its file again`);
+    } else if (source.kind === 'embedded') {
+      let emb;
+      try {
+        emb = await loadEmbeddedGenerator(this.opts.openEmbeddedFile, progress('embedded generator'));
+      } catch (e) {
+        throw fileError(e, 'embedded generator', this.backend());
+      }
+      loaded = this.describeGenerator(emb.generator, emb.sha256, emb.name, 'embedded', null, null);
+    } else {
+      const src = new BlobByteSource(source.file, source.name);
+      try {
+        const ckpt = await readEG3DPickle(src, { onProgress: progress(`reading ${source.name}`) });
+        const config = parseEG3DConfig({ initKwargs: ckpt.initKwargs, renderingKwargs: ckpt.renderingKwargs, neuralRenderingResolution: ckpt.neuralRenderingResolution });
+        const weights = await loadWeights(config, ckpt, { onProgress: progress('converting weights') });
+        const sha = await ckpt.sha256(progress('SHA-256'));
+        loaded = this.describeGenerator(EG3DGenerator.create(config, weights), sha, source.name, 'file', ckpt, source.file);
+      } catch (e) {
+        throw fileError(e, source.name, this.backend());
+      }
+    }
+    this.gen?.generator.dispose();
+    this.gen = loaded;
+    return { info: loaded.info, replaced: true };
+  }
+
+  private describeGenerator(generator: EG3DGenerator, sha256: string, name: string, origin: 'embedded' | 'file', checkpoint: EG3DCheckpoint | null, original: Blob | null): LoadedGenerator {
+    const info: ModelInfo = {
+      id: `generator-${sha256.slice(0, 16)}`,
+      kind: 'generator',
+      name,
+      origin,
+      sha256,
+      summary: describeConfig(generator.config),
+      parameters: parameterCounts(generator.config).total,
+    };
+    return { info, generator, view: new GeneratorView(generator, this.opts.chunkRays ?? DEFAULT_CHUNK_RAYS, this.opts.renderOverrides), checkpoint, original };
+  }
+
+  async loadEncoder(source: EncoderSource): Promise<ModelInfo> {
+    if (source.kind === 'cached') {
+      const e = this.encoders.get(source.id);
+      if (e) return e.info;
+      throw new EngineError('not-ready', `encoder '${source.id}' is not loaded in this session; load its file again`);
+    }
+    let encoder: FeatureEncoder;
+    let sha256: string;
+    let origin: 'embedded' | 'file';
+    try {
+      if (source.kind === 'embedded') {
+        encoder = await (this.opts.loadDefaultEncoder ?? loadDefaultEncoder)();
+        if (!encoder.weightsSha256) {
+          encoder.dispose();
+          throw new EngineError('internal', `the embedded encoder ${encoder.name} does not report the SHA-256 of its weights`);
+        }
+        sha256 = encoder.weightsSha256;
+        origin = 'embedded';
+      } else {
+        const src: ByteSource = new BlobByteSource(source.file, source.name);
+        sha256 = await sha256OfSource(src, { onProgress: (l, t) => this.emit({ type: 'load-progress', what: `SHA-256 of ${source.name}`, loaded: l, total: t }) });
+        encoder = await loadClipEncoder(src, { id: `clip-${sha256.slice(0, 12)}`, onProgress: (l: number, t: number) => this.emit({ type: 'load-progress', what: source.name, loaded: l, total: t }) });
+        origin = 'file';
+      }
+    } catch (e) {
+      throw fileError(e, source.kind === 'file' ? source.name : 'default encoder', this.backend());
+    }
+    const existing = this.encoders.get(encoder.id);
+    if (existing) {
+      encoder.dispose();
+      return existing.info;
+    }
+    const info: ModelInfo = {
+      id: encoder.id,
+      kind: 'encoder',
+      name: encoder.name,
+      origin,
+      sha256,
+      summary: `${encoder.name}: ${encoder.numBlocks} blocks, ${encoder.embedDim}-d embedding, tokens from block ${encoder.defaultTokenBlock}`,
+      parameters: encoder.parameterCount(),
+    };
+    this.encoders.set(encoder.id, { info, encoder });
+    return info;
+  }
+
+  unloadEncoder(id: string): void {
+    const e = this.encoders.get(id);
+    if (!e) return;
+    e.encoder.dispose();
+    this.encoders.delete(id);
+  }
+
+  /** The encoders a run uses: the ids given, or every loaded encoder when the list is empty. */
+  selectEncoders(ids: string[]): LoadedEncoder[] {
+    const selected = ids.length ? ids.map((id) => this.encoders.get(id)) : [...this.encoders.values()];
+    if (selected.length === 0) throw new EngineError('not-ready', 'load at least one encoder (CLIP or the embedded default encoder) first');
+    if (selected.some((e) => !e)) throw new EngineError('not-ready', `unknown encoder id in settings.encoders (${ids.join(', ')})`);
+    return selected as LoadedEncoder[];
+  }
+
+  dispose(): void {
+    this.gen?.generator.dispose();
+    this.gen = null;
+    for (const e of this.encoders.values()) e.encoder.dispose();
+    this.encoders.clear();
+  }
+}
