@@ -15,6 +15,7 @@ import { basename } from 'node:path';
 import { decode as decodePng, encode as encodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { initNodeBackend, backendFromEnv } from '../../src/platform/node-backend.ts';
+import { openEmbeddedFile } from '../../src/platform/node-embedded.ts';
 import { LocalEngine } from '../../src/engine/local-engine.ts';
 import type { AdaptSettings, EngineEvent, RgbaImage } from '../../src/engine/types.ts';
 import { METHOD_OPTION_DESCRIPTIONS } from '../../src/adapter/options.ts';
@@ -210,6 +211,7 @@ export async function run(argv: string[]): Promise<void> {
   const a = parseAdaptArgs(argv);
   const backend = backendFromEnv();
   const engine = new LocalEngine({
+    openEmbeddedFile,
     probe: async () => {
       await initNodeBackend(backend);
       return { backend, summary: `Node, tfjs ${backend} backend` };

@@ -14,6 +14,7 @@ import { NodeFileByteSource } from '../../src/platform/node-file.ts';
 import { Random } from '../../src/core/random.ts';
 import { EG3DGenerator } from '../../src/eg3d/generator.ts';
 import { loadEmbeddedGenerator } from '../../src/engine/embedded.ts';
+import { openEmbeddedFile } from '../../src/platform/node-embedded.ts';
 import { cameraFromYawPitch, camerasTensor, frontalCamera } from '../../src/eg3d/camera.ts';
 import type { NoiseModeName } from '../../src/eg3d/config.ts';
 import type { RendererDraws } from '../../src/eg3d/renderer.ts';
@@ -103,7 +104,7 @@ export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv);
   const backend = await initNodeBackend(backendFromEnv());
   const t0 = performance.now();
-  const gen = !a.file || a.file === 'embedded' ? (await loadEmbeddedGenerator()).generator : await EG3DGenerator.fromPickle(await NodeFileByteSource.open(a.file));
+  const gen = !a.file || a.file === 'embedded' ? (await loadEmbeddedGenerator(openEmbeddedFile)).generator : await EG3DGenerator.fromPickle(await NodeFileByteSource.open(a.file));
   const tLoad = performance.now();
   const rng = new Random(a.seed);
   const z = tf.tensor2d(rng.normalArray(gen.config.zDim), [1, gen.config.zDim]);

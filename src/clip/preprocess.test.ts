@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../platform/node-backend.ts';
 import { NodeFileByteSource } from '../platform/node-file.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
-import { compareArrays, TOL_MODULE } from '../conformance/report.ts';
+import { compareArrays, TOL_MODULE } from '../testing/compare.ts';
 import {
   bicubicMatrix,
   centerCropOffsets,

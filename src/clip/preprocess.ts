@@ -10,7 +10,7 @@
  *   short side incl. PIL's 8-bit fixed-point rounding, centre crop, ToTensor, Normalize).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { RgbaImage } from '../engine/types.ts';
+import type { RgbaImage } from '../core/image.ts';
 import { InternalError } from '../core/errors.ts';
 
 export const CLIP_MEAN: readonly [number, number, number] = [0.48145466, 0.4578275, 0.40821073];

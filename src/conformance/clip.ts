@@ -15,7 +15,8 @@ import { loadClipEncoder } from '../clip/encoder.ts';
 import { inferArchitecture, openClipTable } from '../clip/load.ts';
 import { resizeBicubic, ResizeMatrixCache } from '../clip/preprocess.ts';
 import { ClipTokenizer } from '../clip/tokenizer.ts';
-import { compareArrays, TOL_IMAGE, TOL_MODULE, type ConformanceResult } from './report.ts';
+import { compareArrays, TOL_IMAGE, TOL_MODULE } from '../testing/compare.ts';
+import type { ConformanceResult } from './report.ts';
 
 export interface ClipConformanceOptions {
   log?: (msg: string) => void;

@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Random } from '../core/random.ts';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../io/safetensors.ts';
 import type { ByteSource } from '../io/byte-source.ts';
-import { NamedAdam, type AdamState } from '../adapter/adam.ts';
+import { NamedAdam, type AdamState } from '../nn/adam.ts';
 import { cameraFromYawPitch, camerasTensor, frontalCamera } from '../eg3d/camera.ts';
 import type { EG3DConfig } from '../eg3d/config.ts';
 import { EG3DGenerator } from '../eg3d/generator.ts';

@@ -6,7 +6,7 @@ import { initNodeBackend } from '../platform/node-backend.ts';
 import { NodeFileByteSource } from '../platform/node-file.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import { Random } from '../core/random.ts';
-import { compareArrays } from '../conformance/report.ts';
+import { compareArrays } from '../testing/compare.ts';
 import { EG3DGenerator } from './generator.ts';
 import { parseEG3DConfig } from './config.ts';
 import { initRandomWeights, tfToTorch, torchToTf, disposeWeights, tensorSpecs } from './weights.ts';

@@ -2,18 +2,26 @@
  * The project's embedded demo generator: `public/models/demo-eg3d.safetensors`, an EG3D weight set in
  * official key names and PyTorch layouts whose `__metadata__` carries the construction arguments
  * (`init_kwargs` JSON — with `rendering_kwargs` inside or as its own `rendering_kwargs` entry — and
- * `neural_rendering_resolution`). Fetched through its Vite asset URL in the browser, read from disk in
- * Node (CLI, tests).
+ * `neural_rendering_resolution`). The engine does not know where files live: the platform passes an
+ * `EmbeddedFileOpener` in (`src/platform/browser-embedded.ts` fetches the Vite asset over HTTP,
+ * `src/platform/node-embedded.ts` reads `public/` from disk for the CLI and tests).
  */
-import { MemoryByteSource, type ByteSource } from '../io/byte-source.ts';
+import type { ByteSource } from '../io/byte-source.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import { sha256OfSource } from '../io/sha256.ts';
 import { parseEG3DConfig } from '../eg3d/config.ts';
 import { EG3DGenerator } from '../eg3d/generator.ts';
 import { loadWeights } from '../eg3d/weights.ts';
-import { InternalError } from '../core/errors.ts';
+import { AppError, InternalError } from '../core/errors.ts';
 
+/** The file's path under the site root (`public/` in the repository). */
 export const EMBEDDED_GENERATOR_FILE = 'models/demo-eg3d.safetensors';
+
+/**
+ * How this platform opens a file shipped with the app: `file` is its path under the site root
+ * (`public/`), `onProgress` reports bytes as they arrive. Throws an AppError when the file is missing.
+ */
+export type EmbeddedFileOpener = (file: string, onProgress?: (loaded: number, total: number) => void) => Promise<ByteSource>;
 
 export interface EmbeddedGenerator {
   generator: EG3DGenerator;
@@ -27,57 +35,6 @@ export class EmbeddedGeneratorError extends InternalError {
   constructor(message: string) {
     super(message);
   }
-}
-
-function isNode(): boolean {
-  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
-  return !!p?.versions?.node;
-}
-
-async function openEmbeddedSource(onProgress?: (loaded: number, total: number) => void): Promise<ByteSource> {
-  if (isNode()) {
-    // Kept out of the browser bundle: the specifiers are only resolved in Node.
-    const fsName = 'node:fs/promises';
-    const urlName = 'node:url';
-    const { readFile } = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
-    const { fileURLToPath } = (await import(/* @vite-ignore */ urlName)) as typeof import('node:url');
-    const path = fileURLToPath(new URL(`../../public/${EMBEDDED_GENERATOR_FILE}`, import.meta.url));
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(await readFile(path));
-    } catch {
-      throw new EmbeddedGeneratorError(`the embedded demo generator is missing (${path}); build it with the demo script first`);
-    }
-    onProgress?.(bytes.length, bytes.length);
-    return new MemoryByteSource(bytes, 'demo-eg3d.safetensors');
-  }
-  const base = (import.meta as { env?: { BASE_URL?: string } }).env?.BASE_URL ?? '/';
-  const url = new URL(`${base}${EMBEDDED_GENERATOR_FILE}`, globalThis.location?.href ?? 'http://localhost/').href;
-  const res = await fetch(url);
-  if (!res.ok) throw new EmbeddedGeneratorError(`could not fetch the embedded demo generator (${url}: HTTP ${res.status})`);
-  const total = Number(res.headers.get('content-length') ?? 0);
-  const reader = res.body?.getReader();
-  if (!reader) {
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    onProgress?.(bytes.length, bytes.length);
-    return new MemoryByteSource(bytes, 'demo-eg3d.safetensors');
-  }
-  const parts: Uint8Array[] = [];
-  let loaded = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    loaded += value.length;
-    onProgress?.(loaded, total || loaded);
-  }
-  const bytes = new Uint8Array(loaded);
-  let at = 0;
-  for (const p of parts) {
-    bytes.set(p, at);
-    at += p.length;
-  }
-  return new MemoryByteSource(bytes, 'demo-eg3d.safetensors');
 }
 
 /** Builds an EG3DGenerator from a safetensors weight file with EG3D construction metadata. */
@@ -106,8 +63,13 @@ export async function generatorFromSafetensors(source: ByteSource): Promise<{ ge
   return { generator: EG3DGenerator.create(config, weights), metadata: md };
 }
 
-export async function loadEmbeddedGenerator(onProgress?: (loaded: number, total: number) => void): Promise<EmbeddedGenerator> {
-  const source = await openEmbeddedSource(onProgress);
+/**
+ * Opens the embedded file with the platform's opener (the one the engine was given; without one there
+ * is no embedded generator) and builds the generator; `sha256` is of the file's bytes.
+ */
+export async function loadEmbeddedGenerator(open: EmbeddedFileOpener | undefined, onProgress?: (loaded: number, total: number) => void): Promise<EmbeddedGenerator> {
+  if (!open) throw new AppError('not-ready', 'this engine was set up without a way to open the embedded demo generator (no EmbeddedFileOpener from the platform)');
+  const source = await open(EMBEDDED_GENERATOR_FILE, onProgress);
   const sha256 = await sha256OfSource(source);
   const { generator, metadata } = await generatorFromSafetensors(source);
   return { generator, sha256, name: metadata.name ?? 'Embedded demo generator', metadata };

@@ -12,7 +12,7 @@ import { readEG3DPickle } from '../eg3d/checkpoint.ts';
 import { parseEG3DConfig } from '../eg3d/config.ts';
 import { loadWeights, tfToTorch } from '../eg3d/weights.ts';
 import { isTrainableKey, writeAdaptedSafetensors } from '../adapter/export.ts';
-import { CHEAP_RENDER, FIXTURES } from '../adapter/test-fixtures.ts';
+import { CHEAP_RENDER, FIXTURES } from '../testing/fixtures.ts';
 import { LocalEngine } from './local-engine.ts';
 import { EngineError, type ModelInfo } from './types.ts';
 

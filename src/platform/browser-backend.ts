@@ -10,7 +10,7 @@ import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import wasmPlainUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import type { BackendPreference, Capabilities } from '../engine/types.ts';
+import type { BackendPreference, Capabilities } from '../core/backend.ts';
 
 export interface BrowserBackendOptions {
   /** 'auto' (default): WebGPU on a hardware adapter, else WebAssembly, else a software WebGPU adapter, else cpu. A named backend is tried first, then the slower ones. */
@@ -22,7 +22,6 @@ export interface BrowserBackendOptions {
 type AdapterDetails = NonNullable<Capabilities['adapter']>;
 
 let deviceLostHandler: ((message: string) => void) | undefined;
-let intentionalTeardown = false;
 
 async function requestAdapter(): Promise<GPUAdapter | null> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
@@ -69,7 +68,7 @@ function registerWebGPU(adapter: GPUAdapter): void {
         },
       });
       void device.lost.then((info) => {
-        if (intentionalTeardown || info.reason === 'destroyed') return;
+        if (info.reason === 'destroyed') return;
         deviceLostHandler?.(`The GPU device was lost (${info.message || 'no details'}). Reload the page to start again; exported or checkpointed weights are kept.`);
       });
       return new WebGPUBackend(device, adapter.info);
@@ -174,8 +173,3 @@ export async function initBrowserBackend(options: BrowserBackendOptions = {}): P
   });
 }
 
-/** Releases the WebGPU device without reporting it as lost (page unload, engine dispose). */
-export function teardownBrowserBackend(): void {
-  intentionalTeardown = true;
-  tf.engine().reset();
-}

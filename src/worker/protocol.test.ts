@@ -10,7 +10,7 @@ import { LocalEngine } from '../engine/local-engine.ts';
 import { EngineError, type AdaptSettings, type EngineEvent } from '../engine/types.ts';
 import { MemoryByteSource } from '../io/byte-source.ts';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.ts';
-import { CHEAP_RENDER, FIXTURES, stripedReference } from '../adapter/test-fixtures.ts';
+import { CHEAP_RENDER, FIXTURES, stripedReference } from '../testing/fixtures.ts';
 import { createEngineClient, type EngineClient } from './client.ts';
 import { serveEngine } from './handler.ts';
 import type { MessageEndpoint } from './protocol.ts';

@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { NodeFileByteSource } from '../platform/node-file.ts';
 import { EG3DGenerator } from '../eg3d/generator.ts';
 import { loadClipEncoder, type ClipImageEncoder } from '../clip/encoder.ts';
-import type { RgbaImage } from '../engine/types.ts';
-import { GeneratorView, type RenderOverrides } from './generator-view.ts';
+import type { RgbaImage } from '../core/image.ts';
+import { GeneratorView, type RenderOverrides } from '../adapter/generator-view.ts';
 
 export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
 
