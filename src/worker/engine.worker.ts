@@ -6,10 +6,12 @@
 import { LocalEngine } from '../engine/local-engine.ts';
 import { EngineError } from '../engine/types.ts';
 import { initBrowserBackend } from '../platform/browser-backend.ts';
+import { fetchEmbeddedFile } from '../platform/browser-embedded.ts';
 import { serveEngine } from './handler.ts';
 import type { MessageEndpoint } from './protocol.ts';
 
 const engine: LocalEngine = new LocalEngine({
+  openEmbeddedFile: fetchEmbeddedFile,
   probe: (preference) => initBrowserBackend({ prefer: preference, onDeviceLost: (message) => engine.reportFatal(new EngineError('device-lost', message)) }),
 });
 

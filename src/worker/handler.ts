@@ -1,20 +1,15 @@
 /**
  * Serves an AdapterEngine over a MessageEndpoint (the worker side of the protocol). Calls are
  * handled concurrently — pause/cancel/checkpoint must get through while `start` is still running.
+ * Every call message gets exactly one result; a malformed one that carries an id gets an error result.
  */
+import { classifyError } from '../engine/errors.ts';
 import { EngineError, type AdapterEngine, type EngineErrorInfo } from '../engine/types.ts';
-import { isToEngineMessage, transferablesOf, type FromEngineMessage, type MessageEndpoint, type ToEngineMessage } from './protocol.ts';
+import { callProblem, transferablesOf, type FromEngineMessage, type MessageEndpoint, type ToEngineMessage } from './protocol.ts';
 
-/** Maps anything thrown to the error info that crosses the boundary. */
+/** Maps anything thrown to the error info that crosses the boundary (the engine's one classifier). */
 export function toErrorInfo(e: unknown): EngineErrorInfo {
-  if (e instanceof EngineError) return e.toInfo();
-  const message = e instanceof Error ? e.message : String(e);
-  // tfjs / WebGPU out-of-memory failures surface as plain errors; give them their own code so the
-  // UI can suggest a smaller batch or resolution.
-  if (/out of memory|OOM|allocation failed|Failed to allocate|Array buffer allocation/i.test(message)) {
-    return { code: 'out-of-memory', message: `Ran out of memory: ${message}` };
-  }
-  return { code: 'internal', message };
+  return classifyError(e).toInfo();
 }
 
 export function serveEngine(engine: AdapterEngine, endpoint: MessageEndpoint): () => void {
@@ -22,18 +17,38 @@ export function serveEngine(engine: AdapterEngine, endpoint: MessageEndpoint): (
   const unsubscribe = engine.subscribe((event) => post({ type: 'event', event }, transferablesOf(event)));
 
   const call = async (msg: ToEngineMessage): Promise<unknown> => {
-    // The union of argument tuples is checked by isToEngineMessage / the types on the client side.
+    // The union of argument tuples is checked by callProblem / the types on the client side.
     const fn = engine[msg.method] as ((...a: unknown[]) => Promise<unknown>) | undefined;
     if (!fn) throw new EngineError('internal', `the engine does not implement ${msg.method}`);
     return fn.apply(engine, msg.args as unknown[]);
   };
 
+  const reply = (id: number, value: unknown) => {
+    try {
+      post({ type: 'result', id, ok: true, value: value ?? null }, transferablesOf(value));
+    } catch (e) {
+      // A value that cannot be cloned must still answer the call.
+      post({ type: 'result', id, ok: false, error: toErrorInfo(e) });
+    }
+  };
+
   const onMessage = (e: MessageEvent) => {
     const msg: unknown = e.data;
-    if (!isToEngineMessage(msg)) return; // not ours (or malformed): ignore
-    call(msg).then(
-      (value) => post({ type: 'result', id: msg.id, ok: true, value: value ?? null }, transferablesOf(value)),
-      (err: unknown) => post({ type: 'result', id: msg.id, ok: false, error: toErrorInfo(err) }),
+    const problem = callProblem(msg);
+    if (problem !== null) {
+      // Not a call. One that names an id (and is not one of our own replies) is a broken call:
+      // answer it, or its caller waits forever.
+      const id = (msg as { id?: unknown } | null)?.id;
+      const type = (msg as { type?: unknown } | null)?.type;
+      if (typeof id === 'number' && Number.isSafeInteger(id) && type !== 'result' && type !== 'event' && type !== 'ready') {
+        post({ type: 'result', id, ok: false, error: { code: 'internal', message: `malformed engine call: ${problem}` } });
+      }
+      return;
+    }
+    const m = msg as ToEngineMessage;
+    call(m).then(
+      (value) => reply(m.id, value),
+      (err: unknown) => post({ type: 'result', id: m.id, ok: false, error: toErrorInfo(err) }),
     );
   };
   endpoint.addEventListener('message', onMessage);

@@ -4,7 +4,7 @@
  * 'result' message; engine events flow back as 'event' messages. Errors cross as EngineErrorInfo
  * (code + message) and are re-thrown as EngineError on the client side.
  */
-import type { AdapterEngine, EngineErrorCode, EngineErrorInfo, EngineEvent } from '../engine/types.ts';
+import { ENGINE_ERROR_CODES, isEngineErrorCode, type AdapterEngine, type EngineErrorCode, type EngineErrorInfo, type EngineEvent } from '../engine/types.ts';
 
 /** AdapterEngine methods that travel as calls (subscribe is local to each side). */
 export type EngineMethod = Exclude<keyof AdapterEngine, 'subscribe'>;
@@ -49,25 +49,27 @@ export const ENGINE_METHODS: readonly EngineMethod[] = [
   'dispose',
 ];
 
-const ERROR_CODES: readonly EngineErrorCode[] = [
-  'no-webgpu',
-  'device-lost',
-  'out-of-memory',
-  'bad-reference',
-  'incompatible-file',
-  'corrupt-file',
-  'not-ready',
-  'cancelled',
-  'internal',
-];
+/** The error codes that cross the boundary: exactly the AppError kinds (src/core/errors.ts ERROR_KINDS). */
+export const ERROR_CODES: readonly EngineErrorCode[] = ENGINE_ERROR_CODES;
 
-export function isEngineErrorCode(x: unknown): x is EngineErrorCode {
-  return typeof x === 'string' && (ERROR_CODES as readonly string[]).includes(x);
-}
+export { isEngineErrorCode };
 
 export function isToEngineMessage(x: unknown): x is ToEngineMessage {
-  const m = x as Partial<CallMessage> | null;
-  return !!m && m.type === 'call' && typeof m.id === 'number' && (ENGINE_METHODS as readonly string[]).includes(m.method as string) && Array.isArray(m.args);
+  return callProblem(x) === null;
+}
+
+/**
+ * Why `x` is not a well-formed call message (null when it is one). A message that names a call id
+ * but fails this check is answered with an error result, so its caller does not wait forever.
+ */
+export function callProblem(x: unknown): string | null {
+  if (!x || typeof x !== 'object') return 'not an object';
+  const m = x as Partial<Record<keyof CallMessage, unknown>>;
+  if (m.type !== 'call') return `type is ${JSON.stringify(m.type)}, not "call"`;
+  if (typeof m.id !== 'number' || !Number.isSafeInteger(m.id)) return 'the call id is not an integer';
+  if (typeof m.method !== 'string' || !(ENGINE_METHODS as readonly string[]).includes(m.method)) return `unknown method ${JSON.stringify(m.method)}`;
+  if (!Array.isArray(m.args)) return `the arguments of ${m.method} are not an array`;
+  return null;
 }
 
 export function isFromEngineMessage(x: unknown): x is FromEngineMessage {
@@ -76,13 +78,19 @@ export function isFromEngineMessage(x: unknown): x is FromEngineMessage {
 }
 
 /**
+ * Events of an endpoint: 'message'; 'messageerror' (a message that could not be deserialised); and,
+ * on a Worker, 'error' (an uncaught error in the worker or a failure to start it: an ErrorEvent).
+ */
+export type EndpointEventType = 'message' | 'messageerror' | 'error';
+
+/**
  * The part of a MessagePort / Worker / DedicatedWorkerGlobalScope the protocol needs, so the same
  * code runs over a real Worker in the browser and over a MessageChannel in Node tests.
  */
 export interface MessageEndpoint {
   postMessage(message: unknown, transfer?: Transferable[]): void;
-  addEventListener(type: 'message', listener: (e: MessageEvent) => void): void;
-  removeEventListener(type: 'message', listener: (e: MessageEvent) => void): void;
+  addEventListener(type: EndpointEventType, listener: (e: MessageEvent) => void): void;
+  removeEventListener(type: EndpointEventType, listener: (e: MessageEvent) => void): void;
   start?(): void;
 }
 
