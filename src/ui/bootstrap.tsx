@@ -8,7 +8,7 @@ import { StudioController, errorMessage } from './state/controller.ts';
 import { createStudioStore } from './state/studio-store.ts';
 import { openBrowserStore } from './persist/kv-store.ts';
 import { createBrowserImageToolkit } from './reference/browser-images.ts';
-import { RenderQueue } from './viewer/render-queue.ts';
+import { followGenerator, RenderQueue } from './viewer/render-queue.ts';
 import './styles.css';
 
 /** `?backend=auto|webgpu|wasm|cpu` forces the compute backend for this page load. */
@@ -31,6 +31,8 @@ export async function startStudio(root: HTMLElement, createEngine: () => Adapter
       if (!store.getState().deviceLost) store.setState({ engineError: { code: 'internal', message: `Rendering failed: ${errorMessage(e)}` } });
     },
   );
+  // Renders belong to the generator the store shows: a switch drops the previous generator's renders.
+  followGenerator(renders, store);
   createRoot(root).render(
     <StrictMode>
       <StudioContext.Provider value={{ controller, renders }}>

@@ -26,12 +26,15 @@ export function MultiViewStrip() {
   const c = useController();
   const { renders } = useStudioContext();
   const v = useStudio((s) => s.viewer);
-  const generator = useStudio((s) => s.generator);
+  const generatorId = useStudio((s) => s.generator?.id ?? null);
   const preview = useStudio((s) => s.preview);
   const active = useStudio((s) => isActive(s.run.state));
   const adaptedAvailable = useStudio((s) => s.adaptedAvailable);
   const version = useStudio((s) => s.weightsVersion);
-  const [own, setOwn] = useState<Record<string, RgbaImage>>({});
+  // The strip's own renders, for one generator: another generator's faces are never shown (not even
+  // for the moment before its renders arrive).
+  const [own, setOwn] = useState<{ generatorId: string | null; images: Record<string, RgbaImage> }>({ generatorId: null, images: {} });
+  const ownImages = own.generatorId === generatorId ? own.images : {};
   const [busy, setBusy] = useState<string | null>(null);
   const showAdapted = adaptedAvailable && v.view !== 'source';
   const strength = showAdapted ? v.strength : 0;
@@ -40,13 +43,16 @@ export function MultiViewStrip() {
   // Own renders only while no run is active: during a run the engine's previews fill the strip, and extra
   // renders would take worker time from training. They queue behind the main view.
   useEffect(() => {
-    if (!generator || active) return;
+    if (!generatorId || active) return;
     let alive = true;
+    const context = { generatorId, weightsVersion: version };
     v.stripSeeds.forEach((seed, i) =>
       STRIP_YAWS.forEach((yaw, j) => {
         const slot = `strip-${i}-${j}`;
-        void renders.request(slot, { seed, yaw, pitch: 0, psi: v.psi, mode: v.mode, strength }, version, 'low').then((img) => {
-          if (alive && img) setOwn((o) => ({ ...o, [`${seed}|${yaw}|${strength}|${v.mode}`]: img }));
+        void renders.request(slot, { seed, yaw, pitch: 0, psi: v.psi, mode: v.mode, strength }, context, 'low').then((img) => {
+          if (!alive || !img) return;
+          const key = `${seed}|${yaw}|${strength}|${v.mode}`;
+          setOwn((o) => ({ generatorId, images: { ...(o.generatorId === generatorId ? o.images : {}), [key]: img } }));
         });
       }),
     );
@@ -55,7 +61,7 @@ export function MultiViewStrip() {
       // Superseded strip renders must not hold up the worker (e.g. once training starts).
       renders.cancel((slot) => slot.startsWith('strip-'));
     };
-  }, [generator, active, v.stripSeeds, v.psi, v.mode, strength, version, renders]);
+  }, [generatorId, active, v.stripSeeds, v.psi, v.mode, strength, version, renders]);
 
   let rows: Array<{ seed: number; cells: Array<{ img: RgbaImage | null; yaw: number }> }>;
   if (live && preview) {
@@ -63,11 +69,13 @@ export function MultiViewStrip() {
   } else {
     rows = v.stripSeeds.map((seed) => ({
       seed,
-      cells: STRIP_YAWS.map((yaw) => ({ img: own[`${seed}|${yaw}|${strength}|${v.mode}`] ?? null, yaw })),
+      cells: STRIP_YAWS.map((yaw) => ({ img: ownImages[`${seed}|${yaw}|${strength}|${v.mode}`] ?? null, yaw })),
     }));
   }
 
   async function downloadGrid() {
+    if (!generatorId) return;
+    const context = { generatorId, weightsVersion: version };
     setBusy('Rendering the grid…');
     try {
       const shown = live && preview ? previewRows(preview.source, preview.seeds, preview.yaws) : null;
@@ -79,10 +87,15 @@ export function MultiViewStrip() {
         for (const s of kinds) {
           const row: Array<RgbaImage | null> = [];
           for (const [j, yaw] of yaws.entries()) {
-            row.push(await renders.request(`grid-${i}-${j}-${s}`, { seed, yaw, pitch: 0, psi: v.psi, mode: v.mode, strength: s }, version, 'low'));
+            row.push(await renders.request(`grid-${i}-${j}-${s}`, { seed, yaw, pitch: 0, psi: v.psi, mode: v.mode, strength: s }, context, 'low'));
           }
           gridRows.push(row);
         }
+      }
+      // A request answers null only when the generator changed meanwhile: a grid of two generators is no grid.
+      if (gridRows.some((row) => row.includes(null))) {
+        setBusy('The generator changed while the grid was rendering; download it again.');
+        return;
       }
       const blob = await rgbaToPngBlob(composeGrid(gridRows));
       downloadBlob(blob, `adapter3d-multiview-${adaptedAvailable ? 'source-vs-adapted' : 'source'}.png`);
@@ -102,7 +115,7 @@ export function MultiViewStrip() {
           <button className="small" onClick={() => c.viewer.rerollFaces()} disabled={live} data-testid="reroll">
             ⟳ New faces
           </button>
-          <button className="small" onClick={() => void downloadGrid()} disabled={!generator || busy === 'Rendering the grid…'} data-testid="download-grid">
+          <button className="small" onClick={() => void downloadGrid()} disabled={!generatorId || busy === 'Rendering the grid…'} data-testid="download-grid">
             ⤓ Grid PNG
           </button>
         </div>

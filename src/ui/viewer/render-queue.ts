@@ -3,20 +3,31 @@
  * training), so the viewer must never queue a backlog: while a render is in flight only the LATEST
  * request per slot is kept, older pending ones are dropped. Results for requests whose inputs are
  * unchanged are served from a small cache (source renders never change during training).
+ *
+ * Every render belongs to a generator: the queue follows the generator the store shows (followGenerator)
+ * and, when it changes, drops its cache, its pending requests and the result of the render in flight, and
+ * refuses requests made for any other generator — so no view ever shows the previous generator's faces.
  */
 import type { RenderRequest, RgbaImage } from '../../engine/types.ts';
+import type { StudioStore } from '../state/studio-store.ts';
 
 export type RenderFn = (r: RenderRequest) => Promise<RgbaImage>;
 
-export function requestKey(r: RenderRequest, weightsVersion: number): string {
+/** What a render depends on besides its request: the base generator and the adapted weights' version. */
+export interface RenderContext {
+  generatorId: string;
+  weightsVersion: number;
+}
+
+export function requestKey(r: RenderRequest, context: RenderContext): string {
   // Source renders (strength 0) do not depend on the adapted weights.
-  const v = r.strength === 0 ? 'src' : String(weightsVersion);
-  return [r.seed, r.yaw.toFixed(4), r.pitch.toFixed(4), r.psi, r.mode, r.strength.toFixed(3), v].join('|');
+  const v = r.strength === 0 ? 'src' : String(context.weightsVersion);
+  return [context.generatorId, r.seed, r.yaw.toFixed(4), r.pitch.toFixed(4), r.psi, r.mode, r.strength.toFixed(3), v].join('|');
 }
 
 interface Pending {
   request: RenderRequest;
-  version: number;
+  context: RenderContext;
   resolve: (img: RgbaImage | null) => void;
 }
 
@@ -27,6 +38,10 @@ export class RenderQueue {
   private busy = false;
   private cache = new Map<string, RgbaImage>();
   private disposed = false;
+  /** The generator whose renders are wanted now (null: none loaded). */
+  private generatorId: string | null = null;
+  /** Bumped on a generator change: a render started before it is not delivered nor cached. */
+  private epoch = 0;
 
   constructor(
     private readonly render: RenderFn,
@@ -36,10 +51,12 @@ export class RenderQueue {
 
   /**
    * Requests a render for `slot` (e.g. "main-source"). Resolves with the image, or null when a newer
-   * request for the same slot superseded this one before it started.
+   * request for the same slot superseded this one before it started, or when it is for a generator other
+   * than the current one (or the generator changed before its result arrived).
    */
-  request(slot: string, request: RenderRequest, weightsVersion: number, priority: 'high' | 'low' = 'high'): Promise<RgbaImage | null> {
-    const hit = this.cache.get(requestKey(request, weightsVersion));
+  request(slot: string, request: RenderRequest, context: RenderContext, priority: 'high' | 'low' = 'high'): Promise<RgbaImage | null> {
+    if (context.generatorId !== this.generatorId || this.disposed) return Promise.resolve(null);
+    const hit = this.cache.get(requestKey(request, context));
     if (hit) {
       // A cached answer also supersedes any older pending request for the slot.
       this.pending.get(slot)?.resolve(null);
@@ -58,7 +75,7 @@ export class RenderQueue {
       } else this.order.push(slot);
       if (priority === 'low') this.lowSlots.add(slot);
       else this.lowSlots.delete(slot);
-      this.pending.set(slot, { request, version: weightsVersion, resolve });
+      this.pending.set(slot, { request, context, resolve });
       void this.pump();
     });
   }
@@ -76,15 +93,21 @@ export class RenderQueue {
         const slot = this.order.shift()!;
         const p = this.pending.get(slot)!;
         this.pending.delete(slot);
-        const key = requestKey(p.request, p.version);
+        const key = requestKey(p.request, p.context);
+        const epoch = this.epoch;
         try {
           const cached = this.cache.get(key);
           const img = cached ?? (await this.render(p.request));
+          // Rendered by a generator that is no longer shown: neither delivered nor remembered.
+          if (epoch !== this.epoch) {
+            p.resolve(null);
+            continue;
+          }
           if (!cached) this.remember(key, img);
           p.resolve(img);
         } catch (e) {
           p.resolve(null);
-          this.onError(e);
+          if (epoch === this.epoch) this.onError(e);
         }
       }
     } finally {
@@ -111,9 +134,16 @@ export class RenderQueue {
     this.order = this.order.filter((s) => this.pending.has(s));
   }
 
-  /** Drops cached adapted renders (e.g. after a new base generator is loaded). */
-  clearCache(): void {
+  /**
+   * Switches to another generator (null: none): the cache, the pending requests and the render in flight
+   * belong to the previous one and are dropped. The same id again changes nothing.
+   */
+  setGenerator(id: string | null): void {
+    if (id === this.generatorId) return;
+    this.generatorId = id;
+    this.epoch++;
     this.cache.clear();
+    this.cancel(() => true);
   }
 
   dispose(): void {
@@ -122,4 +152,10 @@ export class RenderQueue {
     this.pending.clear();
     this.order = [];
   }
+}
+
+/** Keeps the queue on the generator the store shows, from now on; returns the unsubscribe function. */
+export function followGenerator(queue: RenderQueue, store: StudioStore): () => void {
+  queue.setGenerator(store.getState().generator?.id ?? null);
+  return store.subscribe((s) => queue.setGenerator(s.generator?.id ?? null));
 }
