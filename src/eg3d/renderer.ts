@@ -15,6 +15,10 @@
  * of `chunkRays`; chunking does not change any value (the one global quantity, the depth clamp
  * range over the whole batch, is applied after all chunks).
  *
+ * This file is EG3D's `ImportanceRenderer` (the coarse / fine orchestration and the decoder calls,
+ * `renderer.py`); the compositing is MipRayMarcher2 (ray-marcher.ts), the sample depths and the
+ * importance sampling are ray-sampler.ts, the rays rays.ts, the tri-plane lookup triplane.ts.
+ *
  * Implementation notes (measured on wasm): the sampling plan (importance inversion, depth sort)
  * runs in plain JS on CPU-side backends and as tensor ops on webgpu; the decoder, the merge and
  * the compositing are single ops with hand-written backward passes, because every taped tfjs op
@@ -26,6 +30,8 @@ import type { Random } from '../core/random.ts';
 import { permuteRows } from '../nn/gather.ts';
 import { decodePacked, type DecoderWeights } from './decoder.ts';
 import { generateRays, rayBoxLimits } from './rays.ts';
+import { compositePacked, compositeWeights } from './ray-marcher.ts';
+import { importanceDepths, importanceInvert, mergeOrder, stratifiedDepths } from './ray-sampler.ts';
 import { createTriplaneSampler, planeGeometry, type TriplaneImplementation, type TriplaneSampler } from './triplane.ts';
 import { isWebGPUBackend } from './triplane-webgpu.ts';
 import { InternalError } from '../core/errors.ts';
@@ -160,290 +166,6 @@ export function resolveDraws(draws: RendererDraws, batch: number, rays: number, 
 }
 
 /**
- * Cumulative product along axis 1 with a gradient (tfjs registers none for Cumprod):
- * d/dx_j = Σ_{k≥j} dy_k·y_k / x_j, the same formula PyTorch uses when no input is zero
- * (the transmittance factors are ≥ 1e−10 by construction).
- */
-function cumprodAxis1(x: tf.Tensor2D): tf.Tensor2D {
-  const op = tf.customGrad((xt, save) => {
-    const y = tf.cumprod(xt as tf.Tensor2D, 1);
-    (save as tf.GradSaveFunc)([xt as tf.Tensor, y]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => tf.div(tf.cumsum(tf.mul(dy, saved[1]), 1, false, true), saved[0])),
-    };
-  });
-  return op(x) as tf.Tensor2D;
-}
-
-interface MarchTerms {
-  /** [B, K−1] interval lengths δ_k. */
-  deltas: tf.Tensor2D;
-  /** [B, K−1] σ̄_k − 1, the softplus argument. */
-  densityArg: tf.Tensor2D;
-  /** [B, K−1] α_k = 1 − exp(−ρ_k δ_k). */
-  alpha: tf.Tensor2D;
-  /** [B, K−1] T_k = Π_{j<k}(1 − α_j + 1e−10). */
-  transmittance: tf.Tensor2D;
-  /** [B, K−1] w_k = α_k T_k. */
-  weights: tf.Tensor2D;
-  /** [B, K−1] interval midpoints t̄_k. */
-  depthMid: tf.Tensor2D;
-}
-
-function marchTerms(sigma: tf.Tensor2D, depths: tf.Tensor2D): MarchTerms {
-  const [b, k] = sigma.shape;
-  const head = (t: tf.Tensor2D) => tf.slice(t, [0, 0], [b, k - 1]);
-  const tail = (t: tf.Tensor2D) => tf.slice(t, [0, 1], [b, k - 1]);
-  const deltas = tf.sub(tail(depths), head(depths)) as tf.Tensor2D;
-  const densityArg = tf.sub(tf.div(tf.add(head(sigma), tail(sigma)), 2), 1) as tf.Tensor2D;
-  const alpha = tf.sub(1, tf.exp(tf.neg(tf.mul(tf.softplus(densityArg), deltas)))) as tf.Tensor2D;
-  const keep = tf.add(tf.sub(1, alpha), 1e-10) as tf.Tensor2D;
-  const shifted = tf.concat([tf.ones([b, 1]), tf.slice(keep, [0, 0], [b, k - 2])], 1) as tf.Tensor2D;
-  const transmittance = cumprodAxis1(shifted);
-  const weights = tf.mul(alpha, transmittance) as tf.Tensor2D;
-  const depthMid = tf.div(tf.add(head(depths), tail(depths)), 2) as tf.Tensor2D;
-  return { deltas, densityArg, alpha, transmittance, weights, depthMid };
-}
-
-/**
- * MipRayMarcher2 weights for sorted samples: σ `[B, K]`, depths `[B, K]` → weights `[B, K−1]` and
- * interval midpoints `[B, K−1]`. Midpoint densities through softplus(σ̄ − 1), α = 1 − exp(−ρ·δ),
- * T_k = Π_{j<k}(1 − α_j + 1e−10), w = α·T.
- */
-export function compositeWeights(sigma: tf.Tensor2D, depths: tf.Tensor2D): { weights: tf.Tensor2D; depthMid: tf.Tensor2D } {
-  return tf.tidy(() => {
-    const { weights, depthMid } = marchTerms(sigma, depths);
-    return { weights, depthMid };
-  });
-}
-
-export interface CompositeResult {
-  /** [B, C] Σ w_k c̄_k (before the 2F − 1 scaling). */
-  rgb: tf.Tensor2D;
-  /** [B, 1] Σ w_k. */
-  weightTotal: tf.Tensor2D;
-  /** [B, 1] Σ w_k t̄_k / Σ w_k, with the far end substituted later where Σ w = 0 (NaN in the official code). */
-  depth: tf.Tensor2D;
-  /** [B, 1] 1 where Σ w > 0. */
-  depthValid: tf.Tensor2D;
-}
-
-/**
- * Composites sorted samples given packed decoder outputs `[B, K, 1 + C]` (column 0 = raw σ,
- * then the C features) and constant depths `[B, K]`; differentiable w.r.t. `packed`.
- *
- * One op with a hand-written backward pass: on wasm every tensor a taped op keeps for backprop
- * is a copy, and the per-op tape of this computation kept ~2.5 copies of `packed`; here only
- * `packed` itself is kept and the march terms are recomputed. Backward, with v_k = (w_{k−1} + w_k)/2:
- *   ∂F/∂c_k = v_k;  ∂L/∂w_k = (g_{v_k} + g_{v_{k+1}})/2 + g_S + g_D·(t̄_k − D)/S;
- *   ∂L/∂α_k = ∂L/∂w_k·T_k − (Σ_{m>k} ∂L/∂w_m·w_m)/(1 − α_k + 1e−10);
- *   ∂α_k/∂σ̄_k = δ_k·exp(−ρ_k δ_k)·sigmoid(σ̄_k − 1);  σ̄_k = (σ_k + σ_{k+1})/2.
- */
-export function compositePacked(packed: tf.Tensor3D, depths: tf.Tensor2D): CompositeResult {
-  const [b, k, cols] = packed.shape;
-  const op = tf.customGrad((pt, save) => {
-    const p = pt as tf.Tensor3D;
-    (save as tf.GradSaveFunc)([p, depths]);
-    const m = marchTerms(tf.reshape(tf.slice(p, [0, 0, 0], [b, k, 1]), [b, k]) as tf.Tensor2D, depths);
-    // Σ_k w_k (c_k + c_{k+1})/2 = Σ_k c_k v_k: one batched matmul (column 0 of `mixed` is unused).
-    const v = tf.div(tf.add(tf.pad(m.weights, [[0, 0], [1, 0]]), tf.pad(m.weights, [[0, 0], [0, 1]])), 2);
-    const mixed = tf.reshape(tf.matMul(tf.reshape(v, [b, 1, k]), p), [b, cols]);
-    const total = tf.sum(m.weights, 1, true);
-    const valid = tf.step(total);
-    const depth = tf.div(tf.sum(tf.mul(m.weights, m.depthMid), 1, true), tf.add(total, tf.sub(1, valid)));
-    return {
-      value: tf.concat([mixed, total, depth, valid], 1),
-      // tidy: the engine does not scope custom gradient functions (temporaries would live until
-      // the end of the whole backward pass).
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-        const [sp, sd] = saved as [tf.Tensor3D, tf.Tensor2D];
-        const r = marchTerms(tf.reshape(tf.slice(sp, [0, 0, 0], [b, k, 1]), [b, k]) as tf.Tensor2D, sd);
-        const gMixed = tf.slice(dy, [0, 0], [b, cols]);
-        const gTotal = tf.slice(dy, [0, cols], [b, 1]);
-        const gDepth = tf.slice(dy, [0, cols + 1], [b, 1]);
-        const vv = tf.div(tf.add(tf.pad(r.weights, [[0, 0], [1, 0]]), tf.pad(r.weights, [[0, 0], [0, 1]])), 2);
-        const tot = tf.sum(r.weights, 1, true);
-        const ok = tf.step(tot);
-        const safeTot = tf.add(tot, tf.sub(1, ok));
-        const dep = tf.div(tf.sum(tf.mul(r.weights, r.depthMid), 1, true), safeTot);
-        // through the feature mix
-        const dPackedMix = tf.mul(tf.reshape(vv, [b, k, 1]), tf.reshape(gMixed, [b, 1, cols]));
-        const dv = tf.reshape(tf.matMul(sp, tf.reshape(gMixed, [b, cols, 1])), [b, k]);
-        const dw = tf.add(
-          tf.add(tf.div(tf.add(tf.slice(dv, [0, 0], [b, k - 1]), tf.slice(dv, [0, 1], [b, k - 1])), 2), gTotal),
-          tf.mul(tf.div(tf.mul(gDepth, ok), safeTot), tf.sub(r.depthMid, dep)),
-        );
-        const later = tf.cumsum(tf.mul(dw, r.weights), 1, true, true); // Σ_{m>k}
-        const dAlpha = tf.sub(tf.mul(dw, r.transmittance), tf.div(later, tf.add(tf.sub(1, r.alpha), 1e-10)));
-        const dArg = tf.mul(tf.mul(dAlpha, tf.mul(r.deltas, tf.exp(tf.neg(tf.mul(tf.softplus(r.densityArg), r.deltas))))), tf.sigmoid(r.densityArg));
-        const dSigma = tf.div(tf.add(tf.pad(dArg, [[0, 0], [1, 0]]), tf.pad(dArg, [[0, 0], [0, 1]])), 2);
-        const sigmaColumn = tf.pad(tf.reshape(dSigma, [b, k, 1]), [[0, 0], [0, 0], [0, cols - 1]]);
-        return tf.add(dPackedMix, sigmaColumn);
-      }),
-    };
-  });
-  return tf.tidy(() => {
-    const out = op(packed) as tf.Tensor2D;
-    return {
-      rgb: tf.slice(out, [0, 1], [b, cols - 1]) as tf.Tensor2D,
-      weightTotal: tf.slice(out, [0, cols], [b, 1]) as tf.Tensor2D,
-      depth: tf.slice(out, [0, cols + 1], [b, 1]) as tf.Tensor2D,
-      depthValid: tf.slice(out, [0, cols + 2], [b, 1]) as tf.Tensor2D,
-    };
-  });
-}
-
-/**
- * Importance depths `[B, Di]` from coarse σ and depths `[B, D]` and draws u `[B, Di]` (EG3D's
- * `sample_importance` + `sample_pdf(det=False)`). Not differentiable (positions are constants).
- */
-export function importanceDepths(sigma: tf.Tensor2D, depths: tf.Tensor2D, u: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => importanceFromWeights(compositeWeights(sigma, depths).weights, depths, u));
-}
-
-/** The inversion step of `importanceDepths`: coarse weights `[B, D−1]`, depths `[B, D]`, u `[B, Di]` → `[B, Di]`. */
-export function importanceFromWeights(weights: tf.Tensor2D, depths: tf.Tensor2D, u: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => {
-    const [b, d] = depths.shape;
-    const di = u.shape[1];
-    if (weights.shape[0] !== b || weights.shape[1] !== d - 1) throw new RenderSettingsError(`weights must be [${b}, ${d - 1}] (got [${weights.shape}])`);
-    if (d < 4) throw new RenderSettingsError(`importance sampling needs at least 4 coarse samples (got ${d})`);
-    const w = d - 1;
-    // max_pool1d(kernel 2, stride 1, padding 1) → D values, then avg_pool1d(2, 1) → D − 1, + 0.01.
-    const pairMax = tf.maximum(tf.slice(weights, [0, 0], [b, w - 1]), tf.slice(weights, [0, 1], [b, w - 1]));
-    const pooled = tf.concat([tf.slice(weights, [0, 0], [b, 1]), pairMax, tf.slice(weights, [0, w - 1], [b, 1])], 1);
-    const smooth = tf.add(tf.div(tf.add(tf.slice(pooled, [0, 0], [b, w]), tf.slice(pooled, [0, 1], [b, w])), 2), 0.01);
-    // Bin edges: the D − 1 midpoints of the coarse depths; PDF over the inner D − 3 smoothed weights.
-    const bins = tf.mul(tf.add(tf.slice(depths, [0, 0], [b, w]), tf.slice(depths, [0, 1], [b, w])), 0.5);
-    const nBins = w - 2;
-    const pw = tf.add(tf.slice(smooth, [0, 1], [b, nBins]), 1e-5);
-    const pdf = tf.div(pw, tf.sum(pw, 1, true));
-    const cdf = tf.concat([tf.zeros([b, 1]), tf.cumsum(pdf, 1)], 1) as tf.Tensor2D; // [B, nBins + 1]
-    const inds = tf.searchSorted(cdf, u, 'right'); // [B, Di] in [0, nBins + 1]
-    const int = (v: number) => tf.scalar(v, 'int32'); // keeps index arithmetic in int32
-    const below = tf.maximum(tf.sub(inds, int(1)), int(0));
-    const above = tf.minimum(inds, int(nBins));
-    // Row-wise gathers through flat indices (the last bin edge is never addressed, as in EG3D).
-    const rowBase = (cols: number) => tf.mul(tf.reshape(tf.range(0, b, 1, 'int32'), [b, 1]), int(cols));
-    const take = (table: tf.Tensor2D, idx: tf.Tensor) => {
-      const cols = table.shape[1];
-      const flat = tf.reshape(tf.add(idx, rowBase(cols)), [b * di]);
-      return tf.reshape(tf.gather(tf.reshape(table, [b * cols]), flat), [b, di]);
-    };
-    const cdfBelow = take(cdf, below);
-    const cdfAbove = take(cdf, above);
-    const binBelow = take(bins as tf.Tensor2D, below);
-    const binAbove = take(bins as tf.Tensor2D, above);
-    const rawDenom = tf.sub(cdfAbove, cdfBelow);
-    const denom = tf.where(tf.less(rawDenom, 1e-5), tf.onesLike(rawDenom), rawDenom);
-    return tf.add(binBelow, tf.mul(tf.div(tf.sub(u, cdfBelow), denom), tf.sub(binAbove, binBelow))) as tf.Tensor2D;
-  });
-}
-
-/**
- * Plain-JS (float64) version of `importanceFromWeights` for CPU-side backends, where it is much
- * faster than the tensor version (wasm's row-wise gathers cost ~90 ns per element). Inputs are
- * row-major `[rays, D−1]` weights, `[rays, D]` depths and `[rays, Di]` draws.
- */
-export function importanceInvert(weights: ArrayLike<number>, depths: ArrayLike<number>, u: ArrayLike<number>, rays: number, d: number, di: number): Float32Array {
-  if (d < 4) throw new RenderSettingsError(`importance sampling needs at least 4 coarse samples (got ${d})`);
-  const w = d - 1;
-  const nb = w - 2;
-  const out = new Float32Array(rays * di);
-  const smooth = new Float64Array(w);
-  const cdf = new Float64Array(nb + 1);
-  const bins = new Float64Array(w);
-  for (let r = 0; r < rays; r++) {
-    const wr = r * w;
-    const tr = r * d;
-    // max-pool (kernel 2, stride 1, padding 1) then avg-pool (2, 1), + 0.01
-    let prev = weights[wr];
-    for (let k = 0; k < w; k++) {
-      const next = k + 1 < w ? Math.max(weights[wr + k], weights[wr + k + 1]) : weights[wr + w - 1];
-      smooth[k] = (prev + next) / 2 + 0.01;
-      prev = next;
-      bins[k] = 0.5 * (depths[tr + k] + depths[tr + k + 1]);
-    }
-    let total = 0;
-    for (let j = 0; j < nb; j++) total += smooth[j + 1] + 1e-5;
-    cdf[0] = 0;
-    for (let j = 0; j < nb; j++) cdf[j + 1] = cdf[j] + (smooth[j + 1] + 1e-5) / total;
-    for (let i = 0; i < di; i++) {
-      const uu = u[r * di + i];
-      // searchsorted(right): first index whose cdf exceeds u
-      let lo = 0;
-      let hi = nb + 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (cdf[mid] <= uu) lo = mid + 1;
-        else hi = mid;
-      }
-      const below = Math.max(lo - 1, 0);
-      const above = Math.min(lo, nb);
-      let denom = cdf[above] - cdf[below];
-      if (denom < 1e-5) denom = 1;
-      out[r * di + i] = bins[below] + ((uu - cdf[below]) / denom) * (bins[above] - bins[below]);
-    }
-  }
-  return out;
-}
-
-/**
- * Depth order of the coarse `[rays, D]` and fine `[rays, Di]` samples of each ray (stable; the
- * coarse samples first on ties):
- * sorted depths `[rays, D + Di]` and, per sorted position, the row of the per-ray concatenation
- * (coarse first) in the flat `[rays·(D + Di)]` layout.
- */
-export function mergeOrder(coarse: ArrayLike<number>, fine: ArrayLike<number>, rays: number, d: number, di: number): { depths: Float32Array; rows: Int32Array } {
-  const k = d + di;
-  const depths = new Float32Array(rays * k);
-  const rows = new Int32Array(rays * k);
-  const fineOrder = new Int32Array(di);
-  const all = new Int32Array(k);
-  const put = (r: number, pos: number, j: number, value: number) => {
-    depths[r * k + pos] = value;
-    rows[r * k + pos] = r * k + j;
-  };
-  for (let r = 0; r < rays; r++) {
-    const c0 = r * d;
-    const f0 = r * di;
-    let ascending = true;
-    for (let j = 1; j < d && ascending; j++) ascending = coarse[c0 + j - 1] <= coarse[c0 + j];
-    if (ascending) {
-      // Stable insertion sort of the (few) fine samples, then a linear merge (coarse first on ties).
-      for (let j = 0; j < di; j++) {
-        const v = fine[f0 + j];
-        let p = j;
-        while (p > 0 && fine[f0 + fineOrder[p - 1]] > v) {
-          fineOrder[p] = fineOrder[p - 1];
-          p--;
-        }
-        fineOrder[p] = j;
-      }
-      let i = 0;
-      let j = 0;
-      for (let pos = 0; pos < k; pos++) {
-        if (j >= di || (i < d && coarse[c0 + i] <= fine[f0 + fineOrder[j]])) {
-          put(r, pos, i, coarse[c0 + i]);
-          i++;
-        } else {
-          put(r, pos, d + fineOrder[j], fine[f0 + fineOrder[j]]);
-          j++;
-        }
-      }
-    } else {
-      // Coarse depths out of order (rays that miss the box in 'auto' mode): stable sort of all.
-      const value = (j: number) => (j < d ? coarse[c0 + j] : fine[f0 + j - d]);
-      for (let j = 0; j < k; j++) all[j] = j;
-      const sorted = Array.from(all).sort((a, b) => value(a) - value(b) || a - b);
-      sorted.forEach((j, pos) => put(r, pos, j, value(j)));
-    }
-  }
-  return { depths, rows };
-}
-
-/**
  * Runs `fn` off the gradient tape and returns its result as a constant (the equivalent of the
  * official `torch.no_grad()` + `.detach()`). Work inside a customGrad forward is not recorded and
  * keeps nothing for backprop; `anchor` must itself be a constant (not derived from trainable
@@ -466,30 +188,6 @@ interface ChunkInputs {
   end: tf.Tensor2D | null;
   jitter: tf.Tensor2D; // [B, D]
   u: tf.Tensor2D | null; // [B, Di]
-}
-
-/** Coarse depths `[B, D]` (EG3D's `sample_stratified`). */
-function stratifiedDepths(c: ChunkInputs): tf.Tensor2D {
-  const { settings: s } = c;
-  const d = c.jitter.shape[1];
-  return tf.tidy(() => {
-    const steps = tf.reshape(tf.range(0, d, 1, 'float32'), [1, d]);
-    if (s.disparitySpaceSampling) {
-      const start = s.rayStart as number;
-      const end = s.rayEnd as number;
-      const lin = tf.add(tf.div(steps, d - 1), tf.mul(c.jitter, 1 / (d - 1)));
-      return tf.div(1, tf.add(tf.mul(1 / start, tf.sub(1, lin)), tf.mul(1 / end, lin))) as tf.Tensor2D;
-    }
-    if (c.start && c.end) {
-      const delta = tf.div(tf.sub(c.end, c.start), d - 1); // [B,1]
-      return tf.add(tf.add(c.start, tf.mul(tf.div(steps, d - 1), tf.sub(c.end, c.start))), tf.mul(c.jitter, delta)) as tf.Tensor2D;
-    }
-    const start = s.rayStart as number;
-    const end = s.rayEnd as number;
-    const delta = (end - start) / (d - 1);
-    const base = tf.add(tf.mul(steps, delta), start);
-    return tf.add(base, tf.mul(c.jitter, delta)) as tf.Tensor2D;
-  });
 }
 
 /** Decoder outputs `[B, K, 33]` at depths `[B, K]` along the chunk's rays. */
@@ -544,7 +242,7 @@ interface ChunkResult {
  * the backward pass, even when no gradient can flow through it.
  */
 function renderChunk(c: ChunkInputs): ChunkResult {
-  const coarseDepths = asConstant(c.jitter, () => stratifiedDepths(c)) as tf.Tensor2D;
+  const coarseDepths = asConstant(c.jitter, () => stratifiedDepths(c.jitter, c.settings, c.start && c.end ? { start: c.start, end: c.end } : null)) as tf.Tensor2D;
   const [b, d] = coarseDepths.shape;
   const coarse = evaluate(c, coarseDepths); // [B, D, 33]
   let depths: tf.Tensor2D;
