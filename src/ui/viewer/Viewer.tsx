@@ -363,7 +363,7 @@ export function Viewer() {
         )}
         {shownView !== 'split' && <span className="viewer-tag left">{shownView === 'source' ? 'Source' : 'Adapted'}</span>}
         <div className="viewer-readout mono" data-testid="viewer-readout">
-          yaw {deg(v.yaw)} · pitch {deg(v.pitch)} · {formatScale(scale)} · seed {v.seed}
+          yaw {deg(v.yaw)} · pitch {deg(v.pitch)}{source || adapted ? ` · ${formatScale(scale)}` : ''} · seed {v.seed}
           {pending > 0 ? ' · rendering…' : ''}
         </div>
         {!generatorId && <div className="viewer-empty">Loading the generator…</div>}
