@@ -6,6 +6,7 @@
  */
 import type { ByteSource } from '../io/byte-source.ts';
 import {
+  dictFromPairs,
   loadPickle,
   PickleBytes,
   PickleFormatError,
@@ -18,10 +19,10 @@ import {
 import { sha256OfSource } from '../io/sha256.ts';
 import { FormatError } from '../core/errors.ts';
 import {
+  checkedSpan,
   decodeLegacyStorageBlob,
   ELEMENT_BYTES,
   numelOf,
-  viewSpan,
   viewToFloat32,
   type StorageLocation,
   type TensorView,
@@ -119,7 +120,7 @@ function rebuildParameter(args: unknown[]): TensorRef {
 
 const dictHandler: GlobalHandler = {
   // OrderedDict() / OrderedDict([(k, v), ...]) and EasyDict via NEWOBJ: all become Maps.
-  call: (args) => new Map(Array.isArray(args[0]) ? (args[0] as [unknown, unknown][]) : []),
+  call: (args) => dictFromPairs(args, 'OrderedDict / EasyDict'),
   construct: () => new Map(),
 };
 
@@ -171,21 +172,31 @@ function moduleState(obj: unknown, path: string): Map<unknown, unknown> {
   return state;
 }
 
+/** Nesting deeper than this is not a configuration (EG3D's kwargs nest 3 levels); it guards the recursion. */
+const MAX_NESTING = 64;
+
 /** Plain JSON value: dict/EasyDict → object, tuple/list → array, numpy scalars already numbers. */
-export function toPlain(v: unknown): unknown {
+export function toPlain(v: unknown, depth = 0, path = new Set<unknown>()): unknown {
   if (v === null || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'bigint') return Number(v);
-  if (Array.isArray(v)) return v.map(toPlain);
-  if (v instanceof Set) return [...v].map(toPlain);
-  if (v instanceof Map) {
-    const o: Record<string, unknown> = {};
-    for (const [k, x] of v) o[String(k)] = toPlain(x);
-    return o;
-  }
   if (v instanceof TensorRef) return { __tensor__: v.view.shape };
   if (v instanceof PersistentObject) return { __class__: v.className };
   if (v instanceof PyObject) return { __class__: v.className };
-  return { __unsupported__: Object.prototype.toString.call(v) };
+  if (!(Array.isArray(v) || v instanceof Set || v instanceof Map)) return { __unsupported__: Object.prototype.toString.call(v) };
+  if (depth >= MAX_NESTING) throw new EG3DCheckpointError(`configuration values nest deeper than ${MAX_NESTING} levels`);
+  if (path.has(v)) throw new EG3DCheckpointError('a configuration value contains itself');
+  path.add(v);
+  let out: unknown;
+  if (v instanceof Map) {
+    const o: Record<string, unknown> = {};
+    // defineProperty: a key such as '__proto__' becomes an ordinary property
+    for (const [k, x] of v) Object.defineProperty(o, String(k), { value: toPlain(x, depth + 1, path), enumerable: true, writable: true, configurable: true });
+    out = o;
+  } else {
+    out = [...v].map((x) => toPlain(x, depth + 1, path));
+  }
+  path.delete(v);
+  return out;
 }
 
 export interface ReadEG3DOptions {
@@ -239,10 +250,7 @@ export class EG3DCheckpoint {
   async locate(key: string): Promise<{ location: StorageLocation; view: TensorView }> {
     const r = this.ref(key);
     const location = await r.storage.locate(this.source);
-    const span = viewSpan(r.view);
-    if (span.first + span.count > location.numel) {
-      throw new EG3DCheckpointError(`${this.source.name}: tensor '${key}' reaches past its storage (${span.first + span.count} > ${location.numel})`);
-    }
+    checkedSpan(r.view, location.numel, `${this.source.name}: tensor '${key}'`);
     return { location, view: r.view };
   }
 
@@ -250,7 +258,7 @@ export class EG3DCheckpoint {
   async read(key: string): Promise<{ shape: number[]; data: Float32Array }> {
     const r = this.ref(key);
     const { location } = await this.locate(key);
-    const span = viewSpan(r.view);
+    const span = checkedSpan(r.view, location.numel, key);
     const eb = ELEMENT_BYTES[location.dtype];
     const blob = r.storage.blob;
     const begin = location.dataOffset + span.first * eb;
@@ -273,8 +281,9 @@ function collectTensors(root: unknown): EG3DTensorEntry[] {
   const out: EG3DTensorEntry[] = [];
   const seen = new Set<unknown>();
   // state_dict order: own parameters, own persistent buffers, then children depth-first.
-  const walk = (mod: unknown, prefix: string) => {
+  const walk = (mod: unknown, prefix: string, depth: number) => {
     if (seen.has(mod)) throw new EG3DCheckpointError(`module '${prefix}' appears twice in the generator tree`);
+    if (depth > MAX_NESTING) throw new EG3DCheckpointError(`the module tree is deeper than ${MAX_NESTING} levels`);
     seen.add(mod);
     const state = moduleState(mod, prefix.replace(/\.$/, ''));
     const nonPersistent = state.get('_non_persistent_buffers_set');
@@ -291,10 +300,10 @@ function collectTensors(root: unknown): EG3DTensorEntry[] {
     }
     const children = state.get('_modules');
     if (children instanceof Map) {
-      for (const [name, child] of children) if (child !== null) walk(child, `${prefix}${String(name)}.`);
+      for (const [name, child] of children) if (child !== null) walk(child, `${prefix}${String(name)}.`, depth + 1);
     }
   };
-  walk(root, '');
+  walk(root, '', 0);
   return out;
 }
 

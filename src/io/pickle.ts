@@ -97,6 +97,19 @@ export class PyObject implements StateReceiver {
   }
 }
 
+/**
+ * `OrderedDict(...)` / `dict(...)` as REDUCE calls it: no argument, or one list of (key, value) pairs.
+ * Anything else is a corrupt stream (a typed error, not a TypeError from `new Map`).
+ */
+export function dictFromPairs(args: unknown[], where: string): Map<unknown, unknown> {
+  const items = args[0];
+  if (items === undefined || (Array.isArray(items) && items.length === 0)) return new Map();
+  if (!Array.isArray(items) || !items.every((p) => Array.isArray(p) && p.length === 2)) {
+    throw new PickleFormatError(`${where}: OrderedDict built from something other than (key, value) pairs`);
+  }
+  return new Map(items as [unknown, unknown][]);
+}
+
 /** A handler that turns a class global into a plain `PyObject` (for NEWOBJ and REDUCE alike). */
 export function plainClassHandler(qualifiedName: string): GlobalHandler {
   return {
@@ -140,6 +153,7 @@ const utf8 = new TextDecoder('utf-8');
 const latin1 = new TextDecoder('latin1');
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 const AFTER_SKIP_WINDOW = 16 * 1024;
+const MAX_LONG_BYTES = 1024;
 
 class PickleMachine {
   private buf: Uint8Array = new Uint8Array(0);
@@ -294,8 +308,11 @@ class PickleMachine {
 
   private long(b: Uint8Array): number | bigint {
     if (b.length === 0) return 0;
-    let v = 0n;
-    for (let k = b.length - 1; k >= 0; k--) v = (v << 8n) | BigInt(b[k]);
+    // Torch and EG3D pickles hold small integers (the largest is the 10-byte legacy magic number).
+    if (b.length > MAX_LONG_BYTES) throw this.corrupt(`integer of ${b.length} bytes (a checkpoint never holds one this large)`);
+    let hex = '';
+    for (let k = b.length - 1; k >= 0; k--) hex += b[k].toString(16).padStart(2, '0');
+    let v = BigInt(`0x${hex}`);
     if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
     return v >= -MAX_SAFE_BIG && v <= MAX_SAFE_BIG ? Number(v) : v;
   }
@@ -611,7 +628,7 @@ function parseDecimal(s: string, err: Error): number {
 }
 
 function parseInteger(s: string, err: Error): number | bigint {
-  if (!/^[-+]?\d+$/.test(s.trim())) throw err;
+  if (!/^[-+]?\d+$/.test(s.trim()) || s.length > 2 * MAX_LONG_BYTES) throw err;
   const v = BigInt(s.trim());
   return v >= -MAX_SAFE_BIG && v <= MAX_SAFE_BIG ? Number(v) : v;
 }

@@ -22,6 +22,21 @@ export class SafetensorsFormatError extends FormatError {
   }
 }
 
+/** The bytes are not a safetensors file at all (as opposed to a damaged one). */
+export class NotSafetensorsError extends SafetensorsFormatError {}
+
+function isCount(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+function checkMetadata(v: unknown, name: string): Record<string, string> {
+  if (v === null || v === undefined) return {};
+  if (typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string')) {
+    throw new SafetensorsFormatError(`${name}: __metadata__ must map names to strings`);
+  }
+  return v as Record<string, string>;
+}
+
 const BYTES: Record<SafetensorsDType, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, U8: 1, BOOL: 1 };
 const MAX_HEADER = 100 * 1024 * 1024;
 
@@ -33,38 +48,52 @@ export class SafetensorsFile {
   ) {}
 
   static async open(source: ByteSource): Promise<SafetensorsFile> {
-    if (source.size < 8) throw new SafetensorsFormatError(`${source.name}: not a safetensors file (too small)`);
+    if (source.size < 8) throw new NotSafetensorsError(`${source.name}: not a safetensors file (too small)`);
     const head = await source.read(0, 8);
     const dv = new DataView(head.buffer, head.byteOffset, 8);
     const n = Number(dv.getBigUint64(0, true));
     if (n <= 1 || n > MAX_HEADER || 8 + n > source.size) {
-      throw new SafetensorsFormatError(`${source.name}: not a safetensors file (bad header length ${n})`);
+      // A JSON object right after the length field: a safetensors file whose length field is damaged (or that is truncated).
+      const brace = source.size > 8 && (await source.read(8, 1))[0] === 0x7b;
+      if (brace) throw new SafetensorsFormatError(`${source.name}: damaged or truncated safetensors file (header length ${n} does not fit the ${source.size}-byte file)`);
+      throw new NotSafetensorsError(`${source.name}: not a safetensors file (bad header length ${n})`);
     }
     const json = new TextDecoder().decode(await source.read(8, n));
-    let header: Record<string, unknown>;
+    let header: unknown;
     try {
-      header = JSON.parse(json) as Record<string, unknown>;
+      header = JSON.parse(json);
     } catch {
-      throw new SafetensorsFormatError(`${source.name}: not a safetensors file (header is not JSON)`);
+      if (json.startsWith('{')) throw new SafetensorsFormatError(`${source.name}: damaged safetensors file (the JSON header does not parse)`);
+      throw new NotSafetensorsError(`${source.name}: not a safetensors file (header is not JSON)`);
+    }
+    if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+      throw new NotSafetensorsError(`${source.name}: not a safetensors file (header is not a JSON object)`);
     }
     const dataStart = 8 + n;
+    const dataBytes = source.size - dataStart;
     const entries = new Map<string, SafetensorsEntry>();
     let metadata: Record<string, string> = {};
-    for (const [name, v] of Object.entries(header)) {
+    for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
       if (name === '__metadata__') {
-        metadata = (v ?? {}) as Record<string, string>;
+        metadata = checkMetadata(v, source.name);
         continue;
       }
-      const e = v as { dtype: SafetensorsDType; shape: number[]; data_offsets: [number, number] };
-      if (!e || !(e.dtype in BYTES) || !Array.isArray(e.shape) || !Array.isArray(e.data_offsets)) {
-        throw new SafetensorsFormatError(`${source.name}: tensor ${name} has an unsupported entry (${JSON.stringify(v)})`);
-      }
-      const numel = e.shape.reduce((a, b) => a * b, 1);
-      const [b, end] = e.data_offsets;
-      if (end - b !== numel * BYTES[e.dtype] || dataStart + end > source.size) {
-        throw new SafetensorsFormatError(`${source.name}: tensor ${name} has inconsistent offsets or the file is truncated`);
-      }
-      entries.set(name, { dtype: e.dtype, shape: e.shape, begin: dataStart + b, end: dataStart + end });
+      const bad = (why: string) => new SafetensorsFormatError(`${source.name}: tensor ${name} ${why}`);
+      if (typeof v !== 'object' || v === null) throw bad(`has an unsupported entry (${JSON.stringify(v)})`);
+      const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+      if (typeof e.dtype !== 'string' || !Object.hasOwn(BYTES, e.dtype)) throw bad(`has an unsupported dtype (${JSON.stringify(e.dtype)})`);
+      const dtype = e.dtype as SafetensorsDType;
+      if (!Array.isArray(e.shape) || !e.shape.every(isCount)) throw bad(`has an invalid shape (${JSON.stringify(e.shape)})`);
+      const offs = e.data_offsets;
+      if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isCount)) throw bad(`has invalid data_offsets (${JSON.stringify(offs)})`);
+      const shape = e.shape as number[];
+      const [b, end] = offs as [number, number];
+      // Every dimension is ≤ the file size, so the product stays exact until it exceeds the data (checked next).
+      let numel = 1;
+      for (const d of shape) numel = Math.min(numel * d, Number.MAX_SAFE_INTEGER);
+      if (b > end || end > dataBytes) throw bad(`has data offsets [${b}, ${end}] outside the ${dataBytes} data bytes (truncated file?)`);
+      if (end - b !== numel * BYTES[dtype]) throw bad(`has inconsistent offsets: [${b}, ${end}] for shape [${shape.join(', ')}] of ${dtype}`);
+      entries.set(name, { dtype, shape: [...shape], begin: dataStart + b, end: dataStart + end });
     }
     return new SafetensorsFile(source, entries, metadata);
   }

@@ -117,8 +117,9 @@ async function decodeHeader(head: MemoryByteSource, blob: PickleBytes, where: st
   }
   const countAt = keys.end;
   if (countAt + 8 > head.size) throw new PickleFormatError(`${where}: header truncated`);
-  const counted = (await head.read(countAt, 8)).slice();
-  const numel = Number(new DataView(counted.buffer).getBigInt64(0, true));
+  const counted = await head.read(countAt, 8);
+  const numel = Number(new DataView(counted.buffer, counted.byteOffset, 8).getBigInt64(0, true));
+  if (!Number.isSafeInteger(numel) || numel < 0) throw new TorchFormatError(`${where}: invalid element count ${numel}`);
   if (numel !== storage[4]) throw new TorchFormatError(`${where}: element count ${numel} ≠ ${String(storage[4])} in the storage id`);
   const dataStart = countAt + 8;
   if (dataStart + numel * ELEMENT_BYTES[dtype] > blob.length) {
@@ -150,16 +151,38 @@ export function isContiguous(shape: readonly number[], stride: readonly number[]
   return true;
 }
 
+function isCount(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
 /** Storage elements [first, first + count) that the view touches. */
 export function viewSpan(view: TensorView): { first: number; count: number } {
   if (view.shape.length !== view.stride.length) throw new TorchFormatError('tensor view: size and stride ranks differ');
-  if (numelOf(view.shape) === 0) return { first: view.offset, count: 0 };
-  let last = view.offset;
-  for (let d = 0; d < view.shape.length; d++) {
-    if (view.stride[d] < 0) throw new TorchFormatError('tensor view: negative strides are not supported');
-    last += (view.shape[d] - 1) * view.stride[d];
+  if (!view.shape.every(isCount) || !view.stride.every(isCount) || !isCount(view.offset)) {
+    throw new TorchFormatError(`tensor view: size [${view.shape.join(', ')}], stride [${view.stride.join(', ')}] and offset ${view.offset} must be non-negative integers`);
   }
+  let numel = 1;
+  for (const d of view.shape) numel = Math.min(numel * d, Number.MAX_SAFE_INTEGER);
+  if (numel === 0) return { first: view.offset, count: 0 };
+  let last = view.offset;
+  for (let d = 0; d < view.shape.length; d++) last += (view.shape[d] - 1) * view.stride[d];
+  if (!Number.isSafeInteger(last)) throw new TorchFormatError('tensor view: reaches beyond any storage');
   return { first: view.offset, count: last - view.offset + 1 };
+}
+
+/**
+ * The span of a view inside a storage of `storageNumel` elements, checked before anything is read or
+ * allocated: the view must lie inside the storage and hold no more elements than it (checkpoints never
+ * store expanded, stride-0 views, and a lying size must not make the reader allocate more than the file).
+ */
+export function checkedSpan(view: TensorView, storageNumel: number, what: string): { first: number; count: number } {
+  const span = viewSpan(view);
+  if (span.first + span.count > storageNumel) {
+    throw new TorchFormatError(`${what}: tensor reaches past its storage (${span.first + span.count} > ${storageNumel} elements)`);
+  }
+  const numel = numelOf(view.shape);
+  if (numel > storageNumel) throw new TorchFormatError(`${what}: tensor of ${numel} elements views a storage of ${storageNumel} (expanded views are not supported)`);
+  return span;
 }
 
 /** Storage element index of every view element, in row-major order. */

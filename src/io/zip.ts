@@ -29,6 +29,8 @@ const SIG_EOCD64_LOCATOR = 0x07064b50;
 const SIG_CENTRAL = 0x02014b50;
 const SIG_LOCAL = 0x04034b50;
 const utf8 = new TextDecoder('utf-8');
+/** Deflate cannot expand data by more than ~1032:1, so a larger claimed size is a lie. */
+const MAX_DEFLATE_RATIO = 1032;
 
 function view(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -79,6 +81,7 @@ export class ZipArchive {
       cdOffset = u64(rec, 48);
     }
     if (cdOffset + cdSize > source.size) throw fail('central directory lies outside the file (truncated?)');
+    if (count * 46 > cdSize) throw fail(`${count} entries cannot fit in a ${cdSize}-byte central directory`);
     const cd = await source.read(cdOffset, cdSize);
     const dv = view(cd);
     const entries = new Map<string, ZipEntry>();
@@ -93,6 +96,7 @@ export class ZipArchive {
       const extraLength = dv.getUint16(p + 30, true);
       const commentLength = dv.getUint16(p + 32, true);
       let localHeaderOffset = dv.getUint32(p + 42, true);
+      if (p + 46 + nameLength + extraLength + commentLength > cd.length) throw fail(`central directory entry ${k} runs past the directory`);
       const name = utf8.decode(cd.subarray(p + 46, p + 46 + nameLength));
       // zip64 extended information extra field (id 1): only the fields saturated above are present.
       let e = p + 46 + nameLength;
@@ -100,15 +104,30 @@ export class ZipArchive {
       while (e + 4 <= extraEnd) {
         const id = dv.getUint16(e, true);
         const size = dv.getUint16(e + 2, true);
+        if (e + 4 + size > extraEnd) throw fail(`extra field of entry '${name}' runs past its entry`);
         if (id === 1) {
           let q = e + 4;
-          if (uncompressedSize === 0xffffffff) { uncompressedSize = u64(dv, q); q += 8; }
-          if (compressedSize === 0xffffffff) { compressedSize = u64(dv, q); q += 8; }
-          if (localHeaderOffset === 0xffffffff) localHeaderOffset = u64(dv, q);
+          const field = (): number => {
+            if (q + 8 > e + 4 + size) throw fail(`zip64 field of entry '${name}' is too short`);
+            const v = u64(dv, q);
+            q += 8;
+            return v;
+          };
+          if (uncompressedSize === 0xffffffff) uncompressedSize = field();
+          if (compressedSize === 0xffffffff) compressedSize = field();
+          if (localHeaderOffset === 0xffffffff) localHeaderOffset = field();
         }
         e += 4 + size;
       }
       if (flags & 1) throw new ZipFormatError(`${source.name}: entry '${name}' is encrypted`);
+      // Sizes and offsets are checked against the file before anything is allocated from them.
+      if (localHeaderOffset + 30 > source.size || compressedSize > source.size) {
+        throw fail(`entry '${name}' lies outside the file (offset ${localHeaderOffset}, ${compressedSize} bytes; truncated?)`);
+      }
+      if (method === 0 && uncompressedSize !== compressedSize) throw fail(`stored entry '${name}' has sizes ${compressedSize} ≠ ${uncompressedSize}`);
+      if (method === 8 && uncompressedSize > compressedSize * MAX_DEFLATE_RATIO + 1024) {
+        throw fail(`entry '${name}' claims ${uncompressedSize} bytes from ${compressedSize} compressed (more than deflate can expand)`);
+      }
       entries.set(name, { name, method, compressedSize, uncompressedSize, localHeaderOffset });
       p = extraEnd + commentLength;
     }
@@ -151,6 +170,9 @@ export class ZipArchive {
       out = inflateSync(raw, { out: new Uint8Array(entry.uncompressedSize) });
     } catch (e) {
       throw new ZipFormatError(`${this.source.name}: entry '${entry.name}' is corrupt (${(e as Error).message})`);
+    }
+    if (out.length !== entry.uncompressedSize) {
+      throw new ZipFormatError(`${this.source.name}: entry '${entry.name}' inflates to ${out.length} bytes, not the ${entry.uncompressedSize} its header says`);
     }
     return out.subarray(offset, offset + length);
   }
