@@ -6,7 +6,8 @@ import { initNodeBackend } from '../platform/node-backend.ts';
 import { NodeFileByteSource } from '../platform/node-file.ts';
 import { MemoryByteSource, type ByteSource } from '../io/byte-source.ts';
 import { writeSafetensors, type TensorToWrite } from '../io/safetensors.ts';
-import { ClipFormatError, describeClipFile, loadClipModel, openClipTable } from './load.ts';
+import { describeClipFile, loadClipModel, openClipTable } from './load.ts';
+import { AppError } from '../core/errors.ts';
 
 const FIXTURES = '../shared/fixtures';
 const PT = `${FIXTURES}/clip-tiny.pt`;
@@ -43,9 +44,11 @@ describe('CLIP weight import', () => {
     expect(pt.architecture.vision).toEqual({ width: 64, layers: 3, heads: 1, patchSize: 16, inputResolution: 64, embedDim: 32 });
     expect(hf.architecture.vision).toEqual(pt.architecture.vision);
     expect(pt.visionParameters).toBe(hf.visionParameters);
-    expect(pt.architecture.text).toMatchObject({ width: 32, layers: 2, contextLength: 77, vocabSize: 49408, embedDim: 32, heads: 0 });
+    // The traced .pt records its head counts (image 64 // 64 = 1, text 4); the HF file has none, so 64-d heads are assumed and said.
+    expect(pt.architecture.text).toMatchObject({ width: 32, layers: 2, contextLength: 77, vocabSize: 49408, embedDim: 32, heads: 4 });
+    expect(hf.architecture.headsFrom.vision.from).toBe('head-width-64');
     expect(hf.architecture.text).toBeNull();
-    expect(pt.summary).toMatch(/ViT-w64\/16, 64² input, 3 blocks × 64 \(1 head\), 32-d embedding; text tower 2 × 32 \(heads unknown\)/);
+    expect(pt.summary).toMatch(/ViT-w64\/16, 64² input, 3 blocks × 64 \(1 head, recorded in the \.pt\), 32-d embedding; text tower 2 × 32 \(4 heads, recorded in the \.pt\)/);
     expect(pt.parameters).toBe(pt.visionParameters + pt.textParameters + 1);
   });
 
@@ -65,12 +68,11 @@ describe('CLIP weight import', () => {
     model.dispose();
   });
 
-  it('loads the text tower on request and needs its head count when width/64 does not apply', async () => {
-    await expect(loadClipModel(await NodeFileByteSource.open(PT), { text: true })).rejects.toThrow(/pass textHeads/);
-    const model = await loadClipModel(await NodeFileByteSource.open(PT), { text: true, textHeads: 4 });
+  it('loads the text tower on request with the head count the .pt records; a given count must divide the width', async () => {
+    const model = await loadClipModel(await NodeFileByteSource.open(PT), { text: true });
     expect(model.text?.config).toMatchObject({ heads: 4, layers: 2 });
     model.dispose();
-    await expect(loadClipModel(await NodeFileByteSource.open(PT), { visionHeads: 3 })).rejects.toThrow(/3 heads do not divide width 64/);
+    await expect(loadClipModel(await NodeFileByteSource.open(PT), { visionHeads: 3 })).rejects.toThrow(/3 heads \(given\) do not divide width 64/);
   });
 
   it('reads open_clip safetensors (OpenAI names) to the same model as the .pt', async () => {
@@ -89,19 +91,20 @@ describe('CLIP weight import', () => {
     pt.dispose();
   });
 
-  it('rejects files that are not CLIP checkpoints with a ClipFormatError', async () => {
-    const cases: [ByteSource, RegExp][] = [
-      [memory(new Uint8Array(1000).map((_, i) => (i * 37) % 251), 'noise.bin'), /not a CLIP checkpoint/],
-      [memory(new Uint8Array(3), 'tiny.bin'), /not a CLIP checkpoint/],
-      [await NodeFileByteSource.open(`${FIXTURES}/eg3d-tiny.pkl`), /raw Python pickle/],
-      [await NodeFileByteSource.open(`${FIXTURES}/eg3d-tiny.reference.safetensors`), /without CLIP image-tower tensors/],
-      [memory(zipSync({ 'notes/readme.txt': new TextEncoder().encode('hello') }), 'other.zip'), /not a readable CLIP TorchScript archive/],
-      [memory(readFileSync(PT).subarray(0, 200_000), 'truncated.pt'), /CLIP TorchScript archive/],
-      [memory(readFileSync(HF).subarray(0, 100_000), 'truncated.safetensors'), /not a CLIP checkpoint/],
+  it('rejects files that are not CLIP checkpoints as incompatible, damaged ones as corrupt', async () => {
+    const cases: [ByteSource, 'incompatible-file' | 'corrupt-file', RegExp][] = [
+      [memory(new Uint8Array(1000).map((_, i) => (i * 37) % 251), 'noise.bin'), 'incompatible-file', /not a CLIP checkpoint/],
+      [memory(new Uint8Array(3), 'tiny.bin'), 'incompatible-file', /not a CLIP checkpoint/],
+      [await NodeFileByteSource.open(`${FIXTURES}/eg3d-tiny.pkl`), 'incompatible-file', /raw Python pickle/],
+      [await NodeFileByteSource.open(`${FIXTURES}/eg3d-tiny.reference.safetensors`), 'incompatible-file', /without CLIP image-tower tensors/],
+      [memory(zipSync({ 'notes/readme.txt': new TextEncoder().encode('hello') }), 'other.zip'), 'incompatible-file', /no <root>\/data\.pkl/],
+      [memory(readFileSync(PT).subarray(0, 200_000), 'truncated.pt'), 'corrupt-file', /truncated\.pt: not a readable zip archive/],
+      [memory(readFileSync(HF).subarray(0, 100_000), 'truncated.safetensors'), 'corrupt-file', /outside the \d+ data bytes \(truncated file\?\)/],
     ];
-    for (const [src, msg] of cases) {
+    for (const [src, kind, msg] of cases) {
       const err = await loadClipModel(src).then(() => null, (e: unknown) => e);
-      expect(err, src.name).toBeInstanceOf(ClipFormatError);
+      expect(err, src.name).toBeInstanceOf(AppError);
+      expect((err as AppError).kind, src.name).toBe(kind);
       expect((err as Error).message, src.name).toMatch(msg);
     }
   });

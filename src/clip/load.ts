@@ -5,19 +5,26 @@
  * (`visual.conv1.weight`, `visual.transformer.resblocks.0.attn.in_proj_weight`, ...); the architecture
  * is inferred from the shapes; only the tensors needed are read from the ByteSource.
  *
- * Head counts are not stored in any of these files: OpenAI and HF CLIPs use 64-d heads, so the default
- * is width/64; pass `visionHeads` / `textHeads` for other models (e.g. the tiny fixture).
+ * Head counts (see `resolveHeads`): an explicit option wins, then a config file supplied beside the
+ * weights (open_clip model config or HF config.json), then what a traced `.pt` records in its code
+ * constants; otherwise OpenAI `.pt` files follow OpenAI's `build_model` (`width // 64`, floor) and
+ * safetensors files are assumed to have 64-d heads (open_clip's default head_width) only when the width
+ * is a multiple of 64 and not one of the widths whose released models use other head widths — in every
+ * other case the load is refused with a message asking for the config. The architecture says where its
+ * head counts came from (`headsFrom`), so a UI or the CLI can show it.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ByteSource } from '../io/byte-source.ts';
-import { SafetensorsFile, SafetensorsFormatError } from '../io/safetensors.ts';
+import { NotSafetensorsError, SafetensorsFile } from '../io/safetensors.ts';
 import type { LayerNormWeights, ResidualBlockWeights } from './layers.ts';
 import { ClipTextTransformer, type ClipTextConfig } from './text.ts';
 import { ClipVisionTransformer, type ClipVisionConfig } from './vit.ts';
 import { openTorchScriptTable } from './torchscript-table.ts';
 import { ClipFormatError, FORMAT_LABEL, type ClipFileFormat, type ClipTensorTable } from './table.ts';
+import { parseClipConfig, type ClipConfigInput, type ClipHeadConfig } from './config.ts';
 
 export { ClipFormatError, FORMAT_LABEL, type ClipFileFormat, type ClipTensorTable } from './table.ts';
+export { parseClipConfig, type ClipConfigInput, type ClipHeadConfig } from './config.ts';
 
 export interface ClipLoadOptions {
   /** Bytes of tensor data read so far / in total. */
@@ -28,7 +35,13 @@ export interface ClipLoadOptions {
   textHeads?: number;
   /** Also load the text tower (when present). */
   text?: boolean;
+  /** The model's config file (open_clip model config or HF config.json), as JSON text or parsed. */
+  config?: ClipConfigInput;
+  /** Its file name, for messages. */
+  configName?: string;
 }
+
+export type ClipHeadOptions = Pick<ClipLoadOptions, 'visionHeads' | 'textHeads' | 'config' | 'configName'>;
 
 // ---------------------------------------------------------------------------------------------
 // Format detection and the per-format tables
@@ -53,7 +66,8 @@ export async function openClipTable(source: ByteSource): Promise<ClipTensorTable
   try {
     st = await SafetensorsFile.open(source);
   } catch (e) {
-    if (e instanceof SafetensorsFormatError) {
+    // Not safetensors at all: not a CLIP file this app reads. A damaged safetensors file stays a corrupt-file error.
+    if (e instanceof NotSafetensorsError) {
       throw new ClipFormatError(`${source.name}: not a CLIP checkpoint: neither a TorchScript .pt zip archive nor a readable safetensors file (${e.message})`);
     }
     throw e;
@@ -101,7 +115,17 @@ class HfTable implements ClipTensorTable {
   constructor(private readonly st: SafetensorsFile) {
     const add = (dst: string, rule: HfRule) => {
       const srcs = rule.kind === 'concat' ? rule.srcs : [rule.src];
-      if (srcs.every((s) => st.has(s))) this.rules.set(dst, rule);
+      if (!srcs.every((s) => st.has(s))) return;
+      if (rule.kind === 'concat') {
+        const shapes = srcs.map((s) => st.entries.get(s)!.shape.join('x'));
+        if (shapes[0] === '' || shapes.some((x) => x !== shapes[0])) {
+          throw new ClipFormatError(`${st.source.name}: q/k/v projections ${srcs.join(', ')} have different shapes (${shapes.join(' / ')})`);
+        }
+      }
+      if (rule.kind === 'transpose' && st.entries.get(rule.src)!.shape.length !== 2) {
+        throw new ClipFormatError(`${st.source.name}: ${rule.src} must be a matrix (shape [${st.entries.get(rule.src)!.shape.join(', ')}])`);
+      }
+      this.rules.set(dst, rule);
     };
     const tower = (hf: string, oa: string, lnPre: [string, string] | null, lnPost: [string, string]) => {
       for (let i = 0; st.has(`${hf}.encoder.layers.${i}.layer_norm1.weight`); i++) {
@@ -179,10 +203,34 @@ export function transpose2d(data: Float32Array, rows: number, cols: number): Flo
 // ---------------------------------------------------------------------------------------------
 // Architecture inference
 
+/** Where a tower's head count came from. */
+export type HeadsSource =
+  /** `visionHeads` / `textHeads` given by the caller. */
+  | 'option'
+  /** The config file supplied beside the weights. */
+  | 'config'
+  /** The traced `.pt`'s own code constants. */
+  | 'file'
+  /** OpenAI's `build_model`: width // 64. */
+  | 'openai-rule'
+  /** Assumed 64-d heads (open_clip's default head_width) for a safetensors file without config. */
+  | 'head-width-64'
+  /** Not determinable: `heads` is 0 and `problem` says what to supply. */
+  | 'unknown';
+
+export interface TowerHeads {
+  from: HeadsSource;
+  /** One line for the UI / CLI, e.g. "12 heads: width 768 // 64 (OpenAI build_model)". */
+  note: string;
+  /** Why the head count is unknown (from 'unknown'). */
+  problem?: string;
+}
+
 export interface ClipArchitecture {
   vision: ClipVisionConfig;
   /** Null when the file has no text tower. */
   text: ClipTextConfig | null;
+  headsFrom: { vision: TowerHeads; text: TowerHeads | null };
 }
 
 function need(t: ClipTensorTable, name: string, rank: number, what: string): number[] {
@@ -198,55 +246,127 @@ function countBlocks(t: ClipTensorTable, prefix: string): number {
   return n;
 }
 
-/** Heads given, or width/64 (OpenAI / HF CLIPs use 64-d heads); 0 = cannot be inferred. */
-function headsFor(width: number, what: string, given?: number): number {
-  if (given !== undefined) {
-    if (!Number.isInteger(given) || given < 1 || width % given !== 0) throw new ClipFormatError(`${what}: ${given} heads do not divide width ${width}`);
-    return given;
-  }
-  return width % 64 === 0 ? width / 64 : 0;
+/**
+ * Vision widths of released open_clip models whose heads are not 64 wide although the width is a
+ * multiple of 64: assuming 64-d heads there would load a wrong model silently, so a config is required.
+ */
+const OTHER_HEAD_WIDTH_MODELS = new Map<number, string>([
+  [1280, 'ViT-H/14 (head_width 80: 16 heads)'],
+  [1408, 'ViT-g/14 (head_width 88: 16 heads)'],
+  [1664, 'ViT-bigG/14 (head_width 104: 16 heads)'],
+]);
+
+function divides(heads: number, width: number, what: string, from: string): number {
+  if (!Number.isInteger(heads) || heads < 1 || width % heads !== 0) throw new ClipFormatError(`${what}: ${heads} heads (${from}) do not divide width ${width}`);
+  return heads;
 }
 
-/** Infers the architecture from tensor shapes (heads: options, else width/64, else 0 = unknown). */
-export function inferArchitecture(t: ClipTensorTable, opts: { visionHeads?: number; textHeads?: number } = {}): ClipArchitecture {
+/**
+ * The head count of one tower (see the module comment for the order). Throws `ClipFormatError` for a
+ * count that cannot work (does not divide the width) or a config of another model; returns heads 0 with
+ * a `problem` when nothing determines it.
+ */
+export function resolveHeads(
+  tower: 'vision' | 'text',
+  width: number,
+  format: ClipFileFormat,
+  given: number | undefined,
+  config: ClipHeadConfig | null,
+  recorded: number | null | undefined,
+): { heads: number } & TowerHeads {
+  const what = tower === 'vision' ? 'CLIP image tower' : 'CLIP text tower';
+  if (given !== undefined) {
+    const heads = divides(given, width, what, 'given');
+    return { heads, from: 'option', note: `${heads} heads (given)` };
+  }
+  const fromConfig = config?.[tower];
+  if (config && fromConfig) {
+    if (fromConfig.width !== undefined && fromConfig.width !== width) {
+      throw new ClipFormatError(`${what}: the ${config.source} describes width ${fromConfig.width} but the weights have width ${width}; it belongs to another model`);
+    }
+    const heads = divides(fromConfig.heads, width, what, `from the ${config.source}`);
+    return { heads, from: 'config', note: `${heads} heads (${config.source})` };
+  }
+  if (recorded != null) {
+    const heads = divides(recorded, width, what, 'recorded in the .pt');
+    return { heads, from: 'file', note: `${heads} heads (recorded in the traced .pt)` };
+  }
+  const configHint =
+    format === 'hf-safetensors'
+      ? "supply the model's config.json (num_attention_heads)"
+      : format === 'openclip-safetensors'
+        ? "supply the model's open_clip config (vision_cfg.head_width / text_cfg.heads)"
+        : 'supply the head count';
+  if (format === 'openai-torchscript') {
+    // OpenAI build_model: vision_heads = vision_width // 64, transformer_heads = transformer_width // 64
+    const heads = Math.floor(width / 64);
+    if (heads < 1 || width % heads !== 0) {
+      const problem = `${what}: width ${width} gives width // 64 = ${heads} heads (OpenAI's rule), which cannot split the width; ${configHint}`;
+      return { heads: 0, from: 'unknown', note: 'heads unknown', problem };
+    }
+    return { heads, from: 'openai-rule', note: `${heads} ${heads === 1 ? 'head' : 'heads'}: width ${width} // 64 (OpenAI build_model)` };
+  }
+  const other = tower === 'vision' ? OTHER_HEAD_WIDTH_MODELS.get(width) : undefined;
+  if (other) {
+    const problem = `${what}: width ${width} is that of ${other}, whose heads are not 64 wide, so the head count cannot be assumed; ${configHint}`;
+    return { heads: 0, from: 'unknown', note: 'heads unknown', problem };
+  }
+  if (width % 64 !== 0) {
+    const problem = `${what}: width ${width} is not a multiple of 64, so the head count cannot be inferred; ${configHint}`;
+    return { heads: 0, from: 'unknown', note: 'heads unknown', problem };
+  }
+  const heads = width / 64;
+  return { heads, from: 'head-width-64', note: `${heads} ${heads === 1 ? 'head' : 'heads'}: assumed 64-d heads (open_clip's default head_width; ${configHint} if it differs)` };
+}
+
+/** Infers the architecture from tensor shapes; head counts by `resolveHeads`. */
+export function inferArchitecture(t: ClipTensorTable, opts: ClipHeadOptions = {}): ClipArchitecture {
   const what = 'CLIP image tower';
+  const config = opts.config === undefined ? null : parseClipConfig(opts.config, opts.configName);
   const conv = need(t, 'visual.conv1.weight', 4, what);
   const [width, inCh, p, p2] = conv;
-  if (inCh !== 3 || p !== p2) throw new ClipFormatError(`${what}: patch embedding has shape [${conv.join(', ')}], expected [width, 3, p, p]`);
+  if (inCh !== 3 || p !== p2 || p < 1 || width < 1) throw new ClipFormatError(`${what}: patch embedding has shape [${conv.join(', ')}], expected [width, 3, p, p]`);
   const pos = need(t, 'visual.positional_embedding', 2, what);
   const grid = Math.round(Math.sqrt(pos[0] - 1));
-  if (grid * grid + 1 !== pos[0] || pos[1] !== width) {
+  if (grid < 1 || grid * grid + 1 !== pos[0] || pos[1] !== width) {
     throw new ClipFormatError(`${what}: positional embedding [${pos.join(', ')}] does not fit a square patch grid of width ${width}`);
   }
   const layers = countBlocks(t, 'visual.');
   if (layers === 0) throw new ClipFormatError(`${what}: no transformer blocks (visual.transformer.resblocks.*)`);
   const proj = t.shape('visual.proj');
+  if (proj && (proj.length !== 2 || proj[0] !== width || proj[1] < 1)) {
+    throw new ClipFormatError(`${what}: projection visual.proj has shape [${proj.join(', ')}], expected [${width}, embed_dim]`);
+  }
+  const vh = resolveHeads('vision', width, t.format, opts.visionHeads, config, t.recordedHeads?.vision);
   const vision: ClipVisionConfig = {
     width,
     layers,
-    heads: headsFor(width, what, opts.visionHeads),
+    heads: vh.heads,
     patchSize: p,
     inputResolution: grid * p,
     embedDim: proj ? proj[1] : width,
   };
   let text: ClipTextConfig | null = null;
+  let th: TowerHeads | null = null;
   if (t.has('token_embedding.weight') && t.has('positional_embedding') && t.has('ln_final.weight')) {
     const [vocab, tw] = need(t, 'token_embedding.weight', 2, 'CLIP text tower');
     const [ctx] = need(t, 'positional_embedding', 2, 'CLIP text tower');
     const tproj = t.shape('text_projection');
     const tLayers = countBlocks(t, '');
-    if (tLayers > 0) {
+    if (tLayers > 0 && tw >= 1) {
+      const h = resolveHeads('text', tw, t.format, opts.textHeads, config, t.recordedHeads?.text);
+      th = { from: h.from, note: h.note, ...(h.problem ? { problem: h.problem } : {}) };
       text = {
         width: tw,
         layers: tLayers,
-        heads: headsFor(tw, 'CLIP text tower', opts.textHeads),
+        heads: h.heads,
         contextLength: ctx,
         vocabSize: vocab,
-        embedDim: tproj ? tproj[1] : tw,
+        embedDim: tproj && tproj.length === 2 ? tproj[1] : tw,
       };
     }
   }
-  return { vision, text };
+  return { vision, text, headsFrom: { vision: { from: vh.from, note: vh.note, ...(vh.problem ? { problem: vh.problem } : {}) }, text: th } };
 }
 
 /** Short name of a ViT: B/32, L/14, ... by width (OpenAI sizes) or w<width>/<patch>. */
@@ -277,7 +397,7 @@ export interface ClipFileDescription {
 }
 
 /** For `cli inspect`: format, architecture and parameter counts, reading only the headers. */
-export async function describeClipFile(source: ByteSource, opts: { visionHeads?: number; textHeads?: number } = {}): Promise<ClipFileDescription> {
+export async function describeClipFile(source: ByteSource, opts: ClipHeadOptions = {}): Promise<ClipFileDescription> {
   const t = await openClipTable(source);
   const names = t.names();
   let visionParameters = 0;
@@ -289,11 +409,15 @@ export async function describeClipFile(source: ByteSource, opts: { visionHeads?:
   }
   const architecture = inferArchitecture(t, opts);
   const v = architecture.vision;
-  const heads = (h: number) => (h === 0 ? 'heads unknown' : h === 1 ? '1 head' : `${h} heads`);
-  let summary = `CLIP ${vitName(v)}, ${v.inputResolution}² input, ${v.layers} blocks × ${v.width} (${heads(v.heads)}), ${v.embedDim}-d embedding`;
+  const SHORT: Record<HeadsSource, string> = {
+    option: 'given', config: 'from the config', file: 'recorded in the .pt', 'openai-rule': 'width // 64', 'head-width-64': 'assumed 64-d', unknown: '',
+  };
+  const heads = (h: number, from: HeadsSource | undefined) =>
+    h === 0 ? 'heads unknown' : `${h === 1 ? '1 head' : `${h} heads`}${from && SHORT[from] ? `, ${SHORT[from]}` : ''}`;
+  let summary = `CLIP ${vitName(v)}, ${v.inputResolution}² input, ${v.layers} blocks × ${v.width} (${heads(v.heads, architecture.headsFrom.vision.from)}), ${v.embedDim}-d embedding`;
   if (architecture.text) {
     const tc = architecture.text;
-    summary += `; text tower ${tc.layers} × ${tc.width} (${heads(tc.heads)}), context ${tc.contextLength}`;
+    summary += `; text tower ${tc.layers} × ${tc.width} (${heads(tc.heads, architecture.headsFrom.text?.from)}), context ${tc.contextLength}`;
   } else summary += '; no text tower';
   return {
     format: t.format,
@@ -327,6 +451,8 @@ class WeightReader {
       throw new ClipFormatError(`tensor ${name} has shape [${s.join(', ')}], expected [${expect.join(', ')}]`);
     }
     const data = await this.t.read(name);
+    const n = expect.reduce((a, b) => a * b, 1);
+    if (data.length !== n) throw new ClipFormatError(`tensor ${name} holds ${data.length} values, its shape [${expect.join(', ')}] needs ${n}`);
     this.loaded += data.length * 4;
     this.onProgress?.(this.loaded, this.total);
     return data;
@@ -434,12 +560,8 @@ export async function loadClipModel(source: ByteSource, opts: ClipLoadOptions = 
   const t = await openClipTable(source);
   const arch = inferArchitecture(t, opts);
   const withText = !!opts.text && arch.text !== null;
-  if (arch.vision.heads === 0) {
-    throw new ClipFormatError(`CLIP image tower: width ${arch.vision.width} is not a multiple of 64, so the head count cannot be inferred; pass visionHeads`);
-  }
-  if (withText && arch.text!.heads === 0) {
-    throw new ClipFormatError(`CLIP text tower: width ${arch.text!.width} is not a multiple of 64, so the head count cannot be inferred; pass textHeads`);
-  }
+  if (arch.vision.heads === 0) throw new ClipFormatError(arch.headsFrom.vision.problem ?? 'CLIP image tower: head count unknown');
+  if (withText && arch.text!.heads === 0) throw new ClipFormatError(arch.headsFrom.text?.problem ?? 'CLIP text tower: head count unknown');
   const total = neededTensors(t, arch, withText).reduce((sum, n) => sum + numel(t.shape(n)) * 4, 0);
   const reader = new WeightReader(t, total, opts.onProgress);
   let vision: ClipVisionTransformer;

@@ -24,5 +24,7 @@ export interface ClipTensorTable {
   read(name: string): Promise<Float32Array>;
   /** All tensor names present (OpenAI naming). */
   names(): string[];
+  /** Head counts the file itself records (a traced OpenAI `.pt` carries them in its code constants). */
+  readonly recordedHeads?: { vision: number | null; text: number | null };
 }
 
