@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -150,5 +151,19 @@ describe('this repository against docs/architecture.md', () => {
     ]);
     expect(checkFile('src/demo/train.ts', "import { NamedAdam } from '../nn/adam.ts';", table, real)).toEqual([]);
     expect(checkFile('src/engine/x.ts', "import { DemoTrainer } from '../demo/train.ts';", table, real).map((v) => v.message)).toEqual(['layer engine may not import tools (src/demo/train.ts)']);
+  });
+});
+
+describe('import scanner against the TypeScript compiler', () => {
+  it('finds every module reference tsc resolves in src/, scripts/ and e2e/', () => {
+    // tsc --explainFiles prints, for every file it loads, "Imported via '<specifier>' from file '<importer>'".
+    const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', join(ROOT, 'tsconfig.json'), '--explainFiles'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
+    const edges = new Set<string>();
+    for (const m of tsc.stdout.matchAll(/Imported via '([^']+)' from file '([^']+)'/g)) if (/^(src|scripts|e2e)\//.test(m[2])) edges.add(`${m[2]} -> ${m[1]}`);
+    expect(edges.size).toBeGreaterThan(500);
+    const files = new Set([...edges].map((e) => e.split(' -> ')[0]));
+    const found = new Set<string>();
+    for (const f of files) for (const r of scanImports(readFileSync(join(ROOT, f), 'utf8'))) if (r.specifier !== null) found.add(`${f} -> ${r.specifier}`);
+    expect([...edges].filter((e) => !found.has(e))).toEqual([]);
   });
 });
