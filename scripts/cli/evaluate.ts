@@ -1,0 +1,244 @@
+/**
+ * npm run cli -- evaluate [--generator <file.pkl|embedded>] --adapted <delta.safetensors> [--clip <file> ...]
+ *                         [--reference <img>] [--latents 32] [--seed N] [--psi 0.7] [--json out.json] [--grid out.png]
+ *                         [--render-resolution R] [--samples D,DI] [--no-face] [--no-texture]
+ *
+ * The evaluation report (src/evaluate): the base generator (default: the embedded demo generator) vs the
+ * same generator with the adapted Tri-D + G2 weights of a delta `.safetensors`, over held-out latents ×
+ * 5 yaws: identity (face-api descriptors, a stand-in for ArcFace), depth difference, style distance to
+ * the reference (Lab palette, InceptionV3 Gram matrices; CLIP with --clip), multi-view consistency.
+ * Prints a table; --json writes the full result (thumbnails as PNG data URLs); --grid writes the
+ * thumbnails (per latent: source | adapted). Backend from TFJS_BACKEND (default wasm).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { encode as encodePng } from 'fast-png';
+import { initNodeBackend, backendFromEnv } from '../../src/platform/node-backend.ts';
+import { NodeFileByteSource } from '../../src/platform/node-file.ts';
+import { openEmbeddedFile } from '../../src/platform/node-embedded.ts';
+import { loadEmbeddedGenerator } from '../../src/engine/embedded.ts';
+import { EG3DGenerator } from '../../src/eg3d/generator.ts';
+import { sha256OfSource } from '../../src/io/sha256.ts';
+import { readAdaptedSafetensors } from '../../src/adapter/export.ts';
+import { GeneratorView, type RenderOverrides } from '../../src/adapter/generator-view.ts';
+import { DEFAULT_CHUNK_RAYS } from '../../src/eg3d/renderer.ts';
+import { loadClipEncoder, type ClipImageEncoder } from '../../src/clip/encoder.ts';
+import { SettingsError } from '../../src/core/errors.ts';
+import type { RgbaImage } from '../../src/core/image.ts';
+import {
+  evaluateAdaptation,
+  FaceApiEmbedder,
+  FACE_API_MODEL_NAMES,
+  InceptionGramNetwork,
+  loadNsfwInceptionV3,
+  type EvaluationResult,
+  type FaceApiModelFiles,
+  type FaceApiModule,
+  type FaceApiWeights,
+} from '../../src/evaluate/index.ts';
+import { centreCrop, decodeImage, tile } from './adapt.ts';
+
+export interface EvaluateArgs {
+  generator: string;
+  adapted: string;
+  clips: string[];
+  reference: string;
+  latents: number;
+  seed: number;
+  psi: number;
+  json: string;
+  grid: string;
+  renderResolution: number | null;
+  samples: [number, number] | null;
+  face: boolean;
+  texture: boolean;
+}
+
+const USAGE = `usage: npm run cli -- evaluate [--generator <file.pkl|embedded (default)>] --adapted <delta.safetensors>
+       [--clip <file> ...] [--reference <image>] [--latents 32] [--seed N] [--psi 0.7] [--json out.json] [--grid out.png]
+       [--render-resolution R] [--samples D,DI] [--no-face] [--no-texture]`;
+
+export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
+  const a: EvaluateArgs = { generator: 'embedded', adapted: '', clips: [], reference: '', latents: 32, seed: 0, psi: 0.7, json: '', grid: '', renderResolution: null, samples: null, face: true, texture: true };
+  const value = (i: number, flag: string) => {
+    const v = argv[i];
+    if (v === undefined || v.startsWith('--')) throw new SettingsError(`${flag} needs a value\n${USAGE}`);
+    return v;
+  };
+  const int = (i: number, flag: string, min: number) => {
+    const n = Number(value(i, flag));
+    if (!Number.isInteger(n) || n < min) throw new SettingsError(`${flag} needs an integer ≥ ${min} (got ${argv[i]})`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i];
+    switch (f) {
+      case '--generator': a.generator = value(++i, f); break;
+      case '--adapted': a.adapted = value(++i, f); break;
+      case '--clip': a.clips.push(value(++i, f)); break;
+      case '--reference': a.reference = value(++i, f); break;
+      case '--latents': a.latents = int(++i, f, 1); break;
+      case '--seed': a.seed = int(++i, f, 0); break;
+      case '--psi': {
+        const v = Number(value(++i, f));
+        if (!Number.isFinite(v)) throw new SettingsError(`--psi needs a number (got ${argv[i]})`);
+        a.psi = v;
+        break;
+      }
+      case '--json': a.json = value(++i, f); break;
+      case '--grid': a.grid = value(++i, f); break;
+      case '--render-resolution': a.renderResolution = int(++i, f, 4); break;
+      case '--samples': {
+        const xs = value(++i, f).split(',').map(Number);
+        if (xs.length !== 2 || xs.some((x) => !Number.isInteger(x) || x < 0) || xs[0] < 2) throw new SettingsError(`--samples needs two integers D,DI (D ≥ 2) (got ${argv[i]})`);
+        a.samples = [xs[0], xs[1]];
+        break;
+      }
+      case '--no-face': a.face = false; break;
+      case '--no-texture': a.texture = false; break;
+      case '--help': case '-h': throw new SettingsError(USAGE);
+      default: throw new SettingsError(`unknown argument ${f}\n${USAGE}`);
+    }
+  }
+  if (!a.adapted) throw new SettingsError(`--adapted is required\n${USAGE}`);
+  return a;
+}
+
+const require = createRequire(import.meta.url);
+
+/** face-api's Node build that requires this project's @tensorflow/tfjs (one tfjs instance), and its weight files. */
+export function loadFaceApiNode(): { api: FaceApiModule; files: FaceApiModelFiles } {
+  const before = tf.getBackend();
+  const api = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApiModule;
+  if (before && tf.getBackend() !== before) void tf.setBackend(before);
+  const dir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+  const read = (name: string): FaceApiWeights => ({
+    manifest: JSON.parse(readFileSync(join(dir, `${name}-weights_manifest.json`), 'utf8')) as FaceApiWeights['manifest'],
+    bin: new Uint8Array(readFileSync(join(dir, `${name}.bin`))),
+  });
+  return { api, files: { detector: read(FACE_API_MODEL_NAMES.detector), landmarks: read(FACE_API_MODEL_NAMES.landmarks), recognition: read(FACE_API_MODEL_NAMES.recognition) } };
+}
+
+function pngDataUrl(img: RgbaImage): string {
+  const png = encodePng({ width: img.width, height: img.height, data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength), channels: 4, depth: 8 });
+  return `data:image/png;base64,${Buffer.from(png).toString('base64')}`;
+}
+
+/** The result as JSON: thumbnails become PNG data URLs. */
+export function resultToJson(result: EvaluationResult, extra: Record<string, unknown>): string {
+  const rows = result.rows.map((r) => ({ ...r, thumbnails: { source: pngDataUrl(r.thumbnails.source), adapted: pngDataUrl(r.thumbnails.adapted) } }));
+  return JSON.stringify({ ...extra, ...result, rows }, null, 2);
+}
+
+const f3 = (x: number | null | undefined) => (x === null || x === undefined ? '—' : x.toFixed(3));
+const pair = (x: { source: number; adapted: number } | null) => (x ? `${f3(x.source)} → ${f3(x.adapted)}` : '—');
+
+/** The printed table: one line per latent, then the means. */
+export function formatTable(r: EvaluationResult): string {
+  const clipHeads = r.means.clip.map((_, i) => `CLIP${i + 1} sim s→a | dir`);
+  const head = ['latent', 'identity (crop)', 'Δdepth (world, %head)', 'palette ΔE s→a', 'texture s→a', 'consistency s | a', ...clipHeads];
+  const lines = r.rows.map((row) => [
+    String(row.latent),
+    row.identity === null ? '—' : `${f3(row.identity)} (${row.identityCrop}${row.identityCrop === 'mixed' ? ` ${row.detectedViews}` : ''})`,
+    `${row.depthDiff.toFixed(4)} (${row.depthDiffPct.toFixed(1)} %)`,
+    pair(row.palette),
+    pair(row.texture),
+    `${f3(row.consistency.source)} | ${f3(row.consistency.adapted)}`,
+    ...row.clip.map((c) => `${pair(c.similarity)} | ${f3(c.directionAlignment)}`),
+  ]);
+  const m = r.means;
+  const pct = (x: number | null) => (x === null ? '' : ` (${x >= 0 ? '+' : ''}${x.toFixed(1)} %)`);
+  lines.push([
+    'mean',
+    m.identity === null ? '—' : f3(m.identity),
+    `${m.depthDiff.toFixed(4)} (${m.depthDiffPct.toFixed(1)} %)`,
+    pair(m.palette) + pct(m.paletteChangePct),
+    pair(m.texture) + pct(m.textureChangePct),
+    `${f3(m.consistency.source)} | ${f3(m.consistency.adapted)}`,
+    ...m.clip.map((c) => `${pair(c.similarity)} | ${f3(c.directionAlignment)}`),
+  ]);
+  const widths = head.map((h, c) => Math.max(h.length, ...lines.map((l) => l[c].length)));
+  const fmt = (cells: string[]) => cells.map((x, c) => x.padEnd(widths[c])).join('  ');
+  const out = [fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.slice(0, -1).map(fmt), widths.map((w) => '-'.repeat(w)).join('  '), fmt(lines[lines.length - 1])];
+  if (r.means.identity !== null) out.push(`identity crops: ${m.detectedLatents} latent(s) detected in every view, ${m.fixedCropLatents} fixed crop in every view, ${r.rows.length - m.detectedLatents - m.fixedCropLatents} mixed`);
+  return out.join('\n');
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const a = parseEvaluateArgs(argv);
+  const backend = await initNodeBackend(backendFromEnv());
+  const t0 = performance.now();
+  const log = (s: string) => process.stderr.write(s);
+
+  let base: EG3DGenerator;
+  let sha256: string;
+  let name: string;
+  if (a.generator === 'embedded') {
+    const emb = await loadEmbeddedGenerator(openEmbeddedFile);
+    base = emb.generator;
+    sha256 = emb.sha256;
+    name = emb.name;
+  } else {
+    const src = await NodeFileByteSource.open(a.generator);
+    base = await EG3DGenerator.fromPickle(src);
+    sha256 = await sha256OfSource(src);
+    name = src.name;
+  }
+  const delta = await readAdaptedSafetensors(await NodeFileByteSource.open(a.adapted), { sha256, name, weights: base.weights });
+  const overrides: RenderOverrides = {};
+  if (a.renderResolution) overrides.resolution = a.renderResolution;
+  if (a.samples) [overrides.depthResolution, overrides.depthResolutionImportance] = a.samples;
+  const source = new GeneratorView(base, DEFAULT_CHUNK_RAYS, overrides);
+  const adapted = source.withWeights(delta.weights);
+  log(`generator: ${name}; adapted: ${a.adapted} (${delta.metadata.iterations.triD} Tri-D + ${delta.metadata.iterations.g2} G2 iterations); backend ${backend}\n`);
+
+  const reference = a.reference ? centreCrop(decodeImage(new Uint8Array(readFileSync(a.reference)), a.reference)) : null;
+  let face: FaceApiEmbedder | null = null;
+  if (a.face) {
+    const { api, files } = loadFaceApiNode();
+    face = FaceApiEmbedder.create(api, files);
+  }
+  const texture = a.texture && reference ? await InceptionGramNetwork.create(await loadNsfwInceptionV3()) : null;
+  const clips: ClipImageEncoder[] = [];
+  for (const c of a.clips) clips.push(await loadClipEncoder(await NodeFileByteSource.open(c), { id: `clip-${clips.length + 1}` }));
+  const tLoad = performance.now();
+
+  try {
+    const result = await evaluateAdaptation({
+      source,
+      adapted,
+      reference,
+      face,
+      texture,
+      clip: clips.map((encoder) => ({ encoder })),
+      options: { latents: a.latents, seed: a.seed, psi: a.psi },
+      onProgress: (done, total) => log(`\revaluating ${done}/${total} latents (${((performance.now() - tLoad) / 1000).toFixed(1)} s)   `),
+    });
+    log('\n');
+    console.log(formatTable(result));
+    console.log(`identity: ${face ? face.name : 'off (--no-face)'}; texture: ${texture ? texture.name : reference ? 'off (--no-texture)' : 'needs --reference'}`);
+    console.log(`load ${((tLoad - t0) / 1000).toFixed(1)} s, evaluation ${result.seconds.toFixed(1)} s (${a.latents} latents × ${result.options.yaws.length} views, backend ${backend})`);
+    if (a.json) {
+      writeFileSync(a.json, resultToJson(result, { generator: name, generatorSha256: sha256, adapted: a.adapted, adaptedMetadata: delta.metadata, reference: a.reference || null, backend }));
+      log(`wrote ${a.json}\n`);
+    }
+    if (a.grid) {
+      const cols = Math.min(4, result.rows.length);
+      const cells: RgbaImage[] = [];
+      for (const r of result.rows) cells.push(r.thumbnails.source, r.thumbnails.adapted);
+      const size = result.options.thumbnailSize;
+      while (cells.length % (2 * cols)) cells.push({ width: size, height: size, data: new Uint8ClampedArray(size * size * 4) });
+      const grid = tile(cells, 2 * cols);
+      writeFileSync(a.grid, encodePng({ width: grid.width, height: grid.height, data: new Uint8Array(grid.data.buffer), channels: 4, depth: 8 }));
+      log(`wrote ${a.grid} (per latent: source | adapted, frontal view; ${cols} latent(s) per row)\n`);
+    }
+  } finally {
+    face?.dispose();
+    texture?.dispose();
+    for (const c of clips) c.dispose();
+    for (const t of delta.weights.values()) t.dispose();
+    base.dispose();
+  }
+}
