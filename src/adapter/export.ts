@@ -6,9 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ByteSource } from '../io/byte-source.ts';
-import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../io/safetensors.ts';
-import { tfToTorch, torchToTf } from '../eg3d/weights.ts';
-import type { AdamState } from './adam.ts';
+import { NotSafetensorsError, SafetensorsFile, writeSafetensors, type TensorToWrite } from '../io/safetensors.ts';
+import { tensorKind, tfToTorch, torchToTf } from '../eg3d/weights.ts';
+import type { AdamState } from '../nn/adam.ts';
+import { AppError, FormatError } from '../core/errors.ts';
 
 export const ADAPTED_FORMAT = 'adapter3d-adapted-weights';
 export const CHECKPOINT_FORMAT = 'adapter3d-checkpoint';
@@ -43,13 +44,13 @@ export interface AdaptedMetadata {
   createdAt: string;
 }
 
-export class AdaptedFileError extends Error {
+/** An adapted-weights file or checkpoint that cannot be used: damaged ('corrupt-file') or made for something else ('incompatible-file'). */
+export class AdaptedFileError extends AppError {
   constructor(
-    readonly kind: 'incompatible' | 'corrupt',
+    readonly reason: 'incompatible' | 'corrupt',
     message: string,
   ) {
-    super(message);
-    this.name = 'AdaptedFileError';
+    super(reason === 'incompatible' ? 'incompatible-file' : 'corrupt-file', message);
   }
 }
 
@@ -69,26 +70,59 @@ function metadataStrings(format: string, m: AdaptedMetadata, extra: Record<strin
   };
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+/** JSON has no NaN / Infinity: a diverged loss was written as null. */
+const isLoss = (v: unknown): boolean => v === null || (typeof v === 'number' && Number.isFinite(v));
+
 function parseMetadata(file: SafetensorsFile, name: string): AdaptedMetadata {
   const md = file.metadata;
-  const json = <T>(key: string): T => {
+  const corrupt = (why: string) => new AdaptedFileError('corrupt', `${name}: ${why}`);
+  const json = (key: string): unknown => {
     try {
-      return JSON.parse(md[key] ?? '') as T;
+      return JSON.parse(md[key] ?? '');
     } catch {
-      throw new AdaptedFileError('corrupt', `${name}: metadata field '${key}' is missing or not JSON`);
+      throw corrupt(`metadata field '${key}' is missing or not JSON`);
     }
   };
-  if (!md.base_generator_sha256) throw new AdaptedFileError('corrupt', `${name}: no base generator SHA-256 in the metadata`);
+  if (!md.base_generator_sha256) throw corrupt('no base generator SHA-256 in the metadata');
+  if (!/^[0-9a-f]{64}$/.test(md.base_generator_sha256)) throw corrupt(`the base generator SHA-256 '${md.base_generator_sha256.slice(0, 80)}' is not a SHA-256`);
+  const encoders = json('encoders');
+  if (!Array.isArray(encoders) || !encoders.every((e) => isObject(e) && typeof e.id === 'string' && typeof e.name === 'string' && typeof e.sha256 === 'string')) {
+    throw corrupt("metadata field 'encoders' is not a list of {id, name, sha256}");
+  }
+  const iterations = json('iterations');
+  if (!isObject(iterations) || !isCount(iterations.triD) || !isCount(iterations.g2)) throw corrupt("metadata field 'iterations' is not {triD, g2} counts");
+  const lossHistory = json('loss_history');
+  if (
+    !Array.isArray(lossHistory) ||
+    !lossHistory.every((l) => isObject(l) && (l.phase === 'tri-d' || l.phase === 'g2') && isCount(l.iterations) && ['first', 'last', 'min', 'finalMean'].every((k) => isLoss(l[k])))
+  ) {
+    throw corrupt("metadata field 'loss_history' is not a list of loss summaries");
+  }
+  const seed = Number(md.seed);
+  if (!Number.isSafeInteger(seed)) throw corrupt(`metadata field 'seed' is not an integer (${String(md.seed).slice(0, 40)})`);
   return {
     baseGeneratorSha256: md.base_generator_sha256,
     baseGeneratorName: md.base_generator_name ?? '',
-    encoders: json('encoders'),
+    encoders: encoders as AdaptedMetadata['encoders'],
     settings: json('settings'),
-    seed: Number(md.seed),
-    iterations: json('iterations'),
-    lossHistory: json('loss_history'),
+    seed,
+    iterations: { triD: iterations.triD, g2: iterations.g2 },
+    lossHistory: (lossHistory as Record<string, unknown>[]).map((l) => {
+      const num = (v: unknown) => (v === null ? NaN : (v as number));
+      return { phase: l.phase as LossSummary['phase'], iterations: l.iterations as number, first: num(l.first), last: num(l.last), min: num(l.min), finalMean: num(l.finalMean) };
+    }),
     createdAt: md.created_at ?? '',
   };
+}
+
+/** The PyTorch shape of a parameter whose tfjs shape is `tfShape` (the inverse of torchToTf's layout change). */
+function torchShape(key: string, tfShape: readonly number[]): number[] {
+  const kind = tensorKind(key, tfShape.length);
+  if (kind === 'fc') return [tfShape[1], tfShape[0]];
+  if (kind === 'conv') return [tfShape[3], tfShape[2], tfShape[0], tfShape[1]];
+  return [...tfShape];
 }
 
 function torchTensors(weights: ReadonlyMap<string, tf.Tensor>): Map<string, TensorToWrite> {
@@ -124,7 +158,9 @@ export async function readAdaptedSafetensors(
   try {
     file = await SafetensorsFile.open(source);
   } catch (e) {
-    throw new AdaptedFileError('corrupt', e instanceof Error ? e.message : String(e));
+    if (e instanceof NotSafetensorsError) throw new AdaptedFileError('incompatible', `${source.name} is not 3D-Adapter weights (${e.message})`);
+    if (e instanceof FormatError) throw new AdaptedFileError('corrupt', e.message);
+    throw e;
   }
   const format = file.metadata.format;
   if (format !== ADAPTED_FORMAT && format !== CHECKPOINT_FORMAT) {
@@ -144,13 +180,13 @@ export async function readAdaptedSafetensors(
   const weights = new Map<string, tf.Tensor>();
   try {
     for (const key of expected) {
-      const { shape, data } = await file.readFloat32(key);
-      const t = torchToTf(key, shape, data);
-      weights.set(key, t);
       const want = base.weights.get(key)!.shape;
-      if (t.shape.join('x') !== want.join('x')) {
+      const shape = file.entries.get(key)!.shape;
+      if (shape.join('x') !== torchShape(key, want).join('x')) {
         throw new AdaptedFileError('incompatible', `${source.name}: tensor ${key} has shape [${shape}] (PyTorch) which does not fit the base generator`);
       }
+      const { data } = await file.readFloat32(key);
+      weights.set(key, torchToTf(key, shape, data));
     }
   } catch (e) {
     for (const t of weights.values()) t.dispose();
@@ -194,25 +230,49 @@ export interface ReadCheckpointResult extends ReadAdaptedResult {
 
 export async function readCheckpoint(source: ByteSource, base: { sha256: string; name: string; weights: ReadonlyMap<string, tf.Tensor> }): Promise<ReadCheckpointResult> {
   const adapted = await readAdaptedSafetensors(source, base);
-  const file = await SafetensorsFile.open(source);
-  if (adapted.format !== CHECKPOINT_FORMAT) {
+  try {
+    if (adapted.format !== CHECKPOINT_FORMAT) {
+      throw new AdaptedFileError('incompatible', `${source.name} holds adapted weights, not a run checkpoint: import it instead of resuming from it`);
+    }
+    const file = await SafetensorsFile.open(source);
+    return { ...adapted, position: await readPosition(file, source.name, base.weights) };
+  } catch (e) {
     for (const t of adapted.weights.values()) t.dispose();
-    throw new AdaptedFileError('incompatible', `${source.name} holds adapted weights, not a run checkpoint: import it instead of resuming from it`);
+    throw e;
   }
+}
+
+/** The schedule position and Adam state of a checkpoint, checked against the base generator's parameters. */
+async function readPosition(file: SafetensorsFile, name: string, weights: ReadonlyMap<string, tf.Tensor>): Promise<RunPosition> {
   const md = file.metadata;
+  const corrupt = (why: string) => new AdaptedFileError('corrupt', `${name}: ${why}`);
+  const globalIteration = Number(md.global_iteration);
+  if (!Number.isSafeInteger(globalIteration) || globalIteration < 0) throw corrupt(`metadata field 'global_iteration' is not a count (${String(md.global_iteration).slice(0, 40)})`);
+  let lossTotals: unknown;
+  try {
+    lossTotals = JSON.parse(md.loss_totals ?? '[]');
+  } catch {
+    throw corrupt("metadata field 'loss_totals' is not JSON");
+  }
+  if (!Array.isArray(lossTotals) || !lossTotals.every(isLoss)) throw corrupt("metadata field 'loss_totals' is not a list of losses");
   let adam: AdamState | null = null;
   if (md.adam_step !== undefined) {
-    adam = { step: Number(md.adam_step), m: new Map(), v: new Map() };
+    const step = Number(md.adam_step);
+    if (!Number.isSafeInteger(step) || step < 0) throw corrupt(`metadata field 'adam_step' is not a count (${md.adam_step.slice(0, 40)})`);
+    adam = { step, m: new Map(), v: new Map() };
     for (const key of file.keys()) {
-      if (key.startsWith(M_PREFIX)) adam.m.set(key.slice(M_PREFIX.length), (await file.readFloat32(key)).data);
-      if (key.startsWith(V_PREFIX)) adam.v.set(key.slice(V_PREFIX.length), (await file.readFloat32(key)).data);
+      const moment = key.startsWith(M_PREFIX) ? adam.m : key.startsWith(V_PREFIX) ? adam.v : null;
+      if (!moment) continue;
+      const param = key.slice(M_PREFIX.length); // both prefixes have the same length
+      const w = weights.get(param);
+      if (!w || !isTrainableKey(param)) throw corrupt(`Adam moment ${key} belongs to no trainable parameter of the base generator`);
+      const e = file.entries.get(key)!;
+      const n = e.shape.reduce((a, b) => a * b, 1);
+      if (n !== w.size) throw corrupt(`Adam moment ${key} has ${n} values, its parameter ${w.size}`);
+      moment.set(param, (await file.readFloat32(key)).data);
     }
+    const mk = [...adam.m.keys()].sort().join();
+    if (mk !== [...adam.v.keys()].sort().join()) throw corrupt('the Adam first and second moments cover different parameters');
   }
-  let lossTotals: number[] = [];
-  try {
-    lossTotals = JSON.parse(md.loss_totals ?? '[]') as number[];
-  } catch {
-    throw new AdaptedFileError('corrupt', `${source.name}: metadata field 'loss_totals' is not JSON`);
-  }
-  return { ...adapted, position: { globalIteration: Number(md.global_iteration), adam, lossTotals } };
+  return { globalIteration, adam, lossTotals: (lossTotals as (number | null)[]).map((x) => (x === null ? NaN : x)) };
 }

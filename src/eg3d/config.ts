@@ -109,6 +109,20 @@ function num(d: Dict, key: string, where: string, fallback?: number): number {
   return v;
 }
 
+/**
+ * A size (dimension, channel count, layer count, sample count) read from a checkpoint: a whole number in
+ * [min, max]. The bounds are far above any released EG3D (z/w 512, 8 mapping layers, 48+48 samples)
+ * and keep a damaged file from turning into a loop of 10⁹ layers or a render that cannot be allocated.
+ */
+function size(d: Dict, key: string, where: string, min: number, max: number, fallback?: number): number {
+  const v = num(d, key, where, fallback);
+  if (!Number.isInteger(v) || v < min || v > max) throw new UnsupportedArchitectureError(`${where}.${key} = ${v} is not a whole number in [${min}, ${max}]`);
+  return v;
+}
+
+const MAX_DIM = 1 << 16;
+const MAX_SAMPLES = 4096;
+
 function bool(d: Dict, key: string, fallback: boolean): boolean {
   const v = d[key];
   if (v === undefined || v === null) return fallback;
@@ -194,9 +208,9 @@ export function parseRenderingOptions(rk: Dict): RenderingOptions {
   const sr = rk.superresolution_module;
   if (typeof sr !== 'string') throw new UnsupportedArchitectureError('rendering_kwargs.superresolution_module is missing');
   return {
-    imageResolution: num(rk, 'image_resolution', 'rendering_kwargs', 0),
-    depthResolution: num(rk, 'depth_resolution', 'rendering_kwargs'),
-    depthResolutionImportance: num(rk, 'depth_resolution_importance', 'rendering_kwargs', 0),
+    imageResolution: size(rk, 'image_resolution', 'rendering_kwargs', 0, MAX_DIM, 0),
+    depthResolution: size(rk, 'depth_resolution', 'rendering_kwargs', 1, MAX_SAMPLES),
+    depthResolutionImportance: size(rk, 'depth_resolution_importance', 'rendering_kwargs', 0, MAX_SAMPLES, 0),
     rayStart: rayBound(rk, 'ray_start'),
     rayEnd: rayBound(rk, 'ray_end'),
     boxWarp: num(rk, 'box_warp', 'rendering_kwargs'),
@@ -257,25 +271,25 @@ export function parseEG3DConfig(input: ParseConfigInput): EG3DConfig {
     }
   }
   if (mk.activation !== undefined && mk.activation !== 'lrelu') throw new UnsupportedArchitectureError(`mapping_kwargs.activation '${String(mk.activation)}' is not supported (only lrelu)`);
-  const zDim = num(ik, 'z_dim', 'init_kwargs');
-  const wDim = num(ik, 'w_dim', 'init_kwargs');
-  const cDim = num(ik, 'c_dim', 'init_kwargs');
+  const zDim = size(ik, 'z_dim', 'init_kwargs', 0, MAX_DIM);
+  const wDim = size(ik, 'w_dim', 'init_kwargs', 1, MAX_DIM);
+  const cDim = size(ik, 'c_dim', 'init_kwargs', 0, MAX_DIM);
   if (zDim <= 0) throw new UnsupportedArchitectureError(`z_dim ${zDim}: a mapping network without a latent is not supported`);
-  const numLayers = num(mk, 'num_layers', 'mapping_kwargs', 8);
+  const numLayers = size(mk, 'num_layers', 'mapping_kwargs', 1, 64, 8);
   const mapping = {
     numLayers,
     lrMul: num(mk, 'lr_multiplier', 'mapping_kwargs', 0.01),
-    embedFeatures: mk.embed_features == null ? wDim : num(mk, 'embed_features', 'mapping_kwargs'),
-    layerFeatures: mk.layer_features == null ? wDim : num(mk, 'layer_features', 'mapping_kwargs'),
+    embedFeatures: mk.embed_features == null ? wDim : size(mk, 'embed_features', 'mapping_kwargs', 1, MAX_DIM),
+    layerFeatures: mk.layer_features == null ? wDim : size(mk, 'layer_features', 'mapping_kwargs', 1, MAX_DIM),
   };
 
-  const imgResolution = num(ik, 'img_resolution', 'init_kwargs');
+  const imgResolution = size(ik, 'img_resolution', 'init_kwargs', 1, MAX_DIM);
   const imgChannels = num(ik, 'img_channels', 'init_kwargs', 3);
   if (imgChannels !== 3) throw new UnsupportedArchitectureError(`img_channels ${imgChannels}: the super-resolution modules produce 3 channels`);
 
   // TriPlaneGenerator builds its backbone at 256² with 3·32 channels whatever img_resolution is.
-  const channelBase = num(ik, 'channel_base', 'init_kwargs', 32768);
-  const channelMax = num(ik, 'channel_max', 'init_kwargs', 512);
+  const channelBase = size(ik, 'channel_base', 'init_kwargs', 1, 1 << 24, 32768);
+  const channelMax = size(ik, 'channel_max', 'init_kwargs', 1, MAX_DIM, 512);
   // SynthesisBlock's default conv_clamp is 256; train.py passes None for EG3D.
   const convClamp = ik.conv_clamp === undefined ? 256 : ik.conv_clamp === null ? null : num(ik, 'conv_clamp', 'init_kwargs');
   const bb = backboneBlocks(256, channelBase, channelMax);
@@ -297,7 +311,7 @@ export function parseEG3DConfig(input: ParseConfigInput): EG3DConfig {
   const featureChannels = 32;
 
   const nrr = input.neuralRenderingResolution;
-  if (!Number.isInteger(nrr) || nrr < 1) throw new UnsupportedArchitectureError(`neural_rendering_resolution ${nrr} is not a positive integer`);
+  if (!Number.isInteger(nrr) || nrr < 1 || nrr > MAX_SAMPLES) throw new UnsupportedArchitectureError(`neural_rendering_resolution ${nrr} is not a whole number in [1, ${MAX_SAMPLES}]`);
 
   return {
     zDim,
