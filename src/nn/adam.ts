@@ -30,9 +30,10 @@ export class NamedAdam {
     readonly config: AdamConfig,
     private readonly params: Map<string, tf.Variable>,
   ) {
+    // tidy releases the zeros the variables were made from (a variable shares their data but not the handle).
     for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
     }
   }
 
