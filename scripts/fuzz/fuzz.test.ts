@@ -19,7 +19,8 @@ function byTarget(r: FuzzReport, name: string) {
 describe('fuzz harness', () => {
   it('counts typed format errors as passes and flags TypeErrors, other error kinds, hangs and huge allocations', async () => {
     const lines: string[] = [];
-    const report = await runFuzz({ dir: FIXTURES, cases: 3, seed: 5, timeoutMs: 1500, targetsModule: STUBS, log: (l) => lines.push(l) });
+    const only = ['stub-typed', 'stub-typeerror', 'stub-internal', 'stub-hang', 'stub-huge-alloc'];
+    const report = await runFuzz({ dir: FIXTURES, cases: 3, seed: 5, timeoutMs: 1500, targetsModule: STUBS, only, log: (l) => lines.push(l) });
     const typed = byTarget(report, 'stub-typed');
     expect(typed.failures).toEqual({});
     expect(Object.values(typed.typed).reduce((a, b) => a + b, 0)).toBe(3);
@@ -32,6 +33,12 @@ describe('fuzz harness', () => {
     // every failure prints how to replay it
     expect(lines.filter((l) => l.includes('replay: npm run fuzz --')).length).toBe(report.failures.length);
     expect(lines.some((l) => /--only stub-typeerror --seed 5 --case 2/.test(l))).toBe(true);
+  });
+
+  it('flags a child process that dies (crash, out of memory) and carries on with a fresh one', async () => {
+    const report = await runFuzz({ dir: FIXTURES, cases: 1, seed: 5, targetsModule: STUBS, only: ['stub-crash', 'stub-typed'], log: () => {} });
+    expect(byTarget(report, 'stub-crash').failures).toEqual({ crash: 1 });
+    expect(byTarget(report, 'stub-typed').failures).toEqual({});
   });
 
   it('classifies only corrupt-file / incompatible-file AppErrors as typed', () => {

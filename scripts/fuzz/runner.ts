@@ -183,7 +183,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
             steps: [],
             ms: performance.now() - t0,
             outcome: 'failure',
-            type: hang ? 'hang' : 'crash',
+            type: hang ? 'hang' : /heap out of memory|Allocation failed|ERR_WORKER_OUT_OF_MEMORY/i.test(msg) ? 'out-of-memory' : 'crash',
             message: hang ? `no outcome within ${timeoutMs} ms` : msg,
           };
           warm = false;

@@ -42,6 +42,10 @@ export const TARGETS: FuzzTarget[] = [
       // a parser that never advances
     }
   }),
+  stub('stub-crash', () => {
+    // a reader that takes the process down (as an out-of-memory abort does)
+    process.kill(process.pid, 'SIGKILL');
+  }),
   stub('stub-huge-alloc', (b) => {
     // a reader that trusts a length field and swallows the allocation failure
     try {
