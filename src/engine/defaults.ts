@@ -1,24 +1,109 @@
 /**
- * Recommended AdaptSettings (see docs/method.md). Full-size generators with CLIP get the spec's
- * proposal (DiFa budget 150 + 150, batch 2); the embedded demo generator gets a small budget that
- * finishes in minutes on CPU backends.
+ * The one place the adaptation's defaults are written: DiFa's optimiser, the loss weights, the
+ * presets (iteration budgets, batch, loss weights, μ_s samples) and the default AdaptSettings
+ * (= the Balanced preset). The studio (src/ui/state/settings.ts) and the CLI (`npm run cli -- adapt
+ * --preset …`) both start from here, so the same preset and seed give the same run. docs/method.md
+ * explains the values.
  */
-import type { AdaptSettings } from './types.ts';
+import type { AdaptSettings, LossWeights } from './types.ts';
 
-export type SettingsProfile = 'clip' | 'embedded-demo';
+/** DiFa's Adam (spec C.6): lr 0.002·0.8 = 0.0016, betas (0, 0.99^0.8 ≈ 0.992); eps is the method option `adamEpsilon` (1e-8). */
+export const DIFA_OPTIMISER: Readonly<{ learningRate: number; betas: readonly [number, number] }> = {
+  learningRate: 0.0016,
+  betas: [0, 0.992],
+};
 
-export function defaultAdaptSettings(profile: SettingsProfile = 'clip'): AdaptSettings {
-  const common = {
-    learningRate: 0.0016,
-    betas: [0, 0.992] as [number, number],
-    lossWeights: { dir: 1, dis: 1, imageStructure: 1, featureStructure: 10 },
+/** L_dir, L_dis, L_I-str, L_F-str weights of the proposed default (spec C.4.4). */
+export const DEFAULT_LOSS_WEIGHTS: Readonly<LossWeights> = { dir: 1, dis: 1, imageStructure: 1, featureStructure: 10 };
+
+/** The training seed when none is given (studio and CLI). */
+export const DEFAULT_SEED = 1;
+
+export type PresetId = 'quick' | 'balanced' | 'strong-style' | 'keep-identity';
+export const PRESET_IDS: readonly PresetId[] = ['quick', 'balanced', 'strong-style', 'keep-identity'];
+export const DEFAULT_PRESET: PresetId = 'balanced';
+
+/** A preset sets every field the studio's preset matching compares, so exactly one preset matches its own output. */
+export interface Preset {
+  id: PresetId;
+  label: string;
+  description: string;
+  apply(s: AdaptSettings): AdaptSettings;
+}
+
+export const PRESETS: readonly Preset[] = [
+  {
+    id: 'quick',
+    label: 'Quick look',
+    description: '20 + 10 iterations, batch 1: a first impression in a few minutes on slow devices.',
+    apply: (s) => ({
+      ...s,
+      iterations: [20, 10],
+      batchSize: 1,
+      lossWeights: { ...DEFAULT_LOSS_WEIGHTS },
+      meanEmbeddingSamples: 16,
+      previewEvery: 5,
+    }),
+  },
+  {
+    id: 'balanced',
+    label: 'Balanced',
+    description: '150 + 150 iterations, batch 2 (DiFa-like budget, the proposed default).',
+    apply: (s) => ({
+      ...s,
+      iterations: [150, 150],
+      batchSize: 2,
+      lossWeights: { ...DEFAULT_LOSS_WEIGHTS },
+      meanEmbeddingSamples: 64,
+      previewEvery: 10,
+    }),
+  },
+  {
+    id: 'strong-style',
+    label: 'Strong style',
+    description: 'Weaker structure terms and more G2 iterations: bolder texture, less identity preservation.',
+    apply: (s) => ({
+      ...s,
+      iterations: [150, 250],
+      batchSize: 2,
+      lossWeights: { dir: 1, dis: 1.5, imageStructure: 0.5, featureStructure: 5 },
+      meanEmbeddingSamples: 64,
+      previewEvery: 10,
+    }),
+  },
+  {
+    id: 'keep-identity',
+    label: 'Keep identity',
+    description: 'Stronger structure terms: the faces keep their layout, the style is applied more lightly.',
+    apply: (s) => ({
+      ...s,
+      iterations: [150, 150],
+      batchSize: 2,
+      lossWeights: { dir: 1, dis: 0.75, imageStructure: 2, featureStructure: 20 },
+      meanEmbeddingSamples: 64,
+      previewEvery: 10,
+    }),
+  },
+];
+
+export function presetById(id: string): Preset | undefined {
+  return PRESETS.find((p) => p.id === id);
+}
+
+/** The settings of a preset (default: Balanced) with DiFa's optimiser, all loaded encoders, ψ = 1 and the default seed. */
+export function defaultAdaptSettings(preset: PresetId = DEFAULT_PRESET): AdaptSettings {
+  const base: AdaptSettings = {
+    iterations: [0, 0],
+    batchSize: 1,
+    learningRate: DIFA_OPTIMISER.learningRate,
+    betas: [DIFA_OPTIMISER.betas[0], DIFA_OPTIMISER.betas[1]],
+    lossWeights: { ...DEFAULT_LOSS_WEIGHTS },
     encoders: [],
-    seed: 0,
+    seed: DEFAULT_SEED,
     truncationPsi: 1,
+    meanEmbeddingSamples: 1,
+    previewEvery: 1,
     options: {},
   };
-  if (profile === 'embedded-demo') {
-    return { ...common, iterations: [30, 20], batchSize: 1, meanEmbeddingSamples: 16, previewEvery: 5 };
-  }
-  return { ...common, iterations: [150, 150], batchSize: 2, meanEmbeddingSamples: 64, previewEvery: 10 };
+  return presetById(preset)!.apply(base);
 }

@@ -1,17 +1,24 @@
 /** Engine errors (with resume after a lost GPU device) and informational notices. */
+import type { ErrorKind } from '../../core/errors.ts';
 import { useController, useStudio } from '../context.ts';
 
-const TITLES: Record<string, string> = {
+/** The title the studio shows for each error kind (src/core/errors.ts): the one place they are written; a new kind fails to compile here until it has one. */
+const ERROR_TITLES: Readonly<Record<ErrorKind, string>> = {
   'no-webgpu': 'WebGPU is not available',
   'device-lost': 'The GPU device was lost',
-  'out-of-memory': 'Out of GPU memory',
+  'out-of-memory': 'Out of memory',
   'bad-reference': 'Reference problem',
   'incompatible-file': 'Incompatible file',
   'corrupt-file': 'Corrupt file',
+  'bad-settings': 'Settings problem',
   'not-ready': 'Not ready',
   cancelled: 'Cancelled',
   internal: 'Something went wrong',
 };
+
+function errorTitle(kind: string): string {
+  return (ERROR_TITLES as Record<string, string>)[kind] ?? 'Error';
+}
 
 export function Notices() {
   const c = useController();
@@ -23,7 +30,7 @@ export function Notices() {
     <div className="notices" aria-live="polite">
       {error && (
         <div className="banner error-banner" role="alert" data-testid="engine-error" data-code={error.code}>
-          <strong>{TITLES[error.code] ?? 'Error'}.</strong> {error.message}
+          <strong>{errorTitle(error.code)}.</strong> {error.message}
           {deviceLost && (
             <span>
               {' '}

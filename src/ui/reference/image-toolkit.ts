@@ -2,6 +2,7 @@
  * The reference-image pipeline behind an interface: the browser implementation (browser-images.ts)
  * decodes with createImageBitmap and crops on an OffscreenCanvas; tests supply their own.
  */
+import { AppError } from '../../core/errors.ts';
 import type { RgbaImage } from '../../engine/types.ts';
 import type { CropRect } from './crop.ts';
 
@@ -18,15 +19,15 @@ export interface DecodedImage {
   bitmap: unknown;
 }
 
-export type ReferenceImageErrorKind = 'not-image' | 'broken' | 'too-large' | 'empty';
+/** Why a reference image was refused (the AppError kind is always 'bad-reference'). */
+export type ReferenceImageProblem = 'not-image' | 'broken' | 'too-large' | 'empty';
 
-export class ReferenceImageError extends Error {
+export class ReferenceImageError extends AppError {
   constructor(
-    readonly kind: ReferenceImageErrorKind,
+    readonly reason: ReferenceImageProblem,
     message: string,
   ) {
-    super(message);
-    this.name = 'ReferenceImageError';
+    super('bad-reference', message);
   }
 }
 

@@ -1,96 +1,17 @@
 /**
- * Adaptation settings as the studio edits them: defaults (spec Part C.4.4/C.6 proposals), presets with
- * known-good iteration counts, and validation that turns user input into a well-formed AdaptSettings.
+ * Adaptation settings as the studio edits them: the defaults and presets (written once, in
+ * src/engine/defaults.ts, shared with the CLI), and validation that turns user input into a
+ * well-formed AdaptSettings (out-of-range values throw SettingsError, kind 'bad-settings').
  */
+import { SettingsError } from '../../core/errors.ts';
+import { defaultAdaptSettings, PRESETS } from '../../engine/defaults.ts';
 import type { AdaptSettings, LossWeights } from '../../engine/types.ts';
 
-export const DEFAULT_LOSS_WEIGHTS: LossWeights = { dir: 1, dis: 1, imageStructure: 1, featureStructure: 10 };
+export { PRESETS, SettingsError };
 
-/** DiFa optimiser settings (lr 0.002·0.8, betas (0, 0.99^0.8)), batch 2, 150 + 150 iterations. */
+/** The Balanced preset: DiFa optimiser settings (lr 0.002·0.8, betas (0, 0.99^0.8)), batch 2, 150 + 150 iterations. */
 export function defaultSettings(): AdaptSettings {
-  return {
-    iterations: [150, 150],
-    batchSize: 2,
-    learningRate: 0.0016,
-    betas: [0, 0.992],
-    lossWeights: { ...DEFAULT_LOSS_WEIGHTS },
-    encoders: [],
-    seed: 1,
-    truncationPsi: 1,
-    meanEmbeddingSamples: 64,
-    previewEvery: 10,
-    options: {},
-  };
-}
-
-/** A preset sets every field presetMatching compares, so exactly one preset matches its own output. */
-export interface Preset {
-  id: string;
-  label: string;
-  description: string;
-  apply(s: AdaptSettings): AdaptSettings;
-}
-
-export const PRESETS: Preset[] = [
-  {
-    id: 'quick',
-    label: 'Quick look',
-    description: '20 + 10 iterations, batch 1: a first impression in a few minutes on slow devices.',
-    apply: (s) => ({
-      ...s,
-      iterations: [20, 10],
-      batchSize: 1,
-      lossWeights: { ...DEFAULT_LOSS_WEIGHTS },
-      meanEmbeddingSamples: 16,
-      previewEvery: 5,
-    }),
-  },
-  {
-    id: 'balanced',
-    label: 'Balanced',
-    description: '150 + 150 iterations, batch 2 (DiFa-like budget, the proposed default).',
-    apply: (s) => ({
-      ...s,
-      iterations: [150, 150],
-      batchSize: 2,
-      lossWeights: { ...DEFAULT_LOSS_WEIGHTS },
-      meanEmbeddingSamples: 64,
-      previewEvery: 10,
-    }),
-  },
-  {
-    id: 'strong-style',
-    label: 'Strong style',
-    description: 'Weaker structure terms and more G2 iterations: bolder texture, less identity preservation.',
-    apply: (s) => ({
-      ...s,
-      iterations: [150, 250],
-      batchSize: 2,
-      lossWeights: { dir: 1, dis: 1.5, imageStructure: 0.5, featureStructure: 5 },
-      meanEmbeddingSamples: 64,
-      previewEvery: 10,
-    }),
-  },
-  {
-    id: 'keep-identity',
-    label: 'Keep identity',
-    description: 'Stronger structure terms: the faces keep their layout, the style is applied more lightly.',
-    apply: (s) => ({
-      ...s,
-      iterations: [150, 150],
-      batchSize: 2,
-      lossWeights: { dir: 1, dis: 0.75, imageStructure: 2, featureStructure: 20 },
-      meanEmbeddingSamples: 64,
-      previewEvery: 10,
-    }),
-  },
-];
-
-export class SettingsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SettingsError';
-  }
+  return defaultAdaptSettings();
 }
 
 function intIn(name: string, v: number, lo: number, hi: number): number {
