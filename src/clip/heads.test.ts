@@ -248,10 +248,12 @@ describe('CLIP head counts', () => {
     expect(d.architecture.headsFrom.vision.note).toMatch(/width 96 \/\/ 64/);
     const one = await loadClipModel(new MemoryByteSource(plain, 'w96.pt'));
     expect(one.vision.config.heads).toBe(1);
+    expect(one.architecture.headsFrom.vision.from).toBe('openai-rule');
 
     const traced = syntheticPt(v, 3);
     const three = await loadClipModel(new MemoryByteSource(traced, 'w96-traced.pt'));
     expect(three.vision.config.heads).toBe(3);
+    expect(three.architecture.headsFrom.vision).toMatchObject({ from: 'file', note: '3 heads (recorded in the traced .pt)' });
     // The head count changes the function: 1 and 3 heads give different embeddings of the same weights.
     const e1 = await embeds(one, 16);
     const e3 = await embeds(three, 16);

@@ -549,6 +549,8 @@ async function buildText(r: WeightReader, c: ClipTextConfig, hasProj: boolean): 
 
 export interface LoadedClip {
   format: ClipFileFormat;
+  /** Shapes, head counts and where each head count came from (`headsFrom`), for the model summary. */
+  architecture: ClipArchitecture;
   vision: ClipVisionTransformer;
   /** Loaded only with `text: true` and when the file has a text tower. */
   text: ClipTextTransformer | null;
@@ -575,6 +577,7 @@ export async function loadClipModel(source: ByteSource, opts: ClipLoadOptions = 
   }
   return {
     format: t.format,
+    architecture: arch,
     vision,
     text,
     dispose() {
