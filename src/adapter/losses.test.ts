@@ -10,7 +10,15 @@ import {
   lossRemd,
   meanDirection,
   referenceDirection,
+  bilinearSampleMatrix,
+  colourTokens,
+  euclideanCost,
+  gridPoints,
+  hypercolumnTokens,
+  sampleAt,
+  samplePoints,
 } from './losses.ts';
+import { Random } from '../core/random.ts';
 
 beforeAll(async () => {
   await initNodeBackend('wasm');
@@ -108,5 +116,92 @@ describe('3D-Adapter losses (hand-computed values)', () => {
     expect(val(lossImageStructureFeatureSelfSim(adapted, source, 2))).toBeCloseTo(0.5, 6);
     // pooling 2×2 → one position each, self-similarity [[1]] for both → 0
     expect(val(lossImageStructureFeatureSelfSim(adapted, source, 1))).toBeCloseTo(0, 6);
+  });
+});
+
+describe('hypercolumn L_dis (STROTSS-like)', () => {
+  it('samples distinct grid cells, seeded, at cell centres', () => {
+    const a = samplePoints(new Random(5), 8, 20);
+    const b = samplePoints(new Random(5), 8, 20);
+    const c = samplePoints(new Random(6), 8, 20);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(Array.from(a)).not.toEqual(Array.from(c));
+    const cells = new Set<number>();
+    for (let k = 0; k < 20; k++) {
+      const x = a[2 * k] * 8 - 0.5;
+      const y = a[2 * k + 1] * 8 - 0.5;
+      expect(Number.isInteger(Math.round(x * 1e6) / 1e6)).toBe(true);
+      expect(x).toBeGreaterThanOrEqual(0);
+      expect(y).toBeLessThan(8);
+      cells.add(Math.round(y) * 8 + Math.round(x));
+    }
+    expect(cells.size).toBe(20);
+    // asking for more points than cells gives every cell once
+    expect(samplePoints(new Random(1), 3, 50).length).toBe(18);
+    expect(Array.from(gridPoints(2))).toEqual([0.25, 0.25, 0.75, 0.25, 0.25, 0.75, 0.75, 0.75]);
+  });
+
+  it('bilinear sampling: exact at pixel centres, interpolates between them, clamps at the edges', () => {
+    // 2×2 map with values 0,1 / 2,3 (one channel); at its own pixel centres sampling returns them.
+    const map = tf.tensor4d([0, 1, 2, 3], [1, 2, 2, 1]);
+    expect(Array.from(sampleAt(map, gridPoints(2)).dataSync())).toEqual([0, 1, 2, 3].map((v) => expect.closeTo(v, 6)));
+    // the image centre is the mean of the four; the top-left corner clamps to pixel 0
+    expect(Array.from(sampleAt(map, new Float32Array([0.5, 0.5, 0, 0])).dataSync())).toEqual([expect.closeTo(1.5, 6), expect.closeTo(0, 6)]);
+    // every row of the weight matrix sums to 1
+    const m = bilinearSampleMatrix(samplePoints(new Random(2), 7, 10), 5, 3);
+    for (let r = 0; r < 10; r++) expect(m.slice(r * 15, (r + 1) * 15).reduce((x, y) => x + y, 0)).toBeCloseTo(1, 6);
+  });
+
+  it('the cosine of two hypercolumns is the mean of the per-block cosines', () => {
+    // Two blocks of very different channel counts and magnitudes, one point (1×1 maps).
+    const a1 = tf.tensor4d([3, 0], [1, 1, 1, 2]);
+    const b1 = tf.tensor4d([1, 1], [1, 1, 1, 2]); // cos 1/√2 with a1
+    const a2 = tf.tensor4d([100, 0, 0, 0], [1, 1, 1, 4]);
+    const b2 = tf.tensor4d([0, 0.1, 0, 0], [1, 1, 1, 4]); // cos 0 with a2
+    const p = new Float32Array([0.5, 0.5]);
+    const ha = hypercolumnTokens([a1, a2], p);
+    const hb = hypercolumnTokens([b1, b2], p);
+    expect(ha.shape).toEqual([1, 1, 6]);
+    const cos = tf.sum(tf.mul(ha, hb)).dataSync()[0];
+    expect(cos).toBeCloseTo((Math.SQRT1_2 + 0) / 2, 6);
+    // unit length overall
+    expect(tf.sum(tf.square(ha)).dataSync()[0]).toBeCloseTo(1, 6);
+  });
+
+  it('Euclidean cost and the colour REMD', () => {
+    const a = tf.tensor3d([[[0, 0, 0], [1, 1, 1]]]);
+    const r = tf.tensor2d([[0, 0, 0], [3, 4, 0]]);
+    expect(Array.from(euclideanCost(a, r).dataSync())).toEqual([0, 5, Math.sqrt(3), Math.sqrt(4 + 9 + 1)].map((v) => expect.closeTo(v, 3)));
+    // identical colour sets: ~0 (the eps guard); a constant shift of 0.5 in one channel: 0.5
+    const cols = tf.tensor3d([[[0.1, 0.2, 0.3], [0.9, -0.4, 0.0]]]);
+    expect(val(lossRemd(cols, tf.reshape(cols, [2, 3]), 'euclidean'))).toBeLessThan(1e-3);
+    const shifted = tf.add(tf.reshape(cols, [2, 3]), tf.tensor1d([0.5, 0, 0]));
+    expect(val(lossRemd(cols, shifted, 'euclidean'))).toBeCloseTo(0.5, 3);
+    // the gradient pulls the colours toward the reference's (finite even where they coincide)
+    const g = tf.grad((x: tf.Tensor) => lossRemd(x as tf.Tensor3D, shifted, 'euclidean'))(cols);
+    const gv = Array.from(g.dataSync());
+    expect(gv.every(Number.isFinite)).toBe(true);
+    expect(gv[0]).toBeLessThan(0);
+    expect(gv[3]).toBeLessThan(0);
+  });
+
+  it('colour tokens area-down-sample the image to the grid, then sample it', () => {
+    // 4×4 image, left half −1, right half +1 (all channels); on a 2×2 grid the cells are −1, +1, −1, +1.
+    const img = tf.tensor4d(Array.from({ length: 48 }, (_, i) => (Math.floor(i / 3) % 4 < 2 ? -1 : 1)), [1, 4, 4, 3]);
+    const t = colourTokens(img, gridPoints(2), 2);
+    expect(t.shape).toEqual([1, 4, 3]);
+    expect(Array.from(t.dataSync())).toEqual([-1, -1, -1, 1, 1, 1, -1, -1, -1, 1, 1, 1].map((v) => expect.closeTo(v, 6)));
+  });
+
+  it('sampled hypercolumns are differentiable w.r.t. every map', () => {
+    const p = samplePoints(new Random(3), 4, 6);
+    const ref = tf.randomNormal([10, 5], 0, 1, 'float32', 1) as tf.Tensor2D;
+    const maps = [tf.randomNormal([2, 8, 8, 2], 0, 1, 'float32', 2), tf.randomNormal([2, 2, 2, 3], 0, 1, 'float32', 3)] as tf.Tensor4D[];
+    const grads = tf.grads((m1: tf.Tensor, m2: tf.Tensor) => lossRemd(hypercolumnTokens([m1 as tf.Tensor4D, m2 as tf.Tensor4D], p), ref))(maps);
+    for (const g of grads) {
+      const v = Array.from(g.dataSync());
+      expect(v.every(Number.isFinite)).toBe(true);
+      expect(v.some((x) => x !== 0)).toBe(true);
+    }
   });
 });

@@ -71,14 +71,32 @@ export function cosineCost(a: tf.Tensor3D, r: tf.Tensor2D): tf.Tensor3D {
 }
 
 /**
+ * Euclidean cost matrix C_ij = ‖a_i − r_j‖₂: `a` [N, n, d], `r` [m, d] → [N, n, m]. Computed as
+ * sqrt(max(|a|² + |r|² − 2a·r, eps²)) so the gradient stays finite where two tokens coincide.
+ */
+export function euclideanCost(a: tf.Tensor3D, r: tf.Tensor2D, eps = 1e-4): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [N, n, d] = a.shape;
+    const a2 = tf.reshape(a, [N * n, d]);
+    const aa = tf.sum(tf.square(a2), 1, true); // [N·n, 1]
+    const rr = tf.reshape(tf.sum(tf.square(r), 1), [1, -1]); // [1, m]
+    const d2 = tf.sub(tf.add(aa, rr), tf.mul(2, tf.matMul(a2, r, false, true)));
+    return tf.reshape(tf.sqrt(tf.maximum(d2, eps * eps)), [N, n, r.shape[0]]) as tf.Tensor3D;
+  });
+}
+
+export type RemdMetric = 'cosine' | 'euclidean';
+
+/**
  * L_dis (TDL): relaxed Earth Mover's Distance (Kolkin et al.) between the adapted tokens of each
  * sample and the reference tokens: max(mean_i min_j C_ij, mean_j min_i C_ij), averaged over the
- * batch. `adapted` [N, n, d]; `reference` [m, d] or [1, m, d].
+ * batch. `adapted` [N, n, d]; `reference` [m, d] or [1, m, d]. `metric` 'cosine' (feature tokens,
+ * C = 1 − cos) or 'euclidean' (STROTSS's colour term, C = ‖a − r‖₂).
  */
-export function lossRemd(adapted: tf.Tensor3D, reference: tf.Tensor): tf.Scalar {
+export function lossRemd(adapted: tf.Tensor3D, reference: tf.Tensor, metric: RemdMetric = 'cosine'): tf.Scalar {
   return tf.tidy(() => {
     const ref = tf.reshape(reference, [-1, adapted.shape[2]]) as tf.Tensor2D;
-    const cost = cosineCost(adapted, ref);
+    const cost = metric === 'cosine' ? cosineCost(adapted, ref) : euclideanCost(adapted, ref);
     const rowTerm = tf.mean(tf.min(cost, 2), 1); // each adapted token → nearest reference token
     const colTerm = tf.mean(tf.min(cost, 1), 1); // each reference token → nearest adapted token
     return tf.mean(tf.maximum(rowTerm, colTerm)) as tf.Scalar;
@@ -147,4 +165,101 @@ export function lossImageStructureFeatureSelfSim(adaptedFeatures: tf.Tensor4D, s
     const diff = tf.sub(selfSimilarity(toTokens(adaptedFeatures)), selfSimilarity(toTokens(sourceFeatures)));
     return tf.mean(tf.abs(diff)) as tf.Scalar;
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hypercolumns (STROTSS, Kolkin et al. 2019): L_dis on features of several encoder blocks at
+// sampled image positions, plus the pixel colour there, instead of one block's token grid.
+
+/**
+ * `n` distinct cells of a `side`×`side` grid drawn without replacement (all cells when n ≥ side²),
+ * as points (x, y) in [0, 1]² at the cell centres: `[n·2]`, x first.
+ */
+export function samplePoints(rng: { next(): number }, side: number, n: number): Float32Array {
+  const cells = side * side;
+  const take = Math.min(n, cells);
+  const order = Int32Array.from({ length: cells }, (_, i) => i);
+  // Partial Fisher–Yates: the first `take` entries become a uniform sample without replacement.
+  for (let i = 0; i < take; i++) {
+    const j = i + Math.floor(rng.next() * (cells - i));
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  const out = new Float32Array(take * 2);
+  for (let k = 0; k < take; k++) {
+    out[2 * k] = ((order[k] % side) + 0.5) / side;
+    out[2 * k + 1] = (Math.floor(order[k] / side) + 0.5) / side;
+  }
+  return out;
+}
+
+/** Every cell centre of a `side`×`side` grid (row-major), as points `[side²·2]`. */
+export function gridPoints(side: number): Float32Array {
+  const out = new Float32Array(side * side * 2);
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      out[2 * (y * side + x)] = (x + 0.5) / side;
+      out[2 * (y * side + x) + 1] = (y + 0.5) / side;
+    }
+  }
+  return out;
+}
+
+/**
+ * Row-major `[P, h·w]` matrix of bilinear interpolation weights of an `h`×`w` map at the points
+ * (x, y in [0, 1]², pixel centres at (i + 0.5)/size, edges clamped — `align_corners=False`).
+ */
+export function bilinearSampleMatrix(points: Float32Array, h: number, w: number): Float32Array {
+  const p = points.length / 2;
+  const m = new Float32Array(p * h * w);
+  const axis = (u: number, size: number): [number, number, number] => {
+    const s = Math.min(Math.max(u * size - 0.5, 0), size - 1);
+    const i0 = Math.floor(s);
+    const i1 = Math.min(i0 + 1, size - 1);
+    return [i0, i1, s - i0];
+  };
+  for (let k = 0; k < p; k++) {
+    const [x0, x1, fx] = axis(points[2 * k], w);
+    const [y0, y1, fy] = axis(points[2 * k + 1], h);
+    const row = k * h * w;
+    m[row + y0 * w + x0] += (1 - fy) * (1 - fx);
+    m[row + y0 * w + x1] += (1 - fy) * fx;
+    m[row + y1 * w + x0] += fy * (1 - fx);
+    m[row + y1 * w + x1] += fy * fx;
+  }
+  return m;
+}
+
+/** Bilinear samples of an NHWC map at the points: `[N, h, w, c]` → `[N, P, c]` (a matMul: differentiable everywhere). */
+export function sampleAt(map: tf.Tensor4D, points: Float32Array): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [n, h, w, c] = map.shape;
+    const p = points.length / 2;
+    const s = tf.tensor2d(bilinearSampleMatrix(points, h, w), [p, h * w]);
+    // [N, h·w, c] → [h·w, N·c] so one matMul serves the whole batch.
+    const flat = tf.reshape(tf.transpose(tf.reshape(map, [n, h * w, c]), [1, 0, 2]), [h * w, n * c]);
+    return tf.transpose(tf.reshape(tf.matMul(s, flat), [p, n, c]), [1, 0, 2]) as tf.Tensor3D;
+  });
+}
+
+/**
+ * Hypercolumn tokens: each map sampled at the points and L2-normalised per map, scaled by 1/√K and
+ * concatenated — so the cosine of two hypercolumns is the mean of the K per-block cosines and no
+ * block dominates by its channel count or magnitude. `maps` K × `[N, h_k, w_k, c_k]` → `[N, P, Σc_k]`.
+ */
+export function hypercolumnTokens(maps: readonly tf.Tensor4D[], points: Float32Array): tf.Tensor3D {
+  return tf.tidy(() => {
+    const scale = 1 / Math.sqrt(maps.length);
+    const parts = maps.map((m) => tf.mul(l2Normalize(sampleAt(m, points)), scale));
+    return (parts.length === 1 ? parts[0] : tf.concat(parts, 2)) as tf.Tensor3D;
+  });
+}
+
+/**
+ * Colour tokens: the RGB of NHWC images in [−1, 1], area-down-sampled to at most `size`² (colour at
+ * the scale of the hypercolumn grid, not single noisy pixels), sampled at the points → `[N, P, 3]`.
+ */
+export function colourTokens(images: tf.Tensor4D, points: Float32Array, size: number): tf.Tensor3D {
+  return tf.tidy(() => sampleAt(areaDownsample(images, size), points));
 }

@@ -21,4 +21,19 @@ describe('method options', () => {
     expect(() => parseMethodOptions({ tokenBlock: 1.5 })).toThrow(/whole number/);
     expect(() => parseMethodOptions({ yawStd: -1 })).toThrow(/\[0, 3\]/);
   });
+
+  it('parses list options (comma-separated whole numbers; empty = encoder default) and refuses bad ones', () => {
+    expect(parseMethodOptions({ hypercolumnBlocks: '2, 5,9,12' }).hypercolumnBlocks).toEqual([2, 5, 9, 12]);
+    expect(parseMethodOptions({ hypercolumnBlocks: '' }).hypercolumnBlocks).toEqual([]);
+    expect(parseMethodOptions({ hypercolumnBlocks: 7 }).hypercolumnBlocks).toEqual([7]);
+    expect(() => parseMethodOptions({ hypercolumnBlocks: '2,,5' })).toThrow(MethodOptionError);
+    expect(() => parseMethodOptions({ hypercolumnBlocks: '2,x' })).toThrow(/comma-separated whole numbers/);
+    expect(() => parseMethodOptions({ hypercolumnBlocks: '1.5' })).toThrow(MethodOptionError);
+    expect(() => parseMethodOptions({ hypercolumnBlocks: '64' })).toThrow(/\[0, 63\]/);
+    expect(() => parseMethodOptions({ hypercolumnBlocks: true })).toThrow(MethodOptionError);
+    const o = parseMethodOptions({ disTokens: 'hypercolumn', disColourWeight: '2', triDLrScale: 10 });
+    expect(o).toMatchObject({ disTokens: 'hypercolumn', disColourWeight: 2, triDLrScale: 10 });
+    expect(() => parseMethodOptions({ disTokens: 'pixels' })).toThrow(/block, hypercolumn/);
+    expect(() => parseMethodOptions({ triDLrScale: 0 })).toThrow(MethodOptionError);
+  });
 });

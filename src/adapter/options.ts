@@ -9,6 +9,9 @@ import { SettingsError } from '../core/errors.ts';
 export type Step1Output = 'sr' | 'raw-upsampled';
 export type Step2Trainable = 'g2' | 'g2+tri-d';
 export type RenderDraws = 'shared-random' | 'deterministic';
+/** What L_dis compares: one block's token grid (DiFa / DoRM), or STROTSS-like hypercolumns at sampled points. */
+export type DisTokens = 'block' | 'hypercolumn';
+export const DIS_TOKENS: readonly DisTokens[] = ['block', 'hypercolumn'];
 
 export interface MethodOptions {
   /** What the losses see in step 1: the SR output through the frozen G2, or the raw render upsampled. */
@@ -28,6 +31,26 @@ export interface MethodOptions {
   directionFloor: number;
   /** Transformer block whose tokens feed L_dis and L_F-str; −1 = the encoder's default. */
   tokenBlock: number;
+  /**
+   * L_dis tokens: 'block' = the `tokenBlock` grid; 'hypercolumn' = the maps of `hypercolumnBlocks`
+   * sampled at `disPoints` seeded points of a `disGrid`² grid (each block L2-normalised, concatenated).
+   */
+  disTokens: DisTokens;
+  /** Blocks of the hypercolumn, early → late; empty = the encoder's default (MobileNetV2 2,5,9,12; CLIP 0,3,6,9). */
+  hypercolumnBlocks: readonly number[];
+  /** Points per image the hypercolumn L_dis samples each iteration (the reference uses every grid cell). */
+  disPoints: number;
+  /** Side of the grid the points are cell centres of. */
+  disGrid: number;
+  /**
+   * Weight of STROTSS's colour term inside L_dis: REMD (Euclidean cost) between the RGB of the
+   * adapted image and of the reference at the same points (area-down-sampled to the grid); 0 = off.
+   * Applies to 'hypercolumn' (the points) and 'block' (the token grid's cells) alike.
+   */
+  disColourWeight: number;
+  /** Learning-rate multipliers of step 1 (Tri-D) and step 2 (G2) over the settings' learning rate. */
+  triDLrScale: number;
+  g2LrScale: number;
   /** Training-camera spread around frontal (radians): h ~ π/2 + N(0, yawStd), v ~ π/2 + N(0, pitchStd). */
   yawStd: number;
   pitchStd: number;
@@ -53,6 +76,13 @@ export const DEFAULT_METHOD_OPTIONS: Readonly<MethodOptions> = {
   featureStructure: 'selfsim-mse',
   directionFloor: 0,
   tokenBlock: -1,
+  disTokens: 'block',
+  hypercolumnBlocks: [],
+  disPoints: 1024,
+  disGrid: 56,
+  disColourWeight: 0,
+  triDLrScale: 1,
+  g2LrScale: 1,
   yawStd: 0.3,
   pitchStd: 0.155,
   renderDraws: 'shared-random',
@@ -66,7 +96,8 @@ export const DEFAULT_METHOD_OPTIONS: Readonly<MethodOptions> = {
 
 export interface OptionDescription {
   name: keyof MethodOptions;
-  kind: 'enum' | 'number';
+  /** 'list': comma-separated whole numbers in [min, max] (empty = default). */
+  kind: 'enum' | 'number' | 'list';
   values?: readonly string[];
   min?: number;
   max?: number;
@@ -84,6 +115,13 @@ export const METHOD_OPTION_DESCRIPTIONS: readonly OptionDescription[] = [
   { name: 'featureStructure', kind: 'enum', values: FEATURE_STRUCTURE_MODES, help: 'L_F-str distance between self-similarity matrices' },
   { name: 'directionFloor', kind: 'number', min: 0, max: 1, help: 'L_dir: 0 = plain cosine (DiFa/DoRM, zero first direction nudged by 1e-6); > 0 = directions shorter than this are not normalised' },
   { name: 'tokenBlock', kind: 'number', min: -1, max: 63, integer: true, help: 'encoder block for tokens (−1 = encoder default)' },
+  { name: 'disTokens', kind: 'enum', values: DIS_TOKENS, help: "L_dis tokens: one block's grid, or hypercolumns of several blocks at sampled points (STROTSS)" },
+  { name: 'hypercolumnBlocks', kind: 'list', min: 0, max: 63, help: 'hypercolumn blocks, e.g. 2,5,9,12 (empty = encoder default)' },
+  { name: 'disPoints', kind: 'number', min: 16, max: 8192, integer: true, help: 'hypercolumn points sampled per image and iteration' },
+  { name: 'disGrid', kind: 'number', min: 4, max: 224, integer: true, help: 'side of the grid the hypercolumn points are drawn from' },
+  { name: 'disColourWeight', kind: 'number', min: 0, max: 100, help: 'weight of the colour REMD (RGB at the same points, Euclidean) inside L_dis; 0 = off' },
+  { name: 'triDLrScale', kind: 'number', min: 0.01, max: 1000, help: 'step 1 (Tri-D) learning rate = settings lr × this' },
+  { name: 'g2LrScale', kind: 'number', min: 0.01, max: 1000, help: 'step 2 (G2) learning rate = settings lr × this' },
   { name: 'yawStd', kind: 'number', min: 0, max: 3, help: 'training camera yaw spread (radians)' },
   { name: 'pitchStd', kind: 'number', min: 0, max: 1.5, help: 'training camera pitch spread (radians)' },
   { name: 'renderDraws', kind: 'enum', values: ['shared-random', 'deterministic'], help: 'renderer sample placement during training' },
@@ -108,7 +146,14 @@ export function parseMethodOptions(raw: Record<string, string | number | boolean
   for (const [key, value] of Object.entries(raw)) {
     const d = byName.get(key);
     if (!d) throw new MethodOptionError(`unknown method option '${key}' (known: ${[...byName.keys()].join(', ')})`);
-    if (d.kind === 'enum') {
+    if (d.kind === 'list') {
+      const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : null;
+      const xs = text === null ? [NaN] : text === '' ? [] : text.split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
+      if (xs.some((n) => !Number.isInteger(n) || n < d.min! || n > d.max!)) {
+        throw new MethodOptionError(`option ${key} must be comma-separated whole numbers in [${d.min}, ${d.max}] (got ${String(value)})`);
+      }
+      (out as unknown as Record<string, unknown>)[key] = xs;
+    } else if (d.kind === 'enum') {
       if (typeof value !== 'string' || !d.values!.includes(value)) {
         throw new MethodOptionError(`option ${key} must be one of ${d.values!.join(', ')} (got ${String(value)})`);
       }

@@ -9,10 +9,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Random } from '../core/random.ts';
+import { SettingsError } from '../core/errors.ts';
 import { DATASET_FOCAL, FRONTAL_ANGLE, cameraVector, focalToIntrinsics, frontalCamera, lookAtPose } from '../eg3d/camera.ts';
 import type { EG3DConfig } from '../eg3d/config.ts';
 import type { WeightMap } from '../eg3d/weights.ts';
 import type { FeatureEncoder } from '../clip/encoder.ts';
+import { clipReferencePixels } from '../clip/preprocess.ts';
+import type { RgbaImage } from '../core/image.ts';
 import { NamedAdam, type AdamState } from '../nn/adam.ts';
 import { isTrainableKey } from './export.ts';
 import {
@@ -22,6 +25,11 @@ import {
   lossImageStructureFeatureSelfSim,
   lossImageStructureLowres,
   lossRemd,
+  colourTokens,
+  gridPoints,
+  hypercolumnTokens,
+  referenceDirection,
+  samplePoints,
 } from './losses.ts';
 import type { MethodOptions } from './options.ts';
 
@@ -74,6 +82,48 @@ export interface TrainerEncoder {
   refTokens: tf.Tensor;
   /** Δ_ref = normalize(E(I_ref) − μ_s), [D]. */
   refDirection: tf.Tensor1D;
+  /** Blocks of the hypercolumn L_dis (empty with `disTokens` 'block'). */
+  mapBlocks?: readonly number[];
+  /** Reference hypercolumns at every cell of the `disGrid`² grid, [G², d] (needed with 'hypercolumn'). */
+  refHypercolumn?: tf.Tensor2D | null;
+  /** Reference RGB in [−1, 1] at every cell of the `disGrid`² grid, [G², 3] (needed with `disColourWeight` > 0). */
+  refColours?: tf.Tensor2D | null;
+}
+
+/** Side of the reference image the colour targets are taken from (the encoders' usual input size). */
+const REFERENCE_COLOUR_SIZE = 224;
+
+/**
+ * Everything the trainer needs of one encoder for a reference: its tokens, Δ_ref from μ_s, and (as
+ * the method options ask) the reference hypercolumns and colours on the `disGrid`² grid. The caller
+ * owns the tensors (`disposeTrainerEncoder`).
+ */
+export function prepareTrainerEncoder(encoder: FeatureEncoder, reference: RgbaImage, meanEmbedding: Float32Array, options: MethodOptions): TrainerEncoder {
+  const tokenBlock = options.tokenBlock < 0 ? encoder.defaultTokenBlock : options.tokenBlock;
+  const hyper = options.disTokens === 'hypercolumn';
+  const mapBlocks = hyper ? (options.hypercolumnBlocks.length ? options.hypercolumnBlocks : encoder.defaultMapBlocks) : [];
+  for (const b of mapBlocks) {
+    if (b >= encoder.numBlocks) throw new SettingsError(`hypercolumn block ${b} does not exist in ${encoder.name} (0..${encoder.numBlocks - 1})`);
+  }
+  const ref = encoder.encodeReference(reference, tokenBlock, mapBlocks);
+  const grid = gridPoints(options.disGrid);
+  const refDirection = tf.tidy(() => referenceDirection(ref.embedding, tf.tensor1d(meanEmbedding)));
+  const refHypercolumn = hyper ? tf.tidy(() => tf.reshape(hypercolumnTokens(ref.maps, grid), [options.disGrid ** 2, -1]) as tf.Tensor2D) : null;
+  const refColours =
+    options.disColourWeight > 0
+      ? tf.tidy(() => {
+          const s = REFERENCE_COLOUR_SIZE;
+          const img = tf.sub(tf.mul(tf.tensor4d(clipReferencePixels(reference, s, [0, 0, 0], [1, 1, 1]), [1, s, s, 3]), 2), 1) as tf.Tensor4D;
+          return tf.reshape(colourTokens(img, grid, options.disGrid), [-1, 3]) as tf.Tensor2D;
+        })
+      : null;
+  tf.dispose([ref.embedding, ...ref.maps]);
+  return { encoder, tokenBlock, refTokens: ref.tokens, refDirection, mapBlocks, refHypercolumn, refColours };
+}
+
+/** Frees the reference tensors of `prepareTrainerEncoder` (not the encoder). */
+export function disposeTrainerEncoder(e: TrainerEncoder): void {
+  tf.dispose([e.refTokens, e.refDirection, ...(e.refHypercolumn ? [e.refHypercolumn] : []), ...(e.refColours ? [e.refColours] : [])]);
 }
 
 export type TrainPhase = 'tri-d' | 'g2';
@@ -198,8 +248,9 @@ export class AdapterTrainer {
     if (this.adam && this.adamPhase === phase) return this.adam;
     this.adam?.dispose();
     const params = new Map(this.trainableKeys(phase).map((k) => [k, this.variables.get(k)!]));
+    const scale = phase === 'tri-d' ? this.config.options.triDLrScale : this.config.options.g2LrScale;
     this.adam = new NamedAdam(
-      { learningRate: this.config.learningRate, beta1: this.config.betas[0], beta2: this.config.betas[1], epsilon: this.config.options.adamEpsilon },
+      { learningRate: this.config.learningRate * scale, beta1: this.config.betas[0], beta2: this.config.betas[1], epsilon: this.config.options.adamEpsilon },
       params,
     );
     this.adamPhase = phase;
@@ -225,6 +276,13 @@ export class AdapterTrainer {
     const trainVars = trainKeys.map((k) => this.variables.get(k)!);
     const renderWithGrad = phase === 'tri-d' || opts.step2Trainable === 'g2+tri-d';
     const kept: { components: tf.Tensor1D | null } = { components: null };
+    // Hypercolumn / colour points of this iteration (a stream of their own: the batch draws are unchanged).
+    const needPoints = w.dis !== 0 && (opts.disTokens === 'hypercolumn' || opts.disColourWeight > 0);
+    const points = needPoints ? samplePoints(new Random(iterationSeed(this.config.seed, globalIteration, 1)), opts.disGrid, opts.disPoints) : null;
+    for (const e of this.encoders) {
+      if (opts.disTokens === 'hypercolumn' && w.dis !== 0 && !e.refHypercolumn) throw new Error(`${e.encoder.name}: hypercolumn L_dis needs the reference hypercolumns (prepareTrainerEncoder)`);
+      if (opts.disColourWeight > 0 && w.dis !== 0 && !e.refColours) throw new Error(`${e.encoder.name}: the colour term needs the reference colours (prepareTrainerEncoder)`);
+    }
 
     const grads = tf.tidy(() => {
       const src = this.source;
@@ -256,7 +314,7 @@ export class AdapterTrainer {
         let dis: tf.Scalar = zero;
         let fstr: tf.Scalar = zero;
         this.encoders.forEach((e, i) => {
-          const ad = e.encoder.encodeImages(adImage, e.tokenBlock);
+          const ad = e.encoder.encodeImages(adImage, e.tokenBlock, w.dis && opts.disTokens === 'hypercolumn' ? (e.mapBlocks ?? []) : []);
           if (w.dir) {
             // DoRM: at the first iteration the adapted generator equals the source, E(I_t) − E(I_s) is
             // exactly 0 and its direction undefined; DoRM then encodes I_t + 1e-6 for L_dir.
@@ -264,7 +322,12 @@ export class AdapterTrainer {
             const adDir = nudge ? e.encoder.encodeImages(tf.add(adImage, DORM_ZERO_DIRECTION_NUDGE) as tf.Tensor4D, e.tokenBlock).embedding : ad.embedding;
             dir = tf.add(dir, lossDirection(adDir, srcEnc[i].embedding, e.refDirection, opts.directionFloor));
           }
-          if (w.dis) dis = tf.add(dis, lossRemd(ad.tokens, e.refTokens));
+          if (w.dis) {
+            dis = tf.add(dis, opts.disTokens === 'hypercolumn' ? lossRemd(hypercolumnTokens(ad.maps, points!), e.refHypercolumn!) : lossRemd(ad.tokens, e.refTokens));
+            if (opts.disColourWeight > 0) {
+              dis = tf.add(dis, tf.mul(opts.disColourWeight, lossRemd(colourTokens(adImage, points!, opts.disGrid), e.refColours!, 'euclidean')));
+            }
+          }
           if (w.featureStructure) fstr = tf.add(fstr, lossFeatureStructure(ad.tokens, srcEnc[i].tokens, opts.featureStructure));
         });
         let istr: tf.Scalar = zero;

@@ -61,14 +61,36 @@ describe('embedded default encoder (MobileNetV2 from nsfwjs)', () => {
     tf.dispose([images, f.embedding, f.tokens, norms, target, g]);
   });
 
+  it('gives the hypercolumn maps of the asked blocks at their own resolution, the same as the graph, differentiably', async () => {
+    expect(enc.defaultMapBlocks).toEqual([2, 5, 9, 12]);
+    const images = tf.randomUniform([2, 64, 64, 3], -1, 1) as tf.Tensor4D;
+    const f = enc.encodeImages(images, enc.defaultTokenBlock, enc.defaultMapBlocks);
+    expect(f.maps.map((m) => m.shape)).toEqual([[2, 56, 56, 24], [2, 28, 28, 32], [2, 14, 14, 64], [2, 14, 14, 96]]);
+    // block 12's map is the token grid, and block 5's map is the layer block_5_add
+    expect(Array.from(await f.maps[3].data())).toEqual(Array.from(await f.tokens.data()));
+    const pixels = tf.tidy(() => tf.image.resizeBilinear(tf.add(tf.mul(images, 0.5), 0.5) as tf.Tensor4D, [224, 224]));
+    const [direct] = enc.layerOutputs(pixels, ['block_5_add']);
+    const viaMaps = enc.encodePixels(pixels, 0, [5]);
+    expect(Array.from(await viaMaps.maps[0].data())).toEqual(Array.from(await direct.data()));
+    // no maps unless asked for
+    expect(enc.encodeImages(images, 3).maps).toEqual([]);
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.square(enc.encodeImages(x as tf.Tensor4D, 0, [2]).maps[0])))(images);
+    const d = await g.data();
+    expect(d.every(Number.isFinite)).toBe(true);
+    expect(d.some((v) => v !== 0)).toBe(true);
+    expect(() => enc.encodeImages(images, 0, [17])).toThrow(/out of range/);
+    tf.dispose([images, f.embedding, f.tokens, ...f.maps, pixels, direct, viaMaps.embedding, viaMaps.tokens, ...viaMaps.maps, g]);
+  });
+
   it('leaks no tensors across repeated encodes', () => {
     const images = tf.randomUniform([1, 32, 32, 3], -1, 1) as tf.Tensor4D;
     const ref = { width: 40, height: 30, data: new Uint8ClampedArray(40 * 30 * 4).fill(128) };
     const run = () => {
       const a = enc.encodeImages(images, 16);
-      const b = enc.encodeReference(ref, 0);
+      const b = enc.encodeReference(ref, 0, [1, 16]);
       expect(b.tokens.shape).toEqual([1, 112 * 112, 16]);
-      tf.dispose([a.embedding, a.tokens, b.embedding, b.tokens]);
+      expect(b.maps.map((m) => m.shape)).toEqual([[1, 56, 56, 24], [1, 7, 7, 320]]);
+      tf.dispose([a.embedding, a.tokens, b.embedding, b.tokens, ...b.maps]);
     };
     run();
     const before = tf.memory().numTensors;

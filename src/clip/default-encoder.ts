@@ -29,6 +29,11 @@ const EMBEDDING_LAYER = 'flatten_1';
 const NUM_BLOCKS = 17;
 /** Block 12 gives a 14×14 grid of 96-d tokens at 224² (the same grid as CLIP ViT-B/16). */
 const DEFAULT_TOKEN_BLOCK = 12;
+/**
+ * Hypercolumn blocks (STROTSS-like, early → late): block 2 (56², 24 ch: colour, fine texture),
+ * 5 (28², 32 ch), 9 (14², 64 ch), 12 (14², 96 ch: parts). Measured in docs/method.md.
+ */
+const DEFAULT_MAP_BLOCKS: readonly number[] = [2, 5, 9, 12];
 
 interface ModelJson {
   modelTopology: unknown;
@@ -236,6 +241,7 @@ export class MobileNetV2Encoder implements FeatureEncoder {
   readonly embedDim = 1280;
   readonly numBlocks = NUM_BLOCKS;
   readonly defaultTokenBlock = DEFAULT_TOKEN_BLOCK;
+  readonly defaultMapBlocks = DEFAULT_MAP_BLOCKS;
   private readonly layers: KerasLayer[];
   private readonly blockNames: string[];
   private readonly resize = new ResizeMatrixCache();
@@ -271,14 +277,20 @@ export class MobileNetV2Encoder implements FeatureEncoder {
   }
 
   /** `[N, 224, 224, 3]` RGB in [0, 1] → features. Differentiable w.r.t. `pixels`. */
-  encodePixels(pixels: tf.Tensor4D, tokenBlock: number): EncoderFeatures {
+  encodePixels(pixels: tf.Tensor4D, tokenBlock: number, mapBlocks: readonly number[] = []): EncoderFeatures {
     this.check(tokenBlock);
+    for (const b of mapBlocks) this.check(b);
     return tidyFeatures(() => {
       const block = this.blockNames[tokenBlock];
-      const out = runGraph(this.layers, this.weights, pixels, [EMBEDDING_LAYER, block]);
+      const mapNames = mapBlocks.map((b) => this.blockNames[b]);
+      const out = runGraph(this.layers, this.weights, pixels, [EMBEDDING_LAYER, block, ...mapNames]);
       const grid = out.get(block)!;
       const [n, h, w, c] = grid.shape as [number, number, number, number];
-      return { embedding: l2Normalize(out.get(EMBEDDING_LAYER) as tf.Tensor2D), tokens: tf.reshape(grid, [n, h * w, c]) as tf.Tensor3D };
+      return {
+        embedding: l2Normalize(out.get(EMBEDDING_LAYER) as tf.Tensor2D),
+        tokens: tf.reshape(grid, [n, h * w, c]) as tf.Tensor3D,
+        maps: mapNames.map((name) => out.get(name) as tf.Tensor4D),
+      };
     });
   }
 
@@ -290,19 +302,19 @@ export class MobileNetV2Encoder implements FeatureEncoder {
     });
   }
 
-  encodeImages(images: tf.Tensor4D, tokenBlock: number): EncoderFeatures {
+  encodeImages(images: tf.Tensor4D, tokenBlock: number, mapBlocks: readonly number[] = []): EncoderFeatures {
     this.check(tokenBlock);
     if (images.rank !== 4 || images.shape[3] !== 3) throw new ClipShapeError(`${this.name}: images must be NHWC with 3 channels, got [${images.shape.join(', ')}]`);
     return tidyFeatures(() => {
       const unit = tf.add(tf.mul(images, 0.5), 0.5) as tf.Tensor4D;
-      return this.encodePixels(resizeBicubic(unit, INPUT_SIZE, INPUT_SIZE, { antialias: false, cache: this.resize }), tokenBlock);
+      return this.encodePixels(resizeBicubic(unit, INPUT_SIZE, INPUT_SIZE, { antialias: false, cache: this.resize }), tokenBlock, mapBlocks);
     });
   }
 
-  encodeReference(image: RgbaImage, tokenBlock: number): EncoderFeatures {
+  encodeReference(image: RgbaImage, tokenBlock: number, mapBlocks: readonly number[] = []): EncoderFeatures {
     this.check(tokenBlock);
     const px = clipReferencePixels(image, INPUT_SIZE, [0, 0, 0], [1, 1, 1]);
-    return tidyFeatures(() => this.encodePixels(tf.tensor4d(px, [1, INPUT_SIZE, INPUT_SIZE, 3]), tokenBlock));
+    return tidyFeatures(() => this.encodePixels(tf.tensor4d(px, [1, INPUT_SIZE, INPUT_SIZE, 3]), tokenBlock, mapBlocks));
   }
 
   /** Parameters of the layers used (the classifier head is not). */

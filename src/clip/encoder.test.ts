@@ -47,6 +47,20 @@ describe('ClipImageEncoder (FeatureEncoder)', () => {
     cache.dispose();
   });
 
+  it('gives block maps as the patch-token grid (CLS dropped) of each asked block', async () => {
+    expect(enc.defaultMapBlocks).toEqual([0]);
+    const images = tf.randomUniform([2, 50, 40, 3], -1, 1) as tf.Tensor4D;
+    const f = enc.encodeImages(images, 2, [0, 1]);
+    expect(f.maps.map((m) => m.shape)).toEqual([[2, 4, 4, 64], [2, 4, 4, 64]]);
+    const t1 = enc.encodeImages(images, 1);
+    expect(Array.from(await f.maps[1].data())).toEqual(Array.from(await t1.tokens.data()));
+    expect(t1.maps).toEqual([]);
+    const r = enc.encodeReference(rgba(90, 70), 2, [2]);
+    expect(Array.from(await r.maps[0].data())).toEqual(Array.from(await r.tokens.data()));
+    expect(() => enc.encodeImages(images, 2, [3])).toThrow(ClipShapeError);
+    tf.dispose([images, f.embedding, f.tokens, ...f.maps, t1.embedding, t1.tokens, r.embedding, r.tokens, ...r.maps]);
+  });
+
   it('has non-zero, finite gradients w.r.t. the images', async () => {
     const images = tf.randomUniform([2, 48, 48, 3], -1, 1) as tf.Tensor4D;
     const target = tf.randomNormal([2, 32]);

@@ -17,6 +17,13 @@ export interface EncoderFeatures {
   embedding: tf.Tensor2D;
   /** `[N, n, d]`: residual stream after block `tokenBlock` (0-based), CLS dropped, not normalised. */
   tokens: tf.Tensor3D;
+  /**
+   * Spatial feature maps `[N, h, w, c]` of the blocks asked for in `mapBlocks`, in that order (empty
+   * when none were asked for): the inputs of the hypercolumn L_dis (adapter/losses.ts). MobileNetV2:
+   * block outputs at their own resolution (56² … 7² at 224² input); CLIP: a block's patch tokens as
+   * its g×g grid.
+   */
+  maps: tf.Tensor4D[];
 }
 
 export interface FeatureEncoder {
@@ -25,10 +32,12 @@ export interface FeatureEncoder {
   readonly embedDim: number;
   readonly numBlocks: number;
   readonly defaultTokenBlock: number;
+  /** Blocks whose maps feed the hypercolumn L_dis by default (early → late; method option `hypercolumnBlocks` overrides). */
+  readonly defaultMapBlocks: readonly number[];
   /** Differentiable w.r.t. images. images NHWC in [−1,1] of any size (generator outputs): x·0.5+0.5, bicubic resize (no antialias) to the input size, mean/std normalisation. */
-  encodeImages(images: tf.Tensor4D, tokenBlock: number): EncoderFeatures;
+  encodeImages(images: tf.Tensor4D, tokenBlock: number, mapBlocks?: readonly number[]): EncoderFeatures;
   /** Reference image (RGBA8, any size): the encoder's own reference preprocessing (CLIP: short-side bicubic resize, centre crop, normalise). */
-  encodeReference(image: RgbaImage, tokenBlock: number): EncoderFeatures;
+  encodeReference(image: RgbaImage, tokenBlock: number, mapBlocks?: readonly number[]): EncoderFeatures;
   /** Number of parameters loaded (ModelInfo.parameters). */
   parameterCount(): number;
   /** SHA-256 (hex) of the weights, for encoders that do not come from a user file (the embedded one). */
@@ -51,15 +60,31 @@ export function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
 
 /** `tf.tidy` for a function returning `EncoderFeatures` (tidy only accepts plain tensor containers). */
 export function tidyFeatures(fn: () => EncoderFeatures): EncoderFeatures {
-  const [embedding, tokens] = tf.tidy(() => {
+  const [embedding, tokens, ...maps] = tf.tidy(() => {
     const f = fn();
-    return [f.embedding, f.tokens];
+    return [f.embedding, f.tokens, ...f.maps];
   });
-  return { embedding: embedding as tf.Tensor2D, tokens: tokens as tf.Tensor3D };
+  return { embedding: embedding as tf.Tensor2D, tokens: tokens as tf.Tensor3D, maps: maps as tf.Tensor4D[] };
+}
+
+/** Disposes every tensor of a features object. */
+export function disposeFeatures(f: EncoderFeatures): void {
+  tf.dispose([f.embedding, f.tokens, ...f.maps]);
 }
 
 /** DiFa taps block 3 (0-based), DoRM block 4; the default follows DiFa, clamped to the model depth. */
 const DEFAULT_TOKEN_BLOCK = 3;
+
+/**
+ * CLIP's hypercolumn blocks: every third block from the first (ViT-B: 0, 3, 6, 9). A ViT's blocks
+ * all share one patch grid, so unlike a CNN there are no higher-resolution early maps; early blocks
+ * still carry colour and local texture, late ones content.
+ */
+function clipMapBlocks(layers: number): number[] {
+  const out: number[] = [];
+  for (let b = 0; b < layers; b += 3) out.push(b);
+  return out.slice(0, 4);
+}
 
 export class ClipImageEncoder implements FeatureEncoder {
   readonly id: string;
@@ -67,6 +92,7 @@ export class ClipImageEncoder implements FeatureEncoder {
   readonly embedDim: number;
   readonly numBlocks: number;
   readonly defaultTokenBlock: number;
+  readonly defaultMapBlocks: readonly number[];
   readonly inputResolution: number;
   private readonly resize = new ResizeMatrixCache();
   private disposed = false;
@@ -84,6 +110,7 @@ export class ClipImageEncoder implements FeatureEncoder {
     this.numBlocks = c.layers;
     this.inputResolution = c.inputResolution;
     this.defaultTokenBlock = Math.min(DEFAULT_TOKEN_BLOCK, c.layers - 1);
+    this.defaultMapBlocks = clipMapBlocks(c.layers);
   }
 
   private checkBlock(tokenBlock: number): void {
@@ -94,27 +121,36 @@ export class ClipImageEncoder implements FeatureEncoder {
   }
 
   /** Encodes already-normalised `[N, R, R, 3]` model inputs. */
-  encodePixels(pixels: tf.Tensor4D, tokenBlock: number): EncoderFeatures {
+  encodePixels(pixels: tf.Tensor4D, tokenBlock: number, mapBlocks: readonly number[] = []): EncoderFeatures {
     this.checkBlock(tokenBlock);
+    for (const b of mapBlocks) this.checkBlock(b);
     return tidyFeatures(() => {
-      const { embeds, blocks } = this.vision.forward(pixels, [tokenBlock]);
-      const full = blocks.get(tokenBlock)!;
-      const [n, l, d] = full.shape;
-      return { embedding: l2Normalize(embeds), tokens: tf.slice(full, [0, 1, 0], [n, l - 1, d]) };
+      const { embeds, blocks } = this.vision.forward(pixels, [tokenBlock, ...mapBlocks]);
+      const patchTokens = (b: number) => {
+        const full = blocks.get(b)!;
+        const [n, l, d] = full.shape;
+        return tf.slice(full, [0, 1, 0], [n, l - 1, d]) as tf.Tensor3D;
+      };
+      const g = this.vision.grid;
+      const maps = mapBlocks.map((b) => {
+        const t = patchTokens(b);
+        return tf.reshape(t, [t.shape[0], g, g, t.shape[2]]) as tf.Tensor4D;
+      });
+      return { embedding: l2Normalize(embeds), tokens: patchTokens(tokenBlock), maps };
     });
   }
 
-  encodeImages(images: tf.Tensor4D, tokenBlock: number): EncoderFeatures {
+  encodeImages(images: tf.Tensor4D, tokenBlock: number, mapBlocks: readonly number[] = []): EncoderFeatures {
     this.checkBlock(tokenBlock);
     if (images.rank !== 4 || images.shape[3] !== 3) throw new ClipShapeError(`${this.name}: images must be NHWC with 3 channels, got [${images.shape.join(', ')}]`);
-    return tidyFeatures(() => this.encodePixels(preprocessGenerated(images, this.inputResolution, this.resize), tokenBlock));
+    return tidyFeatures(() => this.encodePixels(preprocessGenerated(images, this.inputResolution, this.resize), tokenBlock, mapBlocks));
   }
 
-  encodeReference(image: RgbaImage, tokenBlock: number): EncoderFeatures {
+  encodeReference(image: RgbaImage, tokenBlock: number, mapBlocks: readonly number[] = []): EncoderFeatures {
     this.checkBlock(tokenBlock);
     const r = this.inputResolution;
     const pixels = clipReferencePixels(image, r);
-    return tidyFeatures(() => this.encodePixels(tf.tensor4d(pixels, [1, r, r, 3]), tokenBlock));
+    return tidyFeatures(() => this.encodePixels(tf.tensor4d(pixels, [1, r, r, 3]), tokenBlock, mapBlocks));
   }
 
   parameterCount(): number {

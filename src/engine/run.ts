@@ -5,10 +5,9 @@
  * `start()` and forgets it when `execute()` settles.
  */
 import * as tf from '@tensorflow/tfjs';
-import { AdapterTrainer, type TrainerEncoder } from '../adapter/trainer.ts';
+import { AdapterTrainer, disposeTrainerEncoder, prepareTrainerEncoder, type TrainerEncoder } from '../adapter/trainer.ts';
 import type { GeneratorView } from '../adapter/generator-view.ts';
 import type { MethodOptions } from '../adapter/options.ts';
-import { referenceDirection } from '../adapter/losses.ts';
 import { writeCheckpoint } from '../adapter/export.ts';
 import { AdaptedState, runMetadata } from './adapted.ts';
 import { classifyError } from './errors.ts';
@@ -38,7 +37,7 @@ export interface RunHost {
 }
 
 /** Iterations per second over the last `window` iterations, and the time left at that speed. */
-export class SpeedMeter {
+class SpeedMeter {
   private readonly durations: number[] = [];
 
   constructor(private readonly window = 10) {}
@@ -115,7 +114,7 @@ export class AdaptationRun {
     const { gen, settings, options } = this.spec;
     const { emit } = this.host;
     const total = this.totalIterations;
-    const refFeatures: tf.Tensor[] = [];
+    const prepared: TrainerEncoder[] = [];
     let finalState: 'done' | 'cancelled' = 'done';
     try {
       emit({ type: 'state', state: 'preparing', message: 'computing the mean source embedding' });
@@ -134,10 +133,9 @@ export class AdaptationRun {
       const trainerEncoders: TrainerEncoder[] = this.spec.encoders.map(({ encoder }, i) => {
         const block = options.tokenBlock < 0 ? encoder.defaultTokenBlock : options.tokenBlock;
         if (block >= encoder.numBlocks) throw new EngineError('bad-settings', `token block ${block} does not exist in ${encoder.name} (0..${encoder.numBlocks - 1})`);
-        const ref = encoder.encodeReference(this.spec.reference, block);
-        const refDirection = tf.tidy(() => referenceDirection(ref.embedding, tf.tensor1d(means[i])));
-        refFeatures.push(ref.embedding, ref.tokens, refDirection);
-        return { encoder, tokenBlock: block, refTokens: ref.tokens, refDirection };
+        const e = prepareTrainerEncoder(encoder, this.spec.reference, means[i], options);
+        prepared.push(e);
+        return e;
       });
 
       const resumed = this.spec.resumeFrom ? await readRunCheckpoint(gen, this.spec.resumeFrom) : null;
@@ -226,7 +224,7 @@ export class AdaptationRun {
       throw err;
     } finally {
       this.finished = true;
-      for (const t of refFeatures) t.dispose();
+      for (const e of prepared) disposeTrainerEncoder(e);
       this.trainer?.dispose(false);
       for (const r of this.checkpointRequests.splice(0)) r();
     }
