@@ -23,6 +23,7 @@ import { GeneratorView } from '../../src/adapter/generator-view.ts';
 import { DEFAULT_CHUNK_RAYS } from '../../src/eg3d/renderer.ts';
 import { AdapterTrainer } from '../../src/adapter/trainer.ts';
 import { DEFAULT_METHOD_OPTIONS, type MethodOptions } from '../../src/adapter/options.ts';
+import { DEFAULT_LOSS_WEIGHTS, DIFA_OPTIMISER } from '../../src/engine/defaults.ts';
 
 interface Case {
   name: string;
@@ -47,9 +48,9 @@ function trainerFor(gen: EG3DGenerator, enc: FeatureEncoder, chunkRays: number, 
   const trainer = new AdapterTrainer(view, [{ encoder: enc, tokenBlock: enc.defaultTokenBlock, refTokens: refs[0], refDirection: refs[1] as tf.Tensor1D }], {
     iterations,
     batchSize: 1,
-    learningRate: 0.0016,
-    betas: [0, 0.992],
-    lossWeights: { dir: 1, dis: 1, imageStructure: 1, featureStructure: 10 },
+    learningRate: DIFA_OPTIMISER.learningRate,
+    betas: [DIFA_OPTIMISER.betas[0], DIFA_OPTIMISER.betas[1]],
+    lossWeights: { ...DEFAULT_LOSS_WEIGHTS },
     seed: 1,
     truncationPsi: 1,
     options: { ...DEFAULT_METHOD_OPTIONS, ...options },

@@ -1,6 +1,7 @@
 /**
  * npm run cli -- adapt [--generator <file.pkl|embedded>] [--clip <file> ...] [--default-encoder]
  *                      --reference <image.png|jpg> --out <adapted.safetensors>
+ *                      [--preset quick|balanced|strong-style|keep-identity]
  *                      [--steps 150,150] [--seed N] [--batch N] [--lr X] [--psi X] [--mean-samples N]
  *                      [--weights dir,dis,istr,fstr] [--option name=value ...] [--grid <png>]
  *                      [--pickle-out <file.pkl>] [--checkpoint-out <file>] [--resume <checkpoint>]
@@ -9,6 +10,10 @@
  * TFJS_BACKEND, default wasm), prints a progress bar, writes the adapted Tri-D + G2 weights, and a
  * before/after PNG grid (rows: source, adapted; columns: latents × views). Without --clip the embedded
  * default encoder is used. The reference is centre-cropped to a square.
+ *
+ * Settings start from the same defaults and presets as the studio (src/engine/defaults.ts; Balanced
+ * when --preset is absent) and explicit flags override the preset, so the same preset and seed give
+ * the studio's run.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -17,8 +22,13 @@ import jpeg from 'jpeg-js';
 import { initNodeBackend, backendFromEnv } from '../../src/platform/node-backend.ts';
 import { openEmbeddedFile } from '../../src/platform/node-embedded.ts';
 import { LocalEngine } from '../../src/engine/local-engine.ts';
+import { DEFAULT_PRESET, PRESET_IDS, defaultAdaptSettings, type PresetId } from '../../src/engine/defaults.ts';
 import type { AdaptSettings, EngineEvent, RgbaImage } from '../../src/engine/types.ts';
 import { METHOD_OPTION_DESCRIPTIONS } from '../../src/adapter/options.ts';
+import { AppError, SettingsError } from '../../src/core/errors.ts';
+
+/** The settings flags given on the command line (each overrides the preset's value). */
+export type SettingsOverrides = Partial<Pick<AdaptSettings, 'iterations' | 'seed' | 'batchSize' | 'learningRate' | 'truncationPsi' | 'meanEmbeddingSamples' | 'lossWeights'>>;
 
 interface AdaptArgs {
   generator: string;
@@ -30,21 +40,16 @@ interface AdaptArgs {
   pickleOut: string;
   checkpointOut: string;
   resume: string;
-  steps: [number, number];
-  seed: number;
-  batch: number;
-  lr: number;
-  psi: number;
-  meanSamples: number;
-  weights: [number, number, number, number];
+  preset: PresetId;
+  overrides: SettingsOverrides;
   options: Record<string, string | number>;
 }
 
 const USAGE = `usage: npm run cli -- adapt [--generator <file.pkl|embedded (default)>] [--clip <file> ...] [--default-encoder]
-       --reference <image> --out <file.safetensors> [--steps 150,150] [--seed N] [--batch N] [--lr X] [--psi X]
-       [--mean-samples N] [--weights dir,dis,istr,fstr] [--option name=value ...] [--grid <png>]
-       [--pickle-out <pkl>] [--checkpoint-out <file>] [--resume <checkpoint>]
-method options: ${METHOD_OPTION_DESCRIPTIONS.map((d) => d.name).join(', ')}`;
+       --reference <image> --out <file.safetensors> [--preset ${PRESET_IDS.join('|')} (default ${DEFAULT_PRESET})]
+       [--steps 150,150] [--seed N] [--batch N] [--lr X] [--psi X] [--mean-samples N] [--weights dir,dis,istr,fstr]
+       [--option name=value ...] [--grid <png>] [--pickle-out <pkl>] [--checkpoint-out <file>] [--resume <checkpoint>]
+flags after the preset override its values; method options: ${METHOD_OPTION_DESCRIPTIONS.map((d) => d.name).join(', ')}`;
 
 export function parseAdaptArgs(argv: string[]): AdaptArgs {
   const a: AdaptArgs = {
@@ -57,28 +62,24 @@ export function parseAdaptArgs(argv: string[]): AdaptArgs {
     pickleOut: '',
     checkpointOut: '',
     resume: '',
-    steps: [150, 150],
-    seed: 0,
-    batch: 2,
-    lr: 0.0016,
-    psi: 1,
-    meanSamples: 64,
-    weights: [1, 1, 1, 10],
+    preset: DEFAULT_PRESET,
+    overrides: {},
     options: {},
   };
+  const o = a.overrides;
   const value = (i: number, flag: string) => {
     const v = argv[i];
-    if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value\n${USAGE}`);
+    if (v === undefined || v.startsWith('--')) throw new SettingsError(`${flag} needs a value\n${USAGE}`);
     return v;
   };
   const num = (i: number, flag: string) => {
     const n = Number(value(i, flag));
-    if (!Number.isFinite(n)) throw new Error(`${flag} needs a number (got ${argv[i]})`);
+    if (!Number.isFinite(n)) throw new SettingsError(`${flag} needs a number (got ${argv[i]})`);
     return n;
   };
   const list = (i: number, flag: string, n: number) => {
     const xs = value(i, flag).split(',').map(Number);
-    if (xs.length !== n || xs.some((x) => !Number.isFinite(x))) throw new Error(`${flag} needs ${n} comma-separated numbers (got ${argv[i]})`);
+    if (xs.length !== n || xs.some((x) => !Number.isFinite(x))) throw new SettingsError(`${flag} needs ${n} comma-separated numbers (got ${argv[i]})`);
     return xs;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -93,30 +94,46 @@ export function parseAdaptArgs(argv: string[]): AdaptArgs {
       case '--pickle-out': a.pickleOut = value(++i, f); break;
       case '--checkpoint-out': a.checkpointOut = value(++i, f); break;
       case '--resume': a.resume = value(++i, f); break;
-      case '--steps': a.steps = list(++i, f, 2) as [number, number]; break;
-      case '--seed': a.seed = num(++i, f); break;
-      case '--batch': a.batch = num(++i, f); break;
-      case '--lr': a.lr = num(++i, f); break;
-      case '--psi': a.psi = num(++i, f); break;
-      case '--mean-samples': a.meanSamples = num(++i, f); break;
-      case '--weights': a.weights = list(++i, f, 4) as [number, number, number, number]; break;
+      case '--preset': {
+        const p = value(++i, f);
+        if (!(PRESET_IDS as readonly string[]).includes(p)) throw new SettingsError(`--preset must be one of ${PRESET_IDS.join(', ')} (got ${p})`);
+        a.preset = p as PresetId;
+        break;
+      }
+      case '--steps': o.iterations = list(++i, f, 2) as [number, number]; break;
+      case '--seed': o.seed = num(++i, f); break;
+      case '--batch': o.batchSize = num(++i, f); break;
+      case '--lr': o.learningRate = num(++i, f); break;
+      case '--psi': o.truncationPsi = num(++i, f); break;
+      case '--mean-samples': o.meanEmbeddingSamples = num(++i, f); break;
+      case '--weights': {
+        const [dir, dis, imageStructure, featureStructure] = list(++i, f, 4);
+        o.lossWeights = { dir, dis, imageStructure, featureStructure };
+        break;
+      }
       case '--option': {
         const kv = value(++i, f);
         const eq = kv.indexOf('=');
-        if (eq <= 0) throw new Error(`--option needs name=value (got ${kv})`);
+        if (eq <= 0) throw new SettingsError(`--option needs name=value (got ${kv})`);
         const v = kv.slice(eq + 1);
         a.options[kv.slice(0, eq)] = v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
         break;
       }
-      case '--help': case '-h': throw new Error(USAGE);
-      default: throw new Error(`unknown argument ${f}\n${USAGE}`);
+      case '--help': case '-h': throw new SettingsError(USAGE);
+      default: throw new SettingsError(`unknown argument ${f}\n${USAGE}`);
     }
   }
   if (!a.generator) a.generator = 'embedded';
-  if (!a.reference || !a.out) throw new Error(`--reference and --out are required\n${USAGE}`);
+  if (!a.reference || !a.out) throw new SettingsError(`--reference and --out are required\n${USAGE}`);
   if (!a.clips.length) a.defaultEncoder = true;
   if (!a.grid) a.grid = a.out.replace(/\.safetensors$/i, '') + '.grid.png';
   return a;
+}
+
+/** The run's settings: the preset's (studio defaults), then the explicit flags, then the encoders. */
+export function settingsFromArgs(a: Pick<AdaptArgs, 'preset' | 'overrides' | 'options'>, encoders: string[]): AdaptSettings {
+  const s = defaultAdaptSettings(a.preset);
+  return { ...s, ...a.overrides, encoders, options: { ...s.options, ...a.options } };
 }
 
 /** Decodes a PNG or JPEG to RGBA8 (PNG: gray / gray+alpha / RGB / RGBA, 8 or 16 bit, palette). */
@@ -127,7 +144,7 @@ export function decodeImage(bytes: Uint8Array, name: string): RgbaImage {
     const j = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
     return { width: j.width, height: j.height, data: new Uint8ClampedArray(j.data.buffer, j.data.byteOffset, j.data.byteLength) };
   }
-  if (!isPng) throw new Error(`${name}: not a PNG or JPEG file`);
+  if (!isPng) throw new AppError('bad-reference', `${name}: not a PNG or JPEG file`);
   const p = decodePng(bytes);
   const n = p.width * p.height;
   const out = new Uint8ClampedArray(n * 4);
@@ -241,19 +258,8 @@ export async function run(argv: string[]): Promise<void> {
     process.stderr.write(`\nencoders: ${encoderIds.join(', ')}\n`);
     await engine.setReference(centreCrop(decodeImage(new Uint8Array(readFileSync(a.reference)), a.reference)));
 
-    const settings: AdaptSettings = {
-      iterations: a.steps,
-      batchSize: a.batch,
-      learningRate: a.lr,
-      betas: [0, 0.992],
-      lossWeights: { dir: a.weights[0], dis: a.weights[1], imageStructure: a.weights[2], featureStructure: a.weights[3] },
-      encoders: encoderIds,
-      seed: a.seed,
-      truncationPsi: a.psi,
-      meanEmbeddingSamples: a.meanSamples,
-      previewEvery: Math.max(1, Math.round((a.steps[0] + a.steps[1]) / 10)),
-      options: a.options,
-    };
+    const settings = settingsFromArgs(a, encoderIds);
+    process.stderr.write(`preset ${a.preset}: ${settings.iterations.join(' + ')} iterations, batch ${settings.batchSize}, seed ${settings.seed}\n`);
     const t0 = performance.now();
     await engine.start(settings, a.resume ? new Uint8Array(readFileSync(a.resume)) : undefined);
     process.stderr.write(`adaptation took ${fmtTime((performance.now() - t0) / 1000)}\n`);

@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { AppError } from '../../core/errors.ts';
+import * as shared from '../../engine/defaults.ts';
 import { defaultSettings, mergeSettings, PRESETS, presetMatching, SettingsError, validateSettings } from './settings.ts';
 
 describe('settings', () => {
+  it('are the shared defaults and presets the CLI uses (src/engine/defaults.ts)', () => {
+    expect(PRESETS).toBe(shared.PRESETS);
+    expect(defaultSettings()).toEqual(shared.defaultAdaptSettings());
+    expect(defaultSettings()).not.toBe(defaultSettings()); // a fresh copy each time
+    expect(() => validateSettings({ ...defaultSettings(), batchSize: 0 })).toThrow(expect.objectContaining({ kind: 'bad-settings' }));
+    expect(new SettingsError('x')).toBeInstanceOf(AppError);
+  });
+
   it('defaults are valid and match the balanced preset', () => {
     const s = defaultSettings();
     expect(validateSettings(s)).toEqual(s);
