@@ -79,7 +79,3 @@ export class SettingsError extends AppError {
     super('bad-settings', message);
   }
 }
-
-export function isAppError(e: unknown): e is AppError {
-  return e instanceof AppError;
-}

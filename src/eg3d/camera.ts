@@ -160,13 +160,6 @@ export function frontalCamera(opts: YawPitchOptions = {}): Float32Array {
   return cameraFromYawPitch(0, 0, opts);
 }
 
-/** The official video orbit at phase t ∈ [0,1): yaw = π/2 + 0.35·sin 2πt, pitch = π/2 − 0.05 + 0.25·cos 2πt. */
-export function orbitCamera(t: number, opts: YawPitchOptions = {}): Float32Array {
-  const yaw = 0.35 * Math.sin(2 * Math.PI * t);
-  const pitch = -0.05 + 0.25 * Math.cos(2 * Math.PI * t);
-  return cameraFromYawPitch(yaw, pitch, opts);
-}
-
 /** Camera position (world) of a 25-vector: the translation column of cam2world. */
 export function cameraPosition(camera: ArrayLike<number>): Vec3 {
   if (camera.length !== 25) throw new CameraError(`camera vector must have 25 entries (got ${camera.length})`);

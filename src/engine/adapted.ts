@@ -33,7 +33,7 @@ export class AdaptedState {
 }
 
 /** Per-step loss summary (first, last, min and the mean of the last tenth) for the file metadata. */
-export function summarizeLosses(totals: number[], iterations: [number, number]): LossSummary[] {
+function summarizeLosses(totals: number[], iterations: [number, number]): LossSummary[] {
   const out: LossSummary[] = [];
   const phases: [TrainPhase, number, number][] = [
     ['tri-d', 0, Math.min(iterations[0], totals.length)],

@@ -27,7 +27,7 @@ export function isOutOfMemory(e: unknown): boolean {
  * its next kernel with a TypeError from its own internals. Both mean the backend is gone. `backend`
  * is the active tfjs backend ('wasm' enables the TypeError case).
  */
-export function isWasmAbort(e: unknown, backend: string | null = null): boolean {
+function isWasmAbort(e: unknown, backend: string | null = null): boolean {
   if (typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError) return true;
   const message = messageOf(e);
   if (/Aborted\(|memory access out of bounds|Cannot enlarge memory/.test(message)) return true;
@@ -40,7 +40,7 @@ export function isWasmAbort(e: unknown, backend: string | null = null): boolean 
 }
 
 /** A GPU device loss that surfaced as an exception (the backend's device-lost callback is the other route). */
-export function isDeviceLost(e: unknown): boolean {
+function isDeviceLost(e: unknown): boolean {
   return DEVICE_LOST.test(messageOf(e));
 }
 

@@ -8,7 +8,7 @@ import type { LoadedEncoder, LoadedGenerator } from './models.ts';
 import type { AdaptSettings } from './types.ts';
 
 /** μ_s's sampling seed: fixed (not the run's seed) so the cache stays valid across runs. */
-export const MEAN_EMBEDDING_SEED = 20250101;
+const MEAN_EMBEDDING_SEED = 20250101;
 
 export interface MeanEmbeddingRequest {
   gen: LoadedGenerator;

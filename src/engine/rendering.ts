@@ -14,7 +14,7 @@ import type { RenderRequest, RgbaImage } from './types.ts';
 export const tick = () => new Promise<void>((r) => setTimeout(r, 0));
 
 /** [N,H,W,3] in [−1,1] → RGBA8 images (EG3D's 8-bit conversion: x·127.5 + 128, clamped). */
-export async function toRgbaImages(images: tf.Tensor4D): Promise<RgbaImage[]> {
+async function toRgbaImages(images: tf.Tensor4D): Promise<RgbaImage[]> {
   const [n, h, w] = images.shape;
   const bytes = tf.tidy(() => tf.clipByValue(tf.add(tf.mul(images, 127.5), 128), 0, 255));
   const data = await bytes.data();

@@ -104,7 +104,7 @@ export type EngineEvent =
 
 /** The code that crosses the worker boundary: the AppError kind (src/core/errors.ts). */
 export type EngineErrorCode = ErrorKind;
-export const ENGINE_ERROR_CODES: readonly EngineErrorCode[] = ERROR_KINDS;
+const ENGINE_ERROR_CODES: readonly EngineErrorCode[] = ERROR_KINDS;
 
 export function isEngineErrorCode(x: unknown): x is EngineErrorCode {
   return typeof x === 'string' && (ENGINE_ERROR_CODES as readonly string[]).includes(x);

@@ -633,11 +633,3 @@ function parseInteger(s: string, err: Error): number | bigint {
   return v >= -MAX_SAFE_BIG && v <= MAX_SAFE_BIG ? Number(v) : v;
 }
 
-// ---- small helpers for consumers -------------------------------------------------------------
-
-/** dict lookup by string key with a clear error. */
-export function dictGet(d: unknown, key: string, what: string): unknown {
-  if (!(d instanceof Map)) throw new PickleFormatError(`${what}: expected a dict`);
-  if (!d.has(key)) throw new PickleFormatError(`${what}: missing '${key}'`);
-  return d.get(key);
-}

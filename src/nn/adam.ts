@@ -1,8 +1,8 @@
 /**
  * Adam over a named set of tf.Variables with explicit, serialisable state (step count, first and
  * second moments per parameter name), so a checkpoint can resume a run exactly. Same update as
- * PyTorch / tfjs Adam (bias-corrected moments, eps added to sqrt(v̂)). DiFa's settings by default:
- * lr 0.0016, betas (0, 0.992).
+ * PyTorch / tfjs Adam (bias-corrected moments, eps added to sqrt(v̂)). The adaptation's settings
+ * (DiFa's lr 0.0016, betas (0, 0.992)) are in src/engine/defaults.ts.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -12,8 +12,6 @@ export interface AdamConfig {
   beta2: number;
   epsilon: number;
 }
-
-export const DIFA_ADAM: AdamConfig = { learningRate: 0.0016, beta1: 0, beta2: 0.992, epsilon: 1e-8 };
 
 export interface AdamState {
   step: number;

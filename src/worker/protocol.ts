@@ -4,7 +4,7 @@
  * 'result' message; engine events flow back as 'event' messages. Errors cross as EngineErrorInfo
  * (code + message) and are re-thrown as EngineError on the client side.
  */
-import { ENGINE_ERROR_CODES, isEngineErrorCode, type AdapterEngine, type EngineErrorCode, type EngineErrorInfo, type EngineEvent } from '../engine/types.ts';
+import { isEngineErrorCode, type AdapterEngine, type EngineErrorInfo, type EngineEvent } from '../engine/types.ts';
 
 /** AdapterEngine methods that travel as calls (subscribe is local to each side). */
 export type EngineMethod = Exclude<keyof AdapterEngine, 'subscribe'>;
@@ -31,7 +31,7 @@ export interface ReadyMessage {
 export type ToEngineMessage = CallMessage;
 export type FromEngineMessage = ResultMessage | EventMessage | ReadyMessage;
 
-export const ENGINE_METHODS: readonly EngineMethod[] = [
+const ENGINE_METHODS: readonly EngineMethod[] = [
   'probe',
   'loadGenerator',
   'loadEncoder',
@@ -49,14 +49,8 @@ export const ENGINE_METHODS: readonly EngineMethod[] = [
   'dispose',
 ];
 
-/** The error codes that cross the boundary: exactly the AppError kinds (src/core/errors.ts ERROR_KINDS). */
-export const ERROR_CODES: readonly EngineErrorCode[] = ENGINE_ERROR_CODES;
-
+/** The error codes that cross the boundary are exactly the AppError kinds (src/core/errors.ts ERROR_KINDS). */
 export { isEngineErrorCode };
-
-export function isToEngineMessage(x: unknown): x is ToEngineMessage {
-  return callProblem(x) === null;
-}
 
 /**
  * Why `x` is not a well-formed call message (null when it is one). A message that names a call id
