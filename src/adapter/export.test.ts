@@ -18,7 +18,7 @@ import {
   type AdaptedMetadata,
 } from './export.ts';
 import { latentFromSeed } from './trainer.ts';
-import { FIXTURES, tinyGenerator, tinyView } from './test-fixtures.ts';
+import { FIXTURES, tinyGenerator, tinyView } from '../testing/fixtures.ts';
 
 let gen: EG3DGenerator;
 let view: GeneratorView;
@@ -99,7 +99,7 @@ describe('adapted-weights file', () => {
     const other = { ...base(), sha256: 'c'.repeat(64), name: 'other.pkl' };
     const err = await readAdaptedSafetensors(new MemoryByteSource(bytes, 'adapted.safetensors'), other).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AdaptedFileError);
-    expect((err as AdaptedFileError).kind).toBe('incompatible');
+    expect((err as AdaptedFileError).kind).toBe('incompatible-file');
     expect((err as Error).message).toMatch(/different base generator/);
     const clip = new Uint8Array(readFileSync(`${FIXTURES}clip-tiny.hf.safetensors`));
     await expect(readAdaptedSafetensors(new MemoryByteSource(clip, 'clip.safetensors'), base())).rejects.toThrow(/not 3D-Adapter weights/);

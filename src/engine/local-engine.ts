@@ -38,9 +38,9 @@ import {
 export interface LocalEngineOptions {
   /** Selects and initialises the tfjs backend (Node: initNodeBackend; worker: initBrowserBackend). */
   probe: (preference?: BackendPreference) => Promise<Capabilities>;
-  /** Overrides for tests / the CLI. */
   /** How this platform opens the embedded demo generator file (src/platform/node-embedded.ts, src/platform/browser-embedded.ts); without it there is no embedded generator. */
   openEmbeddedFile?: EmbeddedFileOpener;
+  /** Replaces the embedded default encoder (tests). */
   loadDefaultEncoder?: () => Promise<FeatureEncoder>;
   /** Cheaper rendering (tests, benchmarks, slow devices): fewer samples per ray / lower neural resolution. */
   renderOverrides?: RenderOverrides;
