@@ -114,9 +114,12 @@ describe('engine client: a worker that errors or dies', () => {
     expect(((await b) as { error: EngineError }).error).toMatchObject({ code: 'internal', message: 'odd' });
   });
 
-  it('workerFailure uses the thrown value when the event carries one', () => {
+  it('workerFailure uses the thrown value when the event carries one, and does not guess without one', () => {
     const e = workerFailure({ type: 'error', message: 'Uncaught', error: new RangeError('Invalid typed array length: 9999999999') });
     expect(e.code).toBe('out-of-memory');
+    const silent = workerFailure({ type: 'error', message: '', error: null });
+    expect(silent.code).toBe('internal');
+    expect(silent.message).toMatch(/without an error message/);
   });
 });
 

@@ -34,7 +34,8 @@ export function workerFailure(e: Event | { message?: unknown; error?: unknown; t
     return new EngineError('internal', 'The engine worker sent a message that could not be read (messageerror); the engine was stopped.');
   }
   const ev = e as { message?: unknown; error?: unknown };
-  const detail = ev.error ?? (typeof ev.message === 'string' && ev.message ? ev.message : 'unknown error (possibly out of memory)');
+  const detail = ev.error ?? (typeof ev.message === 'string' && ev.message ? ev.message : null);
+  if (detail === null) return new EngineError('internal', 'The engine worker stopped without an error message (it may have run out of memory).');
   const classified = classifyError(detail);
   return new EngineError(classified.code, `The engine worker stopped: ${classified.message}`, { cause: detail });
 }
