@@ -4,10 +4,10 @@
  * (which kills and restarts it) and cannot take the run down.
  */
 import * as tf from '@tensorflow/tfjs';
-import { AppError } from '../../src/core/errors.ts';
 import { installAllocationGuard, setAllocationBudget, takeViolation } from './guard.ts';
 import { caseSeed, mutate } from './mutate.ts';
 import type { FuzzTarget, PreparedTarget } from './targets.ts';
+import { allocationBudget, classify } from './outcome.ts';
 import type { CaseOutcome, ChildReply, ChildRequest } from './protocol.ts';
 
 installAllocationGuard();
@@ -25,20 +25,6 @@ function preparedTarget(name: string): Promise<PreparedTarget> {
     prepared.set(name, p);
   }
   return p;
-}
-
-/** Largest single allocation a load of `inputBytes` may make: fp16 → f32 doubles, tfjs copies once more. */
-export function allocationBudget(inputBytes: number): number {
-  return 4 * inputBytes + 64 * 1024 * 1024;
-}
-
-export function classify(error: unknown): Pick<CaseOutcome, 'outcome' | 'type' | 'message' | 'stack'> {
-  if (error instanceof AppError && (error.kind === 'corrupt-file' || error.kind === 'incompatible-file')) {
-    return { outcome: 'typed', type: `${error.kind}:${error.name}`, message: error.message };
-  }
-  const e = error as { name?: string; message?: string; stack?: string; kind?: string };
-  const type = error instanceof AppError ? `AppError(${error.kind}):${error.name}` : typeof e?.name === 'string' ? e.name : typeof error;
-  return { outcome: 'failure', type, message: String(e?.message ?? error), stack: e?.stack };
 }
 
 async function runCase(req: Extract<ChildRequest, { type: 'case' }>): Promise<CaseOutcome> {

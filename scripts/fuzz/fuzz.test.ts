@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { runFuzz, type FuzzReport } from './runner.ts';
 import { caseSeed, mutate } from './mutate.ts';
 import { pickleFields, safetensorsFields, zipFields } from './fields.ts';
-import { classify } from './child.ts';
+import { classify } from './outcome.ts';
 import { FormatError, IncompatibleFileError, InternalError } from '../../src/core/errors.ts';
 
 const FIXTURES = '../shared/fixtures';
