@@ -3,14 +3,9 @@
  * handled concurrently — pause/cancel/checkpoint must get through while `start` is still running.
  * Every call message gets exactly one result; a malformed one that carries an id gets an error result.
  */
-import { classifyError } from '../engine/errors.ts';
-import { EngineError, type AdapterEngine, type EngineErrorInfo } from '../engine/types.ts';
+import { toErrorInfo } from '../engine/errors.ts';
+import { EngineError, type AdapterEngine } from '../engine/types.ts';
 import { callProblem, transferablesOf, type FromEngineMessage, type MessageEndpoint, type ToEngineMessage } from './protocol.ts';
-
-/** Maps anything thrown to the error info that crosses the boundary (the engine's one classifier). */
-export function toErrorInfo(e: unknown): EngineErrorInfo {
-  return classifyError(e).toInfo();
-}
 
 export function serveEngine(engine: AdapterEngine, endpoint: MessageEndpoint): () => void {
   const post = (m: FromEngineMessage, transfer: Transferable[] = []) => endpoint.postMessage(m, transfer);
