@@ -113,6 +113,8 @@ export function isEngineErrorCode(x: unknown): x is EngineErrorCode {
 export interface EngineErrorInfo {
   code: EngineErrorCode;
   message: string;
+  /** The engine can no longer be used (its worker stopped): the UI starts a fresh one. */
+  fatal?: boolean;
 }
 
 export interface AdapterEngine {
@@ -156,13 +158,17 @@ export class EngineError extends AppError {
   /** The kind, under the name the worker protocol and the UI store use. */
   readonly code: EngineErrorCode;
 
-  constructor(code: EngineErrorCode, message: string, options?: { cause?: unknown }) {
+  /** The engine can no longer be used (a dead worker): see EngineErrorInfo.fatal. */
+  readonly fatal: boolean;
+
+  constructor(code: EngineErrorCode, message: string, options?: { cause?: unknown; fatal?: boolean }) {
     super(code, message);
     this.code = code;
+    this.fatal = options?.fatal ?? false;
     if (options && 'cause' in options) this.cause = options.cause;
   }
 
   toInfo(): EngineErrorInfo {
-    return { code: this.code, message: this.message };
+    return this.fatal ? { code: this.code, message: this.message, fatal: true } : { code: this.code, message: this.message };
   }
 }

@@ -28,7 +28,7 @@ export async function startStudio(root: HTMLElement, createEngine: () => Adapter
     48,
     // A render failing after a lost device is a consequence, not news: keep the device-lost report.
     (e) => {
-      if (!store.getState().deviceLost) store.setState({ engineError: { code: 'internal', message: `Rendering failed: ${errorMessage(e)}` } });
+      if (!store.getState().engineLost) store.setState({ engineError: { code: 'internal', message: `Rendering failed: ${errorMessage(e)}` } });
     },
   );
   // Renders belong to the generator the store shows: a switch drops the previous generator's renders.

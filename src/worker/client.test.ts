@@ -56,7 +56,7 @@ describe('engine client: a worker that errors or dies', () => {
       expect((err as Error).message).toMatch(/engine worker stopped: .*x is not a function/);
     }
     expect(client.pendingCalls).toBe(0);
-    expect(events).toEqual([{ type: 'error', error: { code: 'internal', message: expect.stringMatching(/engine worker stopped/) } }]);
+    expect(events).toEqual([{ type: 'error', error: { code: 'internal', fatal: true, message: expect.stringMatching(/engine worker stopped/) } }]);
     expect(worker.terminated).toBe(true);
     // Later calls do not wait for a dead worker either.
     await expect(client.pause()).rejects.toMatchObject({ code: 'not-ready' });

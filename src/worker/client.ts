@@ -31,13 +31,13 @@ export interface EngineClient extends AdapterEngine {
 /** The EngineError for a worker that stopped, from its 'error' event (an ErrorEvent) or a 'messageerror'. */
 export function workerFailure(e: Event | { message?: unknown; error?: unknown; type?: string }): EngineError {
   if (e.type === 'messageerror') {
-    return new EngineError('internal', 'The engine worker sent a message that could not be read (messageerror); the engine was stopped.');
+    return new EngineError('internal', 'The engine worker sent a message that could not be read (messageerror); the engine was stopped.', { fatal: true });
   }
   const ev = e as { message?: unknown; error?: unknown };
   const detail = ev.error ?? (typeof ev.message === 'string' && ev.message ? ev.message : null);
-  if (detail === null) return new EngineError('internal', 'The engine worker stopped without an error message (it may have run out of memory).');
+  if (detail === null) return new EngineError('internal', 'The engine worker stopped without an error message (it may have run out of memory).', { fatal: true });
   const classified = classifyError(detail);
-  return new EngineError(classified.code, `The engine worker stopped: ${classified.message}`, { cause: detail });
+  return new EngineError(classified.code, `The engine worker stopped: ${classified.message}`, { cause: detail, fatal: true });
 }
 
 export function createEngineClient(endpoint: MessageEndpoint, onClose?: () => void): EngineClient {

@@ -23,7 +23,7 @@ function errorTitle(kind: string): string {
 export function Notices() {
   const c = useController();
   const error = useStudio((s) => s.engineError);
-  const deviceLost = useStudio((s) => s.deviceLost);
+  const engineLost = useStudio((s) => s.engineLost);
   const checkpoint = useStudio((s) => s.checkpoint);
   const notice = useStudio((s) => s.notice);
   return (
@@ -31,7 +31,7 @@ export function Notices() {
       {error && (
         <div className="banner error-banner" role="alert" data-testid="engine-error" data-code={error.code}>
           <strong>{errorTitle(error.code)}.</strong> {error.message}
-          {deviceLost && (
+          {engineLost && (
             <span>
               {' '}
               {checkpoint
@@ -40,7 +40,7 @@ export function Notices() {
             </span>
           )}
           <span className="banner-actions">
-            {deviceLost && checkpoint && (
+            {engineLost && checkpoint && (
               <button className="small primary" onClick={() => c.run.resumeFromCheckpoint()} data-testid="resume-after-loss">
                 Resume from checkpoint
               </button>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type AdaptSettings, type GeneratorSource } from '../../engine/types.ts';
+import { EngineError, type AdaptSettings, type GeneratorSource } from '../../engine/types.ts';
 import { MemoryStore } from '../persist/kv-store.ts';
 import { KEYS, StudioController } from './controller.ts';
 import { boot, FakeEngine, FakeImages, progress } from './controller.test-doubles.ts';
@@ -125,5 +125,54 @@ describe('StudioController (start-up, reload, engine restart)', () => {
     expect(store.getState().run.globalIteration).toBe(3);
     engines[0].emit(progress(1));
     expect(store.getState().run.globalIteration).toBe(3);
+  });
+
+  it('after the engine worker dies mid-run, its start rejects and resuming runs on a fresh engine', async () => {
+    const engines: FakeEngine[] = [];
+    const make = () => {
+      const e = new FakeEngine();
+      engines.push(e);
+      return e;
+    };
+    const store = createStudioStore();
+    const c = new StudioController(make(), store, new MemoryStore(), new FakeImages(), { createEngine: make });
+    await c.init();
+    await c.reference.useExample('sketch');
+    // The worker client rejects the pending start with a fatal error when its worker dies.
+    engines[0].start = async () => {
+      engines[0].emit({ type: 'checkpoint', globalIteration: 1, bytes: new Uint8Array([6]) });
+      throw new EngineError('out-of-memory', 'The engine worker stopped: Out of memory', { fatal: true });
+    };
+    await c.run.start();
+    await c.flush();
+    let s = store.getState();
+    expect(s.engineLost).toBe(true);
+    expect(s.engineError?.code).toBe('out-of-memory');
+    expect(s.run.state).toBe('error');
+    await c.run.resumeFromCheckpoint();
+    expect(engines).toHaveLength(2);
+    expect(c.engine).toBe(engines[1]);
+    expect(engines[1].references).toHaveLength(1);
+    expect([...(engines[1].callsOf('start')[0][1] as Uint8Array)]).toEqual([6]);
+    s = store.getState();
+    expect(s.engineLost).toBe(false);
+    expect(s.engineError).toBeNull();
+  });
+
+  it('a non-fatal engine error does not restart the engine', async () => {
+    const engines: FakeEngine[] = [];
+    const make = () => {
+      const e = new FakeEngine();
+      engines.push(e);
+      return e;
+    };
+    const store = createStudioStore();
+    const c = new StudioController(make(), store, new MemoryStore(), new FakeImages(), { createEngine: make });
+    await c.init();
+    await c.reference.useExample('sketch');
+    engines[0].emit({ type: 'error', error: { code: 'internal', message: 'a kernel failed' } });
+    expect(store.getState().engineLost).toBe(false);
+    engines[0].emit({ type: 'error', error: { code: 'internal', message: 'The engine worker stopped', fatal: true } });
+    expect(store.getState().engineLost).toBe(true);
   });
 });

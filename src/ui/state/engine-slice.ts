@@ -1,7 +1,8 @@
 /**
  * Engine slice: the engine in use and its compute backend — the backend preference (forced for this
  * page load, else stored, else 'auto'), probing the device, listening to the engine's events, and
- * starting a fresh engine after a lost GPU device with the models and reference the user had.
+ * starting a fresh engine after a lost GPU device or a stopped engine worker, with the models and
+ * reference the user had.
  */
 import type { AdapterEngine, BackendPreference, EngineEvent } from '../../engine/types.ts';
 import type { ModelsSlice } from './models-slice.ts';
@@ -77,7 +78,7 @@ export class EngineSlice {
   }
 
   /**
-   * After a lost GPU device the engine's backend cannot be trusted: start a fresh engine and bring back
+   * After a lost GPU device or a stopped worker the engine cannot be trusted: start a fresh engine and bring back
    * the generator, encoders and reference the user had. Returns whether a generator is loaded again.
    */
   async restart(): Promise<boolean> {
@@ -91,7 +92,7 @@ export class EngineSlice {
     this.listen();
     const generator = ctx.s.generator;
     const encoders = ctx.s.encoders;
-    ctx.set({ generator: null, encoders: [], notice: 'Restarting the engine after the lost GPU device…' });
+    ctx.set({ generator: null, encoders: [], notice: 'Restarting the engine…' });
     await this.probe();
     if (generator?.origin === 'file') await this.models.loadCached(generator);
     if (!ctx.s.generator) await this.models.loadEmbeddedGenerator();

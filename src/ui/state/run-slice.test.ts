@@ -99,12 +99,12 @@ describe('run slice', () => {
     engine.emit({ type: 'error', error: { code: 'device-lost', message: 'GPU device was lost' } });
     engine.emit({ type: 'state', state: 'error', message: 'GPU device was lost' });
     let s = store.getState();
-    expect(s.deviceLost).toBe(true);
+    expect(s.engineLost).toBe(true);
     expect(s.engineError?.code).toBe('device-lost');
     expect(canStart(s)).toBe(true);
     await c.run.resumeFromCheckpoint();
     s = store.getState();
-    expect(s.deviceLost).toBe(false);
+    expect(s.engineLost).toBe(false);
     expect(s.engineError).toBeNull();
     expect([...(engine.callsOf('start').at(-1)![1] as Uint8Array)]).toEqual([4]);
   });

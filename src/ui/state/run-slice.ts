@@ -1,13 +1,13 @@
 /**
  * Run slice: the adaptation run as the studio sees it — its settings, start / pause / resume / stop,
- * resuming from a checkpoint (after a reload, a stop or a lost GPU device), regular checkpoint requests,
+ * resuming from a checkpoint (after a reload, a stop, a lost GPU device or a stopped engine worker), regular checkpoint requests,
  * the engine's run events turned into store updates, and the adapted weights' export and import.
  */
-import type { AdaptSettings, EngineErrorCode, EngineEvent } from '../../engine/types.ts';
+import { EngineError, type AdaptSettings, type EngineEvent } from '../../engine/types.ts';
 import { appendLosses, emptyHistory } from './loss-history.ts';
 import type { PersistenceSlice } from './persistence-slice.ts';
 import { mergeSettings, PRESETS, validateSettings } from './settings.ts';
-import { errorCode, errorMessage, type SliceContext } from './slice-context.ts';
+import { errorKind, errorMessage, type SliceContext } from './slice-context.ts';
 import { initialRun, isActive, type StudioState } from './studio-store.ts';
 
 /** Minimum time between automatic checkpoint requests during a run. */
@@ -76,7 +76,7 @@ export class RunSlice {
         this.persistence.saveCheckpoint(e.globalIteration, e.bytes);
         return;
       case 'error':
-        ctx.set({ engineError: e.error, deviceLost: e.error.code === 'device-lost' || s.deviceLost });
+        ctx.set({ engineError: e.error, engineLost: e.error.code === 'device-lost' || e.error.fatal === true || s.engineLost });
         return;
     }
   }
@@ -93,7 +93,7 @@ export class RunSlice {
       .checkpoint()
       .catch((e) => {
         // 'not-ready' = nothing trained yet, nothing to save; anything else is worth telling.
-        if (errorCode(e) !== 'not-ready') ctx.set({ notice: `Could not take a checkpoint: ${errorMessage(e)}` });
+        if (errorKind(e) !== 'not-ready') ctx.set({ notice: `Could not take a checkpoint: ${errorMessage(e)}` });
       })
       .finally(() => {
         this.checkpointInFlight = false;
@@ -142,14 +142,14 @@ export class RunSlice {
       preview: null,
       checkpoint: null,
       engineError: null,
-      deviceLost: false,
+      engineLost: false,
       notice: null,
       run: { ...initialRun(), state: 'preparing', totalIterations: settings.iterations[0] + settings.iterations[1] },
     });
     await this.runEngine(() => ctx.engine.start(settings));
   }
 
-  /** Continues from the last checkpoint (after a reload, a stop, or a lost GPU device). */
+  /** Continues from the last checkpoint (after a reload, a stop, a lost GPU device or a stopped worker: a fresh engine first). */
   async resumeFromCheckpoint(): Promise<void> {
     const { ctx } = this;
     const saved = await this.persistence.savedCheckpoint();
@@ -161,15 +161,15 @@ export class RunSlice {
       ctx.set({ engineError: { code: 'bad-reference', message: 'The reference image is missing; choose it again to resume.' } });
       return;
     }
-    if (ctx.s.deviceLost && this.restarter.canRestart && !(await this.restarter.restart())) {
-      ctx.set({ engineError: { code: 'device-lost', message: 'The engine could not be restarted after the lost GPU device; reload the page to resume.' } });
+    if (ctx.s.engineLost && this.restarter.canRestart && !(await this.restarter.restart())) {
+      ctx.set({ engineError: { code: ctx.s.engineError?.code ?? 'device-lost', message: 'The engine could not be restarted; reload the page to resume.' } });
       return;
     }
     const settings = mergeSettings(saved.settings);
     ctx.set({
       settings,
       engineError: null,
-      deviceLost: false,
+      engineLost: false,
       notice: null,
       losses: saved.losses ?? ctx.s.losses,
       run: { ...initialRun(), state: 'preparing', globalIteration: saved.globalIteration, totalIterations: saved.totalIterations },
@@ -181,10 +181,10 @@ export class RunSlice {
     try {
       await op();
     } catch (e) {
-      const code = (errorCode(e) ?? 'internal') as EngineErrorCode;
+      const code = errorKind(e) ?? 'internal';
       this.ctx.set({
         engineError: { code, message: errorMessage(e) },
-        deviceLost: code === 'device-lost' || this.ctx.s.deviceLost,
+        engineLost: code === 'device-lost' || (e instanceof EngineError && e.fatal) || this.ctx.s.engineLost,
         run: { ...this.ctx.s.run, state: code === 'cancelled' ? 'cancelled' : 'error' },
       });
     }
@@ -224,7 +224,7 @@ export class RunSlice {
       await ctx.engine.importAdapted(file);
       ctx.set({ adaptedAvailable: true, weightsVersion: ctx.s.weightsVersion + 1, engineError: null, notice: `Loaded adapted weights from ${name}.` });
     } catch (e) {
-      ctx.set({ engineError: { code: (errorCode(e) ?? 'incompatible-file') as 'incompatible-file', message: `Could not load ${name}: ${errorMessage(e)}` } });
+      ctx.set({ engineError: { code: errorKind(e) ?? 'internal', message: `Could not load ${name}: ${errorMessage(e)}` } });
     }
   }
 }

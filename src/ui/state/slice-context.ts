@@ -3,10 +3,10 @@
  * the image pipeline, the clock, and the engine in use (replaced by the engine slice after a lost GPU
  * device, so every slice reads it here rather than keeping its own reference).
  */
-import { EngineError, type AdapterEngine } from '../../engine/types.ts';
+import { AppError, type ErrorKind } from '../../core/errors.ts';
+import type { AdapterEngine } from '../../engine/types.ts';
 import type { KeyValueStore } from '../persist/kv-store.ts';
-import { ReferenceImageError, type ImageToolkit } from '../reference/image-toolkit.ts';
-import { SettingsError } from './settings.ts';
+import type { ImageToolkit } from '../reference/image-toolkit.ts';
 import type { StudioState, StudioStore } from './studio-store.ts';
 
 export class SliceContext {
@@ -29,14 +29,14 @@ export class SliceContext {
 }
 
 export function errorMessage(e: unknown): string {
-  if (e instanceof EngineError || e instanceof ReferenceImageError || e instanceof SettingsError) return e.message;
+  if (e instanceof AppError) return e.message;
   if (e && typeof e === 'object' && 'message' in e && typeof (e as { message: unknown }).message === 'string') {
     return (e as { message: string }).message;
   }
   return String(e);
 }
 
-export function errorCode(e: unknown): string | undefined {
-  if (e && typeof e === 'object' && 'code' in e) return String((e as { code: unknown }).code);
-  return undefined;
+/** The AppError kind of what was thrown (EngineErrors from the worker client carry theirs); undefined for anything else. */
+export function errorKind(e: unknown): ErrorKind | undefined {
+  return e instanceof AppError ? e.kind : undefined;
 }

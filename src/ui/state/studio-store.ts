@@ -108,7 +108,7 @@ export interface StudioState {
   /** Increments whenever the adapted weights may have changed, so views re-render. */
   weightsVersion: number;
   engineError: EngineErrorInfo | null;
-  deviceLost: boolean;
+  engineLost: boolean;
   notice: string | null;
 
   viewer: ViewerState;
@@ -169,7 +169,7 @@ export function initialState(): StudioState {
     adaptedAvailable: false,
     weightsVersion: 0,
     engineError: null,
-    deviceLost: false,
+    engineLost: false,
     notice: null,
     viewer: initialViewer(),
   };
