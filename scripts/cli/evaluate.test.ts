@@ -53,7 +53,7 @@ describe('evaluate CLI', () => {
     let printed = '';
     try {
       await run([
-        '--generator', `${FIXTURES}eg3d-tiny.pkl`, '--adapted', delta, '--reference', refPath, '--latents', '2', '--seed', '1',
+        '--generator', `${FIXTURES}eg3d-tiny.pkl`, '--adapted', delta, '--reference', refPath, '--latents', '1', '--seed', '1',
         '--render-resolution', '32', '--samples', '6,6', '--json', join(dir, 'out.json'), '--grid', join(dir, 'grid.png'),
       ]);
       printed = log.mock.calls.map((c) => String(c[0])).join('\n');
@@ -66,14 +66,16 @@ describe('evaluate CLI', () => {
     expect(printed).toMatch(/stand-in for ArcFace/);
     const json = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
     expect(json.generatorSha256).toBe(sha);
-    expect(json.rows).toHaveLength(2);
-    expect(json.rows[0].thumbnails.source).toMatch(/^data:image\/png;base64,/);
+    expect(json.rows).toHaveLength(1);
+    expect(json.rows[0].thumbnails.source).toHaveLength(5);
+    expect(json.rows[0].thumbnails.adapted[2]).toMatch(/^data:image\/png;base64,/);
     expect(json.means.identity).toBeGreaterThan(-1);
     expect(json.means.identity).toBeLessThan(1);
     expect(json.means.depthDiff).toBeGreaterThan(0);
     expect(json.means.palette.source).toBeGreaterThan(0);
     expect(json.means.texture.source).toBeGreaterThan(0);
     const grid = decodePng(readFileSync(join(dir, 'grid.png')));
-    expect([grid.width, grid.height]).toEqual([4 * 64, 64]);
+    // rows: source / adapted per latent; columns: the 5 yaws
+    expect([grid.width, grid.height]).toEqual([5 * 64, 2 * 64]);
   }, 300_000);
 });

@@ -8,7 +8,8 @@
  * 5 yaws: identity (face-api descriptors, a stand-in for ArcFace), depth difference, style distance to
  * the reference (Lab palette, InceptionV3 Gram matrices; CLIP with --clip), multi-view consistency.
  * Prints a table; --json writes the full result (thumbnails as PNG data URLs); --grid writes the
- * thumbnails (per latent: source | adapted). Backend from TFJS_BACKEND (default wasm).
+ * thumbnails as the adapt grid lays them out (rows: source / adapted per latent; columns: yaws).
+ * Backend from TFJS_BACKEND (default wasm).
  */
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -128,7 +129,7 @@ function pngDataUrl(img: RgbaImage): string {
 
 /** The result as JSON: thumbnails become PNG data URLs. */
 export function resultToJson(result: EvaluationResult, extra: Record<string, unknown>): string {
-  const rows = result.rows.map((r) => ({ ...r, thumbnails: { source: pngDataUrl(r.thumbnails.source), adapted: pngDataUrl(r.thumbnails.adapted) } }));
+  const rows = result.rows.map((r) => ({ ...r, thumbnails: { source: r.thumbnails.source.map(pngDataUrl), adapted: r.thumbnails.adapted.map(pngDataUrl) } }));
   return JSON.stringify({ ...extra, ...result, rows }, null, 2);
 }
 
@@ -225,14 +226,11 @@ export async function run(argv: string[]): Promise<void> {
       log(`wrote ${a.json}\n`);
     }
     if (a.grid) {
-      const cols = Math.min(4, result.rows.length);
       const cells: RgbaImage[] = [];
-      for (const r of result.rows) cells.push(r.thumbnails.source, r.thumbnails.adapted);
-      const size = result.options.thumbnailSize;
-      while (cells.length % (2 * cols)) cells.push({ width: size, height: size, data: new Uint8ClampedArray(size * size * 4) });
-      const grid = tile(cells, 2 * cols);
+      for (const r of result.rows) cells.push(...r.thumbnails.source, ...r.thumbnails.adapted);
+      const grid = tile(cells, result.options.yaws.length);
       writeFileSync(a.grid, encodePng({ width: grid.width, height: grid.height, data: new Uint8Array(grid.data.buffer), channels: 4, depth: 8 }));
-      log(`wrote ${a.grid} (per latent: source | adapted, frontal view; ${cols} latent(s) per row)\n`);
+      log(`wrote ${a.grid} (rows: source / adapted per latent; columns: yaw ${result.options.yaws.join(', ')})\n`);
     }
   } finally {
     face?.dispose();

@@ -78,9 +78,11 @@ describe('evaluation report on the tiny fixture generator', () => {
       expect(r.clip).toHaveLength(1);
       expect(r.clip[0].similarity.adapted).toBeCloseTo(r.clip[0].similarity.source, 5);
       expect(r.clip[0].directionAlignment).toBe(0);
-      expect([r.thumbnails.source.width, r.thumbnails.source.height]).toEqual([16, 16]);
-      expect(Array.from(r.thumbnails.adapted.data)).toEqual(Array.from(r.thumbnails.source.data));
+      expect(r.thumbnails.source).toHaveLength(3);
+      expect([r.thumbnails.source[0].width, r.thumbnails.source[0].height]).toEqual([16, 16]);
+      expect(r.thumbnails.adapted.map((t) => Array.from(t.data))).toEqual(r.thumbnails.source.map((t) => Array.from(t.data)));
     }
+    expect(self.frontalView).toBe(1);
     expect(self.means.identity).toBeCloseTo(1, 5);
     expect(self.means.paletteChangePct).toBe(0);
     expect(self.means.detectedLatents + self.means.fixedCropLatents).toBeLessThanOrEqual(2);

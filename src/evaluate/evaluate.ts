@@ -372,7 +372,7 @@ export async function evaluateAdaptation(inputs: EvaluationInputs): Promise<Eval
       texture: tex,
       clip: [],
       consistency: { source: consistencyOf(src.geometry, o.visibilityTolerance), adapted: consistencyOf(adp.geometry, o.visibilityTolerance) },
-      thumbnails: { source: resizeArea(src.images[frontal], o.thumbnailSize), adapted: resizeArea(adp.images[frontal], o.thumbnailSize) },
+      thumbnails: { source: src.images.map((im) => resizeArea(im, o.thumbnailSize)), adapted: adp.images.map((im) => resizeArea(im, o.thumbnailSize)) },
     });
     inputs.onProgress?.(k + 1, o.latents);
     await tick();
@@ -434,5 +434,5 @@ export async function evaluateAdaptation(inputs: EvaluationInputs): Promise<Eval
   const measures: Record<string, string> = { ...MEASURE_DESCRIPTIONS };
   if (face) measures.faceModel = face.name;
   if (texture) measures.textureModel = texture.name;
-  return { version: 1, options: o, measures, rows, means, stopped, seconds: (performance.now() - t0) / 1000 };
+  return { version: 1, options: o, frontalView: frontal, measures, rows, means, stopped, seconds: (performance.now() - t0) / 1000 };
 }

@@ -133,7 +133,8 @@ export interface EvaluationRow {
   clip: ClipRowMeasures[];
   /** Masked L1 (RGB in [0, 1]) of neighbouring views reprojected through the rendered depth. */
   consistency: SourceAdapted;
-  thumbnails: { source: EvalImage; adapted: EvalImage };
+  /** Per view (in `options.yaws` order), `thumbnailSize`² renders (super-resolved image, area-averaged). */
+  thumbnails: { source: EvalImage[]; adapted: EvalImage[] };
 }
 
 export interface EvaluationMeans {
@@ -156,6 +157,8 @@ export interface EvaluationMeans {
 export interface EvaluationResult {
   version: 1;
   options: EvaluationOptions;
+  /** Index of the view nearest to frontal in `options.yaws` (the one a one-image summary shows). */
+  frontalView: number;
   /** What each measure is, in words (models, definitions, units). */
   measures: Record<string, string>;
   rows: EvaluationRow[];
