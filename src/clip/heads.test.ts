@@ -7,7 +7,7 @@ import { MemoryByteSource } from '../io/byte-source.ts';
 import { writeSafetensors, type TensorToWrite } from '../io/safetensors.ts';
 import { describeClipFile, inferArchitecture, loadClipModel, resolveHeads, type ClipTensorTable } from './load.ts';
 import { parseClipConfig } from './config.ts';
-import { IncompatibleFileError } from '../core/errors.ts';
+import { AppError, IncompatibleFileError } from '../core/errors.ts';
 import { Random } from '../core/random.ts';
 
 const PT = '../shared/fixtures/clip-tiny.pt';
@@ -123,7 +123,7 @@ function vitShapes({ width: w, patch: p, grid: g, layers }: SyntheticVit): [stri
  * A traced-CLIP-like archive (`vit/data.pkl`, `vit/data/N` fp16 storages), optionally with the
  * MultiheadAttention code and its `num_heads` constant as torch.jit writes them.
  */
-function syntheticPt(v: SyntheticVit, tracedHeads?: number): Uint8Array {
+function syntheticPt(v: SyntheticVit, tracedHeads?: number, headLine = '    head_dim = torch.div(embed_dim, CONSTANTS.c1, rounding_mode="trunc")'): Uint8Array {
   const files: Record<string, Uint8Array> = {};
   const shapes = vitShapes(v);
   const w = new PickleWriter();
@@ -174,7 +174,7 @@ function syntheticPt(v: SyntheticVit, tracedHeads?: number): Uint8Array {
         '  def forward(self: __torch__.torch.nn.modules.activation.MultiheadAttention,',
         '    argument_1: Tensor) -> Tensor:',
         '    embed_dim = ops.prim.NumToTensor(torch.size(argument_1, 2))',
-        '    head_dim = torch.div(embed_dim, CONSTANTS.c1, rounding_mode="trunc")',
+        headLine,
         '    return argument_1',
         '',
       ].join('\n'),
@@ -258,6 +258,21 @@ describe('CLIP head counts', () => {
     const e1 = await embeds(one, 16);
     const e3 = await embeds(three, 16);
     expect(Math.max(...e1.map((x, i) => Math.abs(x - e3[i])))).toBeGreaterThan(1e-4);
+
+    // the other spellings of the traced head count: a literal, floor_divide, `//`; a constant that is not one number is a damaged file
+    for (const [line, heads] of [
+      ['    head_dim = torch.div(embed_dim, 6, rounding_mode="trunc")', 6],
+      ['    head_dim = torch.floor_divide(embed_dim, CONSTANTS.c1)', 3],
+      ['    head_dim = embed_dim // 2', 2],
+      ['    _9 = [_1, int(torch.mul(bsz, CONSTANTS.c1)), _6]', 3],
+    ] as const) {
+      const d2 = await describeClipFile(new MemoryByteSource(syntheticPt(v, 3, line), 'w96-spelling.pt'));
+      expect(d2.architecture.vision.heads, line).toBe(heads);
+    }
+    const bad = await describeClipFile(new MemoryByteSource(syntheticPt(v, 3, '    head_dim = torch.div(embed_dim, CONSTANTS.c7)'), 'w96-bad.pt')).then(() => null, (e: unknown) => e);
+    expect(bad).toBeInstanceOf(AppError);
+    expect((bad as AppError).kind).toBe('corrupt-file');
+    expect((bad as Error).message).toMatch(/refers to CONSTANTS\.c7, which the archive does not hold/);
 
     // open_clip safetensors of the same tower: width 96 is not a multiple of 64, so no silent guess …
     const oc = await openClipFrom(traced);

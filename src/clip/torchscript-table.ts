@@ -5,6 +5,7 @@
 import type { ByteSource } from '../io/byte-source.ts';
 import { TorchScriptArchive, type TorchScriptTensor } from '../io/torchscript.ts';
 import { ClipFormatError, type ClipTensorTable } from './table.ts';
+import { FormatError } from '../core/errors.ts';
 
 class TorchScriptTable implements ClipTensorTable {
   readonly format = 'openai-torchscript' as const;
@@ -51,7 +52,7 @@ export async function openTorchScriptTable(source: ByteSource): Promise<ClipTens
  * The head count of the `nn.MultiheadAttention` at `path`, as the traced code computes it: the
  * archive stores the module's forward as TorchScript, where `num_heads` survives as a constant in
  * `head_dim = torch.div(embed_dim, CONSTANTS.c0, rounding_mode="trunc")` (also written
- * `torch.floor_divide(...)`, or with the number inline) and in the `bsz * num_heads` reshapes. Null when
+ * `torch.floor_divide(...)` or `embed_dim // n`, or with the number inline) and in the `bsz * num_heads` reshapes. Null when
  * the archive carries no code for it (e.g. a plain `torch.save` zip).
  */
 export async function tracedHeads(archive: TorchScriptArchive, path: string): Promise<number | null> {
@@ -61,6 +62,7 @@ export async function tracedHeads(archive: TorchScriptArchive, path: string): Pr
   if (!src) return null;
   const m =
     /head_dim\s*=\s*[\w.]+\(\s*embed_dim\s*,\s*(?:CONSTANTS\.c(\d+)|(\d+))\b/.exec(src) ??
+    /head_dim\s*=\s*embed_dim\s*\/\/\s*(?:CONSTANTS\.c(\d+)|(\d+))\b/.exec(src) ??
     /torch\.mul\(\s*bsz\s*,\s*(?:CONSTANTS\.c(\d+)|(\d+))\s*\)/.exec(src);
   if (!m) return null;
   let heads: number;
@@ -68,10 +70,10 @@ export async function tracedHeads(archive: TorchScriptArchive, path: string): Pr
   else {
     const c = await archive.constant(Number(m[1]));
     if (!c || c.shape.reduce((a, b) => a * b, 1) !== 1) {
-      throw new ClipFormatError(`${archive.zip.source.name}: the head count of ${path} refers to CONSTANTS.c${m[1]}, which the archive does not hold as a single number`);
+      throw new FormatError(`${archive.zip.source.name}: the head count of ${path} refers to CONSTANTS.c${m[1]}, which the archive does not hold as a single number`);
     }
     heads = (await c.read())[0];
   }
-  if (!Number.isInteger(heads) || heads < 1) throw new ClipFormatError(`${archive.zip.source.name}: ${path} records ${heads} attention heads`);
+  if (!Number.isInteger(heads) || heads < 1) throw new FormatError(`${archive.zip.source.name}: ${path} records ${heads} attention heads`);
   return heads;
 }
