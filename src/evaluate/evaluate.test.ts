@@ -8,7 +8,7 @@ import { CHEAP_RENDER, stripedReference, tinyClip, tinyGenerator, tinyView } fro
 import type { EG3DGenerator } from '../eg3d/generator.ts';
 import type { GeneratorView } from '../adapter/generator-view.ts';
 import type { ClipImageEncoder } from '../clip/encoder.ts';
-import { evaluateAdaptation, evaluationLatentSeed, resizeArea } from './evaluate.ts';
+import { evaluateAdaptation, evaluationLatentSeed, resizeArea, sharesBackbone } from './evaluate.ts';
 import { FaceApiEmbedder, FACE_API_MODEL_NAMES, type FaceApiModule, type FaceApiWeights } from './face-identity.ts';
 import { InceptionGramNetwork, loadNsfwInceptionV3 } from './texture.ts';
 import type { EvaluationResult } from './types.ts';
@@ -96,6 +96,11 @@ describe('evaluation report on the tiny fixture generator', () => {
     const overrides = new Map<string, tf.Tensor>();
     for (const [k, t] of gen.weights) if (k.startsWith('decoder.') && k.endsWith('.weight')) overrides.set(k, tf.mul(t, 2.5));
     const perturbed = view.withWeights(overrides);
+    // Tri-D/G2 overrides keep the mapping and backbone shared: the tri-planes are computed once for both.
+    expect(sharesBackbone(view, perturbed)).toBe(true);
+    const other = await tinyGenerator();
+    expect(sharesBackbone(view, tinyView(other))).toBe(false);
+    other.dispose();
     try {
       // (measured on the second run: the encoders' caches were filled by the first)
       const before = tf.memory().numTensors;

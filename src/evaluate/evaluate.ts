@@ -164,15 +164,37 @@ interface RenderedViews {
   geometry: ViewGeometry[];
 }
 
-async function renderLatent(gen: EvalGenerator, z: Float32Array, cameras: Float32Array[], psi: number, radius: number, pivot: readonly [number, number, number]): Promise<RenderedViews> {
-  const out = tf.tidy(() => {
-    const zDim = gen.config.zDim;
+/** True when every tensor outside Tri-D and G2 is the same object in both generators (mapping and backbone shared). */
+export function sharesBackbone(a: EvalGenerator, b: EvalGenerator): boolean {
+  if (a.weights.size !== b.weights.size) return false;
+  for (const [k, t] of a.weights) {
+    if (k.startsWith('decoder.') || k.startsWith('superresolution.')) continue;
+    if (b.weights.get(k) !== t) return false;
+  }
+  return true;
+}
+
+/** Mapping + tri-planes of one latent (batch 1), frontal conditioning camera. */
+function latentPlanes(gen: EvalGenerator, z: Float32Array, psi: number, radius: number, pivot: readonly [number, number, number]): { ws: tf.Tensor3D; planes: tf.Tensor } {
+  const [ws, planes] = tf.tidy(() => {
     const cCond = camerasTensor([frontalCamera({ radius, pivot })]);
-    const ws = gen.mapping(tf.tensor2d(z, [1, zDim]), cCond, psi, null);
-    const wsAll = tf.tile(ws, [cameras.length, 1, 1]) as tf.Tensor3D;
-    const r = gen.synthesize(wsAll, camerasTensor(cameras), { kind: 'deterministic' });
-    const raw = tf.clipByValue(tf.div(tf.add(r.imageRaw, 1), 2), 0, 1);
-    return [r.image, raw, r.depth] as tf.Tensor4D[];
+    const w = gen.mapping(tf.tensor2d(z, [1, gen.config.zDim]), cCond, psi, null);
+    return [w, gen.planes(w)];
+  });
+  return { ws: ws as tf.Tensor3D, planes };
+}
+
+/** Renders the views of one latent from its (batch-1) ws and tri-planes with this generator's Tri-D and G2. */
+async function renderLatent(gen: EvalGenerator, latent: { ws: tf.Tensor3D; planes: tf.Tensor }, cameras: Float32Array[]): Promise<RenderedViews> {
+  const out = tf.tidy(() => {
+    const v = cameras.length;
+    const planes = tf.tile(latent.planes, [v, ...latent.planes.shape.slice(1).map(() => 1)]);
+    const { features, depth } = gen.render(planes, camerasTensor(cameras), { kind: 'deterministic' });
+    const [n, h, w] = features.shape;
+    const imageRaw = tf.slice(features, [0, 0, 0, 0], [n, h, w, 3]) as tf.Tensor4D;
+    const image = gen.superresolve(imageRaw, features, tf.tile(latent.ws, [v, 1, 1]) as tf.Tensor3D);
+    const raw = tf.clipByValue(tf.div(tf.add(imageRaw, 1), 2), 0, 1);
+    return [image, raw, depth] as tf.Tensor4D[];
   });
   const [image, raw, depth] = out;
   const images = await toImages(image);
@@ -252,6 +274,7 @@ export async function evaluateAdaptation(inputs: EvaluationInputs): Promise<Eval
   const frontal = o.yaws.reduce((best, y, i) => (Math.abs(y) < Math.abs(o.yaws[best]) ? i : best), 0);
   const reference = inputs.reference ? centreSquare(inputs.reference) : null;
   const face = inputs.face ?? null;
+  const shared = sharesBackbone(source, adapted);
   const texture = reference ? (inputs.texture ?? null) : null;
 
   // Reference statistics, computed once.
@@ -279,8 +302,16 @@ export async function evaluateAdaptation(inputs: EvaluationInputs): Promise<Eval
     }
     const latentSeed = evaluationLatentSeed(o.seed, k);
     const z = new Random(latentSeed).normalArray(source.config.zDim);
-    const src = await renderLatent(source, z, cameras, o.psi, radius, pivot);
-    const adp = await renderLatent(adapted, z, cameras, o.psi, radius, pivot);
+    const srcLatent = latentPlanes(source, z, o.psi, radius, pivot);
+    const adpLatent = shared ? srcLatent : latentPlanes(adapted, z, o.psi, radius, pivot);
+    let src: RenderedViews;
+    let adp: RenderedViews;
+    try {
+      src = await renderLatent(source, srcLatent, cameras);
+      adp = await renderLatent(adapted, adpLatent, cameras);
+    } finally {
+      tf.dispose([srcLatent.ws, srcLatent.planes, adpLatent.ws, adpLatent.planes]);
+    }
     const V = cameras.length;
 
     // Depth on the source's foreground.

@@ -40,11 +40,18 @@ export interface TextureNetwork {
   dispose(): void;
 }
 
-/** What the evaluation needs from a generator (GeneratorView satisfies it). */
+/**
+ * What the evaluation needs from a generator (GeneratorView satisfies it): the synthesis in its parts,
+ * so that the tri-planes of a latent are computed once for all views, and once for both generators
+ * when they share the mapping and backbone tensors (an adapted generator made by `withWeights`).
+ */
 export interface EvalGenerator {
   readonly config: EG3DConfig;
+  readonly weights: ReadonlyMap<string, tf.Tensor>;
   mapping(z: tf.Tensor2D, cCond: tf.Tensor2D, psi: number, cutoff: number | null): tf.Tensor3D;
-  synthesize(ws: tf.Tensor3D, cameras: tf.Tensor2D, draws: TrainerDraws): { image: tf.Tensor4D; imageRaw: tf.Tensor4D; depth: tf.Tensor4D };
+  planes(ws: tf.Tensor3D): tf.Tensor;
+  render(planes: tf.Tensor, cameras: tf.Tensor2D, draws: TrainerDraws): { features: tf.Tensor4D; depth: tf.Tensor4D };
+  superresolve(imageRaw: tf.Tensor4D, features: tf.Tensor4D, ws: tf.Tensor3D): tf.Tensor4D;
 }
 
 export interface EvaluationOptions {
