@@ -30,6 +30,7 @@ import {
   type EncoderSource,
   type EngineEvent,
   type GeneratorSource,
+  type MeanEmbeddingStore,
   type ModelInfo,
   type RenderRequest,
   type RgbaImage,
@@ -46,12 +47,14 @@ export interface LocalEngineOptions {
   renderOverrides?: RenderOverrides;
   /** Rays per renderer chunk (memory bound; default the renderer's DEFAULT_CHUNK_RAYS = 4096). */
   chunkRays?: number;
+  /** Where μ_s is kept between sessions (src/platform/browser-mean-store.ts, node-mean-store.ts); without it, only for the engine's lifetime. */
+  meanEmbeddingStore?: MeanEmbeddingStore;
 }
 
 export class LocalEngine implements AdapterEngine {
   private readonly listeners = new Set<(e: EngineEvent) => void>();
   private readonly models: ModelRegistry;
-  private readonly meanEmbeddings = new MeanEmbeddingCache();
+  private readonly meanEmbeddings: MeanEmbeddingCache;
   private capabilities: Capabilities | null = null;
   private reference: RgbaImage | null = null;
   private run: AdaptationRun | null = null;
@@ -62,6 +65,7 @@ export class LocalEngine implements AdapterEngine {
 
   constructor(private readonly opts: LocalEngineOptions) {
     this.models = new ModelRegistry(opts, (e) => this.emit(e), () => this.backend());
+    this.meanEmbeddings = new MeanEmbeddingCache(opts.meanEmbeddingStore);
   }
 
   private backend(): string | null {

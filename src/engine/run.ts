@@ -130,10 +130,14 @@ export class AdaptationRun {
           emit({ type: 'progress', phase: 'mean-embedding', iteration: done, phaseIterations: n, globalIteration: 0, totalIterations: total, itPerSec: rate, etaSeconds: done ? (n - done) / rate : 0 });
         },
       });
+      this.spec.encoders.forEach(({ info }, i) => {
+        const { samples, stability, cached } = means[i];
+        emit({ type: 'mean-embedding', encoder: info.id, encoderName: info.name, samples, stability, cached });
+      });
       const trainerEncoders: TrainerEncoder[] = this.spec.encoders.map(({ encoder }, i) => {
         const block = options.tokenBlock < 0 ? encoder.defaultTokenBlock : options.tokenBlock;
         if (block >= encoder.numBlocks) throw new EngineError('bad-settings', `token block ${block} does not exist in ${encoder.name} (0..${encoder.numBlocks - 1})`);
-        const e = prepareTrainerEncoder(encoder, this.spec.reference, means[i], options);
+        const e = prepareTrainerEncoder(encoder, this.spec.reference, means[i].mean, options);
         prepared.push(e);
         return e;
       });

@@ -8,6 +8,7 @@ import { AppError, ERROR_KINDS, type ErrorKind } from '../core/errors.ts';
 // Shared value types live in the core (every layer may use them); the engine interface re-exports them.
 export { BACKEND_PREFERENCES, type BackendKind, type BackendPreference, type Capabilities } from '../core/backend.ts';
 export type { RgbaImage } from '../core/image.ts';
+export type { MeanEmbeddingRecord, MeanEmbeddingStore, MeanEmbeddingStoreKey } from '../core/mean-embedding-store.ts';
 import type { BackendPreference, Capabilities } from '../core/backend.ts';
 import type { RgbaImage } from '../core/image.ts';
 
@@ -100,7 +101,37 @@ export type EngineEvent =
     }
   | { type: 'preview'; globalIteration: number; source: RgbaImage[]; adapted: RgbaImage[]; yaws: number[]; seeds: number[] }
   | { type: 'checkpoint'; globalIteration: number; bytes: Uint8Array }
+  | MeanEmbeddingEvent
   | { type: 'error'; error: EngineErrorInfo };
+
+/**
+ * μ_s of one encoder is ready (once per encoder and run, before training): how many source renders
+ * it averages, its stability — the cosine between the normalised means of the even- and the
+ * odd-indexed samples, NaN below 2 samples — and whether it came from the cache.
+ */
+export interface MeanEmbeddingEvent {
+  type: 'mean-embedding';
+  /** Encoder id (ModelInfo.id) and name. */
+  encoder: string;
+  encoderName: string;
+  samples: number;
+  stability: number;
+  cached: boolean;
+}
+
+/** Below this stability the direction still depends on which renders were drawn: more μ_s samples are worth it. */
+export const MEAN_EMBEDDING_STABLE = 0.99;
+
+export function isMeanEmbeddingStable(e: Pick<MeanEmbeddingEvent, 'stability'>): boolean {
+  return e.stability >= MEAN_EMBEDDING_STABLE;
+}
+
+/** "μ_s · 512 samples · stability 0.998 (cached)", as the studio and the CLI show it. */
+export function describeMeanEmbedding(e: Pick<MeanEmbeddingEvent, 'samples' | 'stability' | 'cached'>): string {
+  // Rounded down, so a value under the threshold never prints as the threshold (0.9899 → 0.989) and only 1 prints as 1.000.
+  const stability = Number.isFinite(e.stability) ? (Math.floor(e.stability * 1000 + 1e-9) / 1000).toFixed(3) : 'n/a (fewer than 2 samples)';
+  return `μ_s · ${e.samples} sample${e.samples === 1 ? '' : 's'} · stability ${stability}${e.cached ? ' (cached)' : ''}`;
+}
 
 /** The code that crosses the worker boundary: the AppError kind (src/core/errors.ts). */
 export type EngineErrorCode = ErrorKind;

@@ -1,17 +1,20 @@
 /**
  * Engine worker entry: hosts a LocalEngine and serves it over the worker's message port. The tfjs
- * backend is chosen here, inside the worker (WebGPU → wasm → cpu), on the first probe() or load.
+ * backend is chosen here, inside the worker (WebGPU → wasm → cpu), on the first probe() or load; μ_s
+ * is kept in IndexedDB between sessions.
  */
 /// <reference lib="webworker" />
 import { LocalEngine } from '../engine/local-engine.ts';
 import { EngineError } from '../engine/types.ts';
 import { initBrowserBackend } from '../platform/browser-backend.ts';
 import { fetchEmbeddedFile } from '../platform/browser-embedded.ts';
+import { BrowserMeanEmbeddingStore } from '../platform/browser-mean-store.ts';
 import { serveEngine } from './handler.ts';
 import type { MessageEndpoint } from './protocol.ts';
 
 const engine: LocalEngine = new LocalEngine({
   openEmbeddedFile: fetchEmbeddedFile,
+  meanEmbeddingStore: new BrowserMeanEmbeddingStore(),
   probe: (preference) => initBrowserBackend({ prefer: preference, onDeviceLost: (message) => engine.reportFatal(new EngineError('device-lost', message)) }),
 });
 
