@@ -15,7 +15,7 @@ describe('adaptation defaults', () => {
       encoders: [],
       seed: 1,
       truncationPsi: 1,
-      meanEmbeddingSamples: 64,
+      meanEmbeddingSamples: 512,
       previewEvery: 10,
       options: {},
     });
