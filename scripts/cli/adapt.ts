@@ -9,21 +9,24 @@
  * Runs the 3D-Adapter schedule with the same engine the studio uses (LocalEngine, backend from
  * TFJS_BACKEND, default wasm), prints a progress bar, writes the adapted Tri-D + G2 weights, and a
  * before/after PNG grid (rows: source, adapted; columns: latents × views). Without --clip the embedded
- * default encoder is used. The reference is centre-cropped to a square.
+ * default encoder is used. The reference is centre-cropped to a square. μ_s is cached as JSON beside
+ * the --out file (mu_s-<generator>-<encoder>-psi<ψ>.json) and reused by later runs there; its sample
+ * count and half-sample stability are printed.
  *
  * Settings start from the same defaults and presets as the studio (src/engine/defaults.ts; Balanced
  * when --preset is absent) and explicit flags override the preset, so the same preset and seed give
  * the studio's run.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { decode as decodePng, encode as encodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { initNodeBackend, backendFromEnv } from '../../src/platform/node-backend.ts';
 import { openEmbeddedFile } from '../../src/platform/node-embedded.ts';
+import { NodeMeanEmbeddingStore } from '../../src/platform/node-mean-store.ts';
 import { LocalEngine } from '../../src/engine/local-engine.ts';
 import { DEFAULT_PRESET, PRESET_IDS, defaultAdaptSettings, type PresetId } from '../../src/engine/defaults.ts';
-import type { AdaptSettings, EngineEvent, RgbaImage } from '../../src/engine/types.ts';
+import { describeMeanEmbedding, isMeanEmbeddingStable, MEAN_EMBEDDING_STABLE, type AdaptSettings, type EngineEvent, type MeanEmbeddingEvent, type RgbaImage } from '../../src/engine/types.ts';
 import { METHOD_OPTION_DESCRIPTIONS } from '../../src/adapter/options.ts';
 import { AppError, SettingsError } from '../../src/core/errors.ts';
 
@@ -208,6 +211,12 @@ function fmtTime(s: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/** The μ_s line: "μ_s (encoder) · 512 samples · stability 0.998 (cached)", with a hint when it is not stable yet. */
+export function meanEmbeddingLine(e: MeanEmbeddingEvent): string {
+  const line = describeMeanEmbedding(e).replace(/^μ_s/, `μ_s (${e.encoderName})`);
+  return isMeanEmbeddingStable(e) ? line : `${line} — below ${MEAN_EMBEDDING_STABLE}: raise μ_s samples (--mean-samples)`;
+}
+
 function printEvent(e: EngineEvent): void {
   const out = process.stderr;
   if (e.type === 'load-progress') {
@@ -217,6 +226,8 @@ function printEvent(e: EngineEvent): void {
     const losses = e.phase === 'mean-embedding' || !l ? '' : ` loss ${l.total.toFixed(4)} (dir ${l.dir.toFixed(3)} dis ${l.dis.toFixed(3)} I ${l.imageStructure.toFixed(4)} F ${l.featureStructure.toFixed(4)})`;
     const count = e.phase === 'mean-embedding' ? `${e.iteration}/${e.phaseIterations} renders` : `${e.globalIteration}/${e.totalIterations}`;
     out.write(`\r${e.phase.padEnd(14)} ${bar(e.phase === 'mean-embedding' ? e.iteration : e.globalIteration, e.phase === 'mean-embedding' ? e.phaseIterations : e.totalIterations)} ${count}${losses} ${e.itPerSec.toFixed(2)} it/s ETA ${fmtTime(e.etaSeconds)}   `);
+  } else if (e.type === 'mean-embedding') {
+    out.write(`\n${meanEmbeddingLine(e)}\n`);
   } else if (e.type === 'state') {
     out.write(`\n${e.state}${e.message ? `: ${e.message}` : ''}\n`);
   } else if (e.type === 'error') {
@@ -229,6 +240,8 @@ export async function run(argv: string[]): Promise<void> {
   const backend = backendFromEnv();
   const engine = new LocalEngine({
     openEmbeddedFile,
+    // μ_s is cached next to the outputs, per (generator, encoder, ψ): the next run there reuses it.
+    meanEmbeddingStore: new NodeMeanEmbeddingStore(dirname(resolve(a.out))),
     probe: async () => {
       await initNodeBackend(backend);
       return { backend, summary: `Node, tfjs ${backend} backend` };

@@ -4,7 +4,7 @@ import { PRESETS, presetMatching } from '../state/settings.ts';
 import { formatDuration, formatRate } from '../state/format.ts';
 import { LOSS_KEYS, LOSS_LABELS } from '../state/loss-history.ts';
 import { canStart, isActive } from '../state/studio-store.ts';
-import type { AdaptSettings, LossWeights } from '../../engine/types.ts';
+import { describeMeanEmbedding, isMeanEmbeddingStable, type AdaptSettings, type LossWeights } from '../../engine/types.ts';
 import { ProgressBar } from './ProgressBar.tsx';
 import { LossChart } from './LossChart.tsx';
 
@@ -178,6 +178,34 @@ const PHASES = [
   { id: 'g2', label: 'Step 2 · G2' },
 ] as const;
 
+/** μ_s of each encoder: samples, half-sample stability, cached or not; a warning with a hint when it is not stable. */
+function MeanEmbeddingReports() {
+  const reports = useStudio((s) => s.meanEmbeddings);
+  if (!reports.length) return null;
+  return (
+    <ul className="mean-embeddings" aria-label="Mean source embedding" data-testid="mean-embedding-reports">
+      {reports.map((m) => {
+        const stable = isMeanEmbeddingStable(m);
+        return (
+          <li
+            key={m.encoder}
+            className={`small-text ${stable ? 'muted' : 'warning'}`}
+            data-testid="mean-embedding-report"
+            data-stable={stable}
+            data-samples={m.samples}
+            data-cached={m.cached}
+            title="Stability: cosine between the means of two independent halves of the samples (1 = the direction no longer depends on which renders were drawn)."
+          >
+            {describeMeanEmbedding(m)}
+            {reports.length > 1 && ` · ${m.encoderName}`}
+            {!stable && <span className="hint"> — raise μ_s samples (Advanced settings) for a steadier direction</span>}
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
 function Progress() {
   const run = useStudio((s) => s.run);
   const checkpoint = useStudio((s) => s.checkpoint);
@@ -196,6 +224,7 @@ function Progress() {
           </li>
         ))}
       </ol>
+      <MeanEmbeddingReports />
       <ProgressBar value={run.globalIteration} max={run.totalIterations} label="Adaptation progress" testId="run-bar" indeterminate={run.state === 'preparing' && run.phase === null} />
       <dl className="stats">
         <div>

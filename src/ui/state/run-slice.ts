@@ -35,7 +35,7 @@ export class RunSlice {
 
   // ---------------------------------------------------------------- engine events
 
-  /** A run event from the engine (state, progress, preview, checkpoint, error) into the store. */
+  /** A run event from the engine (state, progress, μ_s, preview, checkpoint, error) into the store. */
   onEvent(e: Exclude<EngineEvent, { type: 'load-progress' }>): void {
     const { ctx } = this;
     const s = ctx.s;
@@ -75,6 +75,11 @@ export class RunSlice {
       case 'checkpoint':
         this.persistence.saveCheckpoint(e.globalIteration, e.bytes);
         return;
+      case 'mean-embedding': {
+        const { type: _, ...report } = e;
+        ctx.set({ meanEmbeddings: [...s.meanEmbeddings.filter((m) => m.encoder !== e.encoder), report] });
+        return;
+      }
       case 'error':
         ctx.set({ engineError: e.error, engineLost: e.error.code === 'device-lost' || e.error.fatal === true || s.engineLost });
         return;
@@ -144,6 +149,7 @@ export class RunSlice {
       engineError: null,
       engineLost: false,
       notice: null,
+      meanEmbeddings: [],
       run: { ...initialRun(), state: 'preparing', totalIterations: settings.iterations[0] + settings.iterations[1] },
     });
     await this.runEngine(() => ctx.engine.start(settings));
@@ -172,6 +178,7 @@ export class RunSlice {
       engineLost: false,
       notice: null,
       losses: saved.losses ?? ctx.s.losses,
+      meanEmbeddings: [],
       run: { ...initialRun(), state: 'preparing', globalIteration: saved.globalIteration, totalIterations: saved.totalIterations },
     });
     await this.runEngine(() => ctx.engine.start(settings, saved.bytes));

@@ -11,6 +11,7 @@ import type {
   Capabilities,
   EngineErrorInfo,
   EngineEvent,
+  MeanEmbeddingEvent,
   ModelInfo,
   RenderMode,
   RunState,
@@ -51,6 +52,9 @@ export interface CheckpointInfo {
 }
 
 export type PreviewEvent = Extract<EngineEvent, { type: 'preview' }>;
+
+/** μ_s of one encoder of the current run: sample count, half-sample stability, from the cache or not. */
+export type MeanEmbeddingReport = Omit<MeanEmbeddingEvent, 'type'>;
 
 export type ViewChoice = 'source' | 'adapted' | 'split';
 
@@ -100,6 +104,8 @@ export interface StudioState {
   settingsError: string | null;
 
   run: RunProgress;
+  /** μ_s per encoder of the current (or last) run, in the order the engine reported them. */
+  meanEmbeddings: MeanEmbeddingReport[];
   losses: LossHistory;
   preview: PreviewEvent | null;
   checkpoint: CheckpointInfo | null;
@@ -163,6 +169,7 @@ export function initialState(): StudioState {
     settings: defaultSettings(),
     settingsError: null,
     run: initialRun(),
+    meanEmbeddings: [],
     losses: emptyHistory(),
     preview: null,
     checkpoint: null,
