@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ByteSource } from '../io/byte-source.ts';
 import type { RgbaImage } from '../core/image.ts';
-import { loadClipModel, vitName, FORMAT_LABEL, type ClipLoadOptions } from './load.ts';
+import { loadClipModel, vitName, FORMAT_LABEL, type ClipArchitecture, type ClipLoadOptions } from './load.ts';
 import { clipReferencePixels, preprocessGenerated, ResizeMatrixCache } from './preprocess.ts';
 import type { ClipTextTransformer } from './text.ts';
 import type { ClipTokenizer } from './tokenizer.ts';
@@ -94,14 +94,17 @@ export class ClipImageEncoder implements FeatureEncoder {
   readonly defaultTokenBlock: number;
   readonly defaultMapBlocks: readonly number[];
   readonly inputResolution: number;
+  /** Shapes and where the head counts came from (`headsFrom`), when loaded from a file. */
+  readonly architecture: ClipArchitecture | null;
   private readonly resize = new ResizeMatrixCache();
   private disposed = false;
 
   constructor(
     readonly vision: ClipVisionTransformer,
     readonly text: ClipTextTransformer | null = null,
-    info: { id?: string; name?: string } = {},
+    info: { id?: string; name?: string; architecture?: ClipArchitecture } = {},
   ) {
+    this.architecture = info.architecture ?? null;
     const c = vision.config;
     const arch = vitName(c);
     this.id = info.id ?? `clip-${arch.toLowerCase().replace(/[^a-z0-9]+/g, '')}`;
@@ -198,5 +201,6 @@ export async function loadClipEncoder(source: ByteSource, opts: LoadClipEncoderO
   return new ClipImageEncoder(model.vision, model.text, {
     id: opts.id,
     name: opts.name ?? `CLIP ${vitName(model.vision.config)} (${FORMAT_LABEL[model.format]})`,
+    architecture: model.architecture,
   });
 }

@@ -547,6 +547,9 @@ async function buildText(r: WeightReader, c: ClipTextConfig, hasProj: boolean): 
   return new ClipTextTransformer(c, { tokenEmbedding, positionalEmbedding, blocks, lnFinal, projection });
 }
 
+/** The weights do not determine a tower's head count: the model's config file (or the count) must be supplied. */
+export class ClipHeadsUnknownError extends ClipFormatError {}
+
 export interface LoadedClip {
   format: ClipFileFormat;
   /** Shapes, head counts and where each head count came from (`headsFrom`), for the model summary. */
@@ -562,8 +565,8 @@ export async function loadClipModel(source: ByteSource, opts: ClipLoadOptions = 
   const t = await openClipTable(source);
   const arch = inferArchitecture(t, opts);
   const withText = !!opts.text && arch.text !== null;
-  if (arch.vision.heads === 0) throw new ClipFormatError(arch.headsFrom.vision.problem ?? 'CLIP image tower: head count unknown');
-  if (withText && arch.text!.heads === 0) throw new ClipFormatError(arch.headsFrom.text?.problem ?? 'CLIP text tower: head count unknown');
+  if (arch.vision.heads === 0) throw new ClipHeadsUnknownError(arch.headsFrom.vision.problem ?? 'CLIP image tower: head count unknown');
+  if (withText && arch.text!.heads === 0) throw new ClipHeadsUnknownError(arch.headsFrom.text?.problem ?? 'CLIP text tower: head count unknown');
   const total = neededTensors(t, arch, withText).reduce((sum, n) => sum + numel(t.shape(n)) * 4, 0);
   const reader = new WeightReader(t, total, opts.onProgress);
   let vision: ClipVisionTransformer;

@@ -10,12 +10,41 @@ import { parseEG3DConfig, describeConfig } from '../eg3d/config.ts';
 import { EG3DGenerator } from '../eg3d/generator.ts';
 import { loadWeights, parameterCounts } from '../eg3d/weights.ts';
 import { DEFAULT_CHUNK_RAYS } from '../eg3d/renderer.ts';
-import { loadClipEncoder, type FeatureEncoder } from '../clip/encoder.ts';
+import { loadClipEncoder, type ClipImageEncoder, type FeatureEncoder } from '../clip/encoder.ts';
+import { ClipHeadsUnknownError, parseClipConfig, type ClipArchitecture } from '../clip/load.ts';
+import { FormatError, IncompatibleFileError } from '../core/errors.ts';
 import { loadDefaultEncoder } from '../clip/default-encoder.ts';
 import { GeneratorView, type RenderOverrides } from '../adapter/generator-view.ts';
 import { loadEmbeddedGenerator, type EmbeddedFileOpener } from './embedded.ts';
 import { fileError } from './errors.ts';
-import { EngineError, type EncoderSource, type EngineEvent, type GeneratorSource, type ModelInfo } from './types.ts';
+import { CLIP_CONFIG_NEEDED, EngineError, type EncoderSource, type EngineEvent, type GeneratorSource, type ModelConfigFile, type ModelInfo } from './types.ts';
+
+/** A model config is a small JSON file; anything larger is not one (a weights file dropped by mistake). */
+export const MAX_CONFIG_BYTES = 1 << 20;
+
+/** The text of a model's config file, refused when it is too large or cannot be read. */
+export async function readConfigFile(config: ModelConfigFile): Promise<string> {
+  if (config.file.size > MAX_CONFIG_BYTES) {
+    throw new IncompatibleFileError(`${config.name}: ${config.file.size} bytes is not a model config (a JSON file of at most ${MAX_CONFIG_BYTES} bytes)`);
+  }
+  try {
+    return await config.file.text();
+  } catch (e) {
+    throw new FormatError(`${config.name}: could not be read (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+/**
+ * Where the image tower's head count came from, for the summary: ", 12 heads: width 768 // 64 (OpenAI
+ * build_model)" or ", 16 heads (open_clip config: ViT-H-14.json, head width 80)".
+ */
+export function describeHeads(arch: ClipArchitecture | null, configName?: string): string {
+  if (!arch) return '';
+  const h = arch.headsFrom.vision;
+  if (h.from !== 'config' || !h.note.endsWith(')')) return `, ${h.note}`;
+  const named = configName && !h.note.includes(configName) ? `: ${configName}` : '';
+  return `, ${h.note.slice(0, -1)}${named}, head width ${arch.vision.width / arch.vision.heads})`;
+}
 
 export interface LoadedGenerator {
   info: ModelInfo;
@@ -116,6 +145,7 @@ export class ModelRegistry {
     let encoder: FeatureEncoder;
     let sha256: string;
     let origin: 'embedded' | 'file';
+    let headsNote = '';
     try {
       if (source.kind === 'embedded') {
         encoder = await (this.opts.loadDefaultEncoder ?? loadDefaultEncoder)();
@@ -127,17 +157,31 @@ export class ModelRegistry {
         origin = 'embedded';
       } else {
         const src: ByteSource = new BlobByteSource(source.file, source.name);
+        // The config first: a bad one is reported before the weights are hashed.
+        const config = source.config ? await readConfigFile(source.config) : undefined;
+        if (source.config && config !== undefined) parseClipConfig(config, source.config.name);
         sha256 = await sha256OfSource(src, { onProgress: (l, t) => this.emit({ type: 'load-progress', what: `SHA-256 of ${source.name}`, loaded: l, total: t }) });
-        encoder = await loadClipEncoder(src, { id: `clip-${sha256.slice(0, 12)}`, onProgress: (l: number, t: number) => this.emit({ type: 'load-progress', what: source.name, loaded: l, total: t }) });
+        let clip: ClipImageEncoder;
+        try {
+          clip = await loadClipEncoder(src, {
+            id: `clip-${sha256.slice(0, 12)}`,
+            config,
+            configName: source.config?.name,
+            onProgress: (l: number, t: number) => this.emit({ type: 'load-progress', what: source.name, loaded: l, total: t }),
+          });
+        } catch (e) {
+          if (!(e instanceof ClipHeadsUnknownError)) throw e;
+          // Without a config, say that one would load it (the marker the UI and CLI look for); with one, that it did not tell.
+          throw source.config
+            ? new EngineError('incompatible-file', `${source.name}: ${e.message}; ${source.config.name} does not give it`, { cause: e })
+            : new EngineError('incompatible-file', `${source.name}: ${e.message}. ${CLIP_CONFIG_NEEDED}`, { cause: e });
+        }
+        encoder = clip;
+        headsNote = describeHeads(clip.architecture, source.config?.name);
         origin = 'file';
       }
     } catch (e) {
       throw fileError(e, source.kind === 'file' ? source.name : 'default encoder', this.backend());
-    }
-    const existing = this.encoders.get(encoder.id);
-    if (existing) {
-      encoder.dispose();
-      return existing.info;
     }
     const info: ModelInfo = {
       id: encoder.id,
@@ -145,9 +189,16 @@ export class ModelRegistry {
       name: encoder.name,
       origin,
       sha256,
-      summary: `${encoder.name}: ${encoder.numBlocks} blocks, ${encoder.embedDim}-d embedding, tokens from block ${encoder.defaultTokenBlock}`,
+      summary: `${encoder.name}: ${encoder.numBlocks} blocks${headsNote}, ${encoder.embedDim}-d embedding, tokens from block ${encoder.defaultTokenBlock}`,
       parameters: encoder.parameterCount(),
     };
+    const existing = this.encoders.get(encoder.id);
+    if (existing && existing.info.summary === info.summary) {
+      encoder.dispose();
+      return existing.info;
+    }
+    // The same weights with other head counts (a config now supplied) replace the loaded copy.
+    existing?.encoder.dispose();
     this.encoders.set(encoder.id, { info, encoder });
     return info;
   }

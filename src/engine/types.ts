@@ -19,8 +19,33 @@ export type GeneratorSource =
 
 export type EncoderSource =
   | { kind: 'embedded' }
-  | { kind: 'file'; file: Blob; name: string }
+  | {
+      kind: 'file';
+      file: Blob;
+      name: string;
+      /** The model's config file beside the weights (open_clip model config or HF config.json): it says the attention head count the weights cannot tell. */
+      config?: ModelConfigFile;
+    }
   | { kind: 'cached'; id: string };
+
+/** A model's config file (JSON) supplied together with its weights. */
+export interface ModelConfigFile {
+  file: Blob;
+  name: string;
+}
+
+/**
+ * The stable marker (the last sentence) of the 'incompatible-file' error the engine gives when a CLIP
+ * file's head count cannot be known from its weights: supplying the model's config file would load it.
+ */
+export const CLIP_CONFIG_NEEDED = "The head count needs the model's config file, loaded together with the weights.";
+
+/** A load failure that the model's config file, supplied with its weights, would fix. */
+export function needsClipConfig(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const { code, kind, message } = e as { code?: unknown; kind?: unknown; message?: unknown };
+  return (code ?? kind) === 'incompatible-file' && typeof message === 'string' && message.includes(CLIP_CONFIG_NEEDED);
+}
 
 export interface ModelInfo {
   id: string;
