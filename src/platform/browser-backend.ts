@@ -3,20 +3,33 @@
  * adapters included (SwiftShader on GPU-less machines: correct, slow) — else WebAssembly (wasm file
  * URLs resolved by Vite, so no CDN is needed), else the pure-JS cpu backend. Reports what it found in
  * plain language and forwards a lost WebGPU device to the caller.
+ *
+ * WebAssembly uses tfjs' threaded SIMD build with one XNNPACK thread per logical core when the context
+ * is cross-origin isolated (SharedArrayBuffer available: the COOP/COEP headers from vite.config.ts or
+ * the static host, see README); otherwise tfjs loads the single-threaded SIMD build and the summary
+ * says why.
  */
 import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import wasmPlainUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import type { BackendPreference, Capabilities } from '../core/backend.ts';
+import { describeCpuThreads, type BackendPreference, type Capabilities } from '../core/backend.ts';
 
 export interface BrowserBackendOptions {
   /** 'auto' (default): WebGPU on a hardware adapter, else WebAssembly, else a software WebGPU adapter, else cpu. A named backend is tried first, then the slower ones. */
   prefer?: BackendPreference;
   /** Called once if the WebGPU device is lost after start-up (driver reset, GPU process crash). */
   onDeviceLost?: (message: string) => void;
+  /** WebAssembly threads to start (default: one per logical core, navigator.hardwareConcurrency). */
+  threads?: number;
+}
+
+/** Logical cores of this device as the browser reports them (1 when it does not). */
+function logicalCores(): number {
+  const n = (globalThis.navigator as Navigator | undefined)?.hardwareConcurrency;
+  return Number.isInteger(n) && (n as number) > 0 ? (n as number) : 1;
 }
 
 type AdapterDetails = NonNullable<Capabilities['adapter']>;
@@ -92,7 +105,9 @@ export async function initBrowserBackend(options: BrowserBackendOptions = {}): P
   deviceLostHandler = options.onDeviceLost;
   const preference: BackendPreference = options.prefer ?? 'auto';
   const notes: string[] = [];
-  const done = (c: Capabilities): Capabilities => ({ ...c, preference });
+  const cores = logicalCores();
+  const isolated = globalThis.crossOriginIsolated === true;
+  const done = (c: Capabilities): Capabilities => ({ cores, crossOriginIsolated: isolated, ...c, preference });
 
   let adapter: GPUAdapter | null = null;
   let details: AdapterDetails | undefined;
@@ -128,14 +143,19 @@ export async function initBrowserBackend(options: BrowserBackendOptions = {}): P
         'tfjs-backend-wasm-simd.wasm': wasmSimdUrl,
         'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedUrl,
       });
+      // Read by the backend's constructor: must be set before setBackend('wasm') initialises it.
+      setThreadsCount(options.threads ?? cores);
       if (await tf.setBackend('wasm')) {
         await tf.ready();
         const simd = await wasmSimdSupported();
+        const threads = getThreadsCount();
         const why = notes.length ? `${notes.join('; ')}, so ` : '';
+        const facts = { threads, cores, crossOriginIsolated: isolated };
         return {
           backend: 'wasm',
           adapter: details,
-          summary: `${why}training runs on the CPU with WebAssembly${simd ? ' (SIMD)' : ' (no SIMD: slower)'}. Expect seconds per iteration on the demo model and much longer on full-size EG3D.`,
+          ...facts,
+          summary: `${why}training runs on the CPU with WebAssembly${simd ? ' (SIMD)' : ' (no SIMD: slower)'}. ${describeCpuThreads(facts)} Expect seconds per iteration on the demo model and much longer on full-size EG3D.`,
         };
       }
       notes.push('WebAssembly could not be initialised');
@@ -169,6 +189,7 @@ export async function initBrowserBackend(options: BrowserBackendOptions = {}): P
   return done({
     backend: 'cpu',
     adapter: details,
+    threads: 1,
     summary: `${notes.join('; ') || 'the faster backends were skipped'}; falling back to plain JavaScript, which is very slow — only the embedded demo model is practical.`,
   });
 }

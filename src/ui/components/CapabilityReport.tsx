@@ -1,6 +1,7 @@
 /** Start-up capability check: which backend the engine found and what it means for speed. */
 import { useState } from 'react';
-import type { BackendPreference } from '../../engine/types.ts';
+import { threadCountLabel } from '../../core/backend.ts';
+import type { BackendPreference, Capabilities } from '../../engine/types.ts';
 import { useController, useStudio } from '../context.ts';
 
 const BACKEND_CHOICES: ReadonlyArray<{ value: BackendPreference; label: string }> = [
@@ -9,6 +10,20 @@ const BACKEND_CHOICES: ReadonlyArray<{ value: BackendPreference; label: string }
   { value: 'wasm', label: 'WebAssembly (CPU)' },
   { value: 'cpu', label: 'JavaScript (CPU, slowest)' },
 ];
+
+/** The badge's text: the backend, and for the CPU backends how many threads compute ("CPU (WebAssembly) · 2 threads"). */
+export function capabilityLabel(caps: Capabilities): string {
+  const backend =
+    caps.backend === 'webgpu'
+      ? caps.adapter?.isFallbackAdapter
+        ? 'WebGPU (software fallback adapter)'
+        : 'WebGPU'
+      : caps.backend === 'wasm'
+        ? 'CPU (WebAssembly)'
+        : 'CPU (JavaScript)';
+  const threads = caps.backend === 'webgpu' ? '' : threadCountLabel(caps);
+  return threads ? `${backend} · ${threads}` : backend;
+}
 
 export function CapabilityReport() {
   const caps = useStudio((s) => s.capabilities);
@@ -39,16 +54,16 @@ export function CapabilityReport() {
     );
   }
   const tier = caps.backend === 'webgpu' ? (caps.adapter?.isFallbackAdapter ? 'slow' : 'good') : 'slow';
-  const label =
-    caps.backend === 'webgpu'
-      ? caps.adapter?.isFallbackAdapter
-        ? 'WebGPU (software fallback adapter)'
-        : 'WebGPU'
-      : caps.backend === 'wasm'
-        ? 'CPU (WebAssembly)'
-        : 'CPU (JavaScript)';
+  const label = capabilityLabel(caps);
   return (
-    <div className={`capability ${tier}`} data-testid="capability" data-backend={caps.backend} role="status">
+    <div
+      className={`capability ${tier}`}
+      data-testid="capability"
+      data-backend={caps.backend}
+      data-threads={caps.threads}
+      data-isolated={caps.crossOriginIsolated === undefined ? undefined : String(caps.crossOriginIsolated)}
+      role="status"
+    >
       <button className="capability-toggle" aria-expanded={open} onClick={() => setOpen(!open)}>
         <span className="dot" /> {label}
       </button>
@@ -66,6 +81,25 @@ export function CapabilityReport() {
             </select>
           </label>
           <p className="muted">Changing it restarts the studio; your reference, settings and last checkpoint are kept.</p>
+          {(caps.threads !== undefined || caps.crossOriginIsolated !== undefined) && (
+            <dl data-testid="capability-threads">
+              {caps.threads !== undefined && (
+                <>
+                  <dt>CPU threads</dt>
+                  <dd>
+                    {caps.threads}
+                    {caps.cores ? ` of ${caps.cores} cores` : ''}
+                  </dd>
+                </>
+              )}
+              {caps.crossOriginIsolated !== undefined && (
+                <>
+                  <dt>Isolated</dt>
+                  <dd>{caps.crossOriginIsolated ? 'yes (COOP/COEP)' : 'no: wasm runs on one thread'}</dd>
+                </>
+              )}
+            </dl>
+          )}
           {caps.adapter && (
             <dl>
               <dt>Vendor</dt>
