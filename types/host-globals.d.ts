@@ -49,6 +49,8 @@ declare function atob(data: string): string;
 
 /** Yields to the event loop; the handle differs between hosts, so it is opaque here. */
 declare function setTimeout(handler: (...args: never[]) => void, timeout?: number): unknown;
+/** Cancels a setTimeout (its opaque handle). */
+declare function clearTimeout(handle: unknown): void;
 
 interface Performance {
   now(): number;

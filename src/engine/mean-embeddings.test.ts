@@ -10,7 +10,7 @@ import { initNodeBackend } from '../platform/node-backend.ts';
 import { meanEmbeddingStoreKey, type MeanEmbeddingRecord, type MeanEmbeddingStore, type MeanEmbeddingStoreKey } from '../core/mean-embedding-store.ts';
 import { CHEAP_RENDER, FIXTURES, stripedReference } from '../testing/fixtures.ts';
 import { LocalEngine } from './local-engine.ts';
-import { usableRecord } from './mean-embeddings.ts';
+import { MEAN_EMBEDDING_STORE_TIMEOUT_MS, usableRecord } from './mean-embeddings.ts';
 import type { AdaptSettings, EngineEvent, MeanEmbeddingEvent, ModelInfo } from './types.ts';
 
 const probe = async () => ({ backend: 'wasm' as const, summary: 'test' });
@@ -172,6 +172,21 @@ describe('μ_s cache through the engine', () => {
     // Still cached in memory for the engine's lifetime.
     expect((await muRun(b.engine, 2)).reports[0].cached).toBe(true);
     await b.engine.dispose();
+
+    // A store that never answers (a blocked IndexedDB) holds the run up for the timeout only.
+    const silent = new RecordingStore();
+    silent.get = (key) => {
+      silent.gets.push(key);
+      return new Promise(() => {});
+    };
+    const c = await engineWith(silent);
+    const started = performance.now();
+    const hung = await muRun(c.engine, 2);
+    expect(hung.reports[0]).toMatchObject({ samples: 2, cached: false });
+    expect(silent.gets).toHaveLength(1);
+    expect(silent.puts).toHaveLength(1);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(MEAN_EMBEDDING_STORE_TIMEOUT_MS - 50);
+    await c.engine.dispose();
   });
 });
 

@@ -8,12 +8,25 @@
  */
 import { estimateMeanEmbedding, meanEmbeddingSampling } from '../adapter/mean-embedding.ts';
 import type { MethodOptions } from '../adapter/options.ts';
+import { InternalError } from '../core/errors.ts';
 import type { MeanEmbeddingRecord, MeanEmbeddingStore, MeanEmbeddingStoreKey } from '../core/mean-embedding-store.ts';
 import type { LoadedEncoder, LoadedGenerator } from './models.ts';
 import type { AdaptSettings } from './types.ts';
 
 /** μ_s's sampling seed: fixed (not the run's seed) so the cache stays valid across runs. */
 const MEAN_EMBEDDING_SEED = 20250101;
+
+/** How long a store read or write may take before it counts as failed (a blocked IndexedDB must not hold up a run). */
+export const MEAN_EMBEDDING_STORE_TIMEOUT_MS = 5000;
+
+/** `p`, or a rejection after `ms` (the timer is cleared either way). */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new InternalError(`the μ_s store did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
 
 export interface MeanEmbeddingRequest {
   gen: LoadedGenerator;
@@ -60,7 +73,10 @@ export function usableRecord(x: unknown, want: MeanEmbeddingStoreKey & { samplin
 export class MeanEmbeddingCache {
   private readonly memory = new Map<string, MeanEmbeddingRecord>();
 
-  constructor(private readonly store?: MeanEmbeddingStore) {}
+  constructor(
+    private readonly store?: MeanEmbeddingStore,
+    private readonly storeTimeoutMs = MEAN_EMBEDDING_STORE_TIMEOUT_MS,
+  ) {}
 
   /** μ_s of each encoder, in order (computed together for the encoders without a large enough cached one). */
   async get(r: MeanEmbeddingRequest): Promise<MeanEmbeddingResult[]> {
@@ -116,7 +132,7 @@ export class MeanEmbeddingCache {
     if (!this.store) return null;
     try {
       const key: MeanEmbeddingStoreKey = { generatorSha256: want.generatorSha256, encoderSha256: want.encoderSha256, psi: want.psi };
-      return usableRecord(await this.store.get(key), want);
+      return usableRecord(await withTimeout(this.store.get(key), this.storeTimeoutMs), want);
     } catch {
       return null; // unreadable: recompute
     }
@@ -126,7 +142,7 @@ export class MeanEmbeddingCache {
     if (!this.store) return;
     try {
       // The store keeps its own copy (IndexedDB clones; files serialise).
-      await this.store.put({ ...rec, mean: rec.mean.slice() });
+      await withTimeout(this.store.put({ ...rec, mean: rec.mean.slice() }), this.storeTimeoutMs);
     } catch {
       // Not persisted: this session still has it in memory.
     }

@@ -39,7 +39,10 @@ export class BrowserMeanEmbeddingStore implements MeanEmbeddingStore {
         req.onupgradeneeded = () => {
           if (!req.result.objectStoreNames.contains(STORE_NAME)) req.result.createObjectStore(STORE_NAME);
         };
-        return await request(req);
+        const opened = request(req);
+        // Another tab holding an older version open: give up rather than wait.
+        req.onblocked = () => req.onerror?.(new Event('blocked'));
+        return await opened;
       } catch {
         return null;
       }
