@@ -2,10 +2,18 @@
  * Node-only tfjs backend selection. `wasm` is the fast CPU-side backend (the default for training
  * and tests), `cpu` the pure-JS oracle, `webgpu` runs through Dawn (the `webgpu` npm package); on
  * GPU-less machines Dawn uses SwiftShader's Vulkan ICD shipped with Debian's chromium.
+ *
+ * wasm runs single-threaded in Node (tfjs-backend-wasm 4.22 cannot start its threaded build here):
+ * its WASM_HAS_MULTITHREAD_SUPPORT flag is hard-wired to false under IS_NODE (tensorflow/tfjs#3830),
+ * and forcing it on fails at start-up — tfjs hands Emscripten the pthread worker script as a `blob:`
+ * URL, which Node's worker_threads refuses (ERR_WORKER_PATH), and the wasm module is then unusable in
+ * that process. The browser worker does run it threaded (browser-backend.ts; docs/benchmarks.md).
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
+import { describeCpuThreads, type Capabilities } from '../core/backend.ts';
 
 export type NodeBackendName = 'wasm' | 'cpu' | 'webgpu';
 
@@ -35,6 +43,17 @@ export async function initNodeBackend(name: NodeBackendName = 'wasm'): Promise<s
   await tf.ready();
   if (!ok || tf.getBackend() !== name) throw new Error(`tfjs backend '${name}' could not be initialised (got '${tf.getBackend()}')`);
   return name;
+}
+
+/**
+ * What initNodeBackend started, as the engine's Capabilities: the CPU backends compute on one thread
+ * (see the note at the top), WebGPU on whatever adapter Dawn found.
+ */
+export function nodeCapabilities(name: NodeBackendName): Capabilities {
+  const cores = os.cpus().length;
+  if (name === 'webgpu') return { backend: 'webgpu', cores, summary: 'Node, tfjs webgpu backend (Dawn)' };
+  const facts = { threads: 1, cores };
+  return { backend: name, ...facts, summary: `Node, tfjs ${name} backend. ${describeCpuThreads(facts)}${name === 'wasm' ? ' (tfjs-wasm has no threaded build for Node.)' : ''}` };
 }
 
 /** Backend named by the TFJS_BACKEND environment variable (default wasm). */
