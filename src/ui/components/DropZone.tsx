@@ -9,7 +9,16 @@ export function DropZone(props: {
   disabled?: boolean;
   compact?: boolean;
   onFile: (file: File) => void;
+  /** Accept several files at once (drop or picker); they arrive together in `onFiles`. */
+  multiple?: boolean;
+  onFiles?: (files: File[]) => void;
 }) {
+  const deliver = (list: FileList | null | undefined) => {
+    const files = [...(list ?? [])];
+    if (files.length === 0 || props.disabled) return;
+    if (props.multiple && props.onFiles) props.onFiles(files);
+    else props.onFile(files[0]);
+  };
   const input = useRef<HTMLInputElement>(null);
   const [over, setOver] = useState(false);
   return (
@@ -37,8 +46,7 @@ export function DropZone(props: {
         e.preventDefault();
         e.stopPropagation();
         setOver(false);
-        const f = e.dataTransfer.files[0];
-        if (f && !props.disabled) props.onFile(f);
+        deliver(e.dataTransfer.files);
       }}
     >
       <div className="dropzone-label">{props.label}</div>
@@ -47,12 +55,14 @@ export function DropZone(props: {
         ref={input}
         type="file"
         accept={props.accept}
+        multiple={props.multiple}
         hidden
         data-testid={`${props.testId}-input`}
         onChange={(e) => {
-          const f = e.target.files?.[0];
+          const files = e.target.files ? [...e.target.files] : [];
           e.target.value = '';
-          if (f) props.onFile(f);
+          if (files.length && props.multiple && props.onFiles) props.onFiles(files);
+          else if (files.length) props.onFile(files[0]);
         }}
       />
     </div>

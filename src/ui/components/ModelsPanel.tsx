@@ -39,6 +39,7 @@ export function ModelsPanel() {
   const cached = useStudio((s) => s.cachedModels);
   const loading = useStudio((s) => s.loading);
   const error = useStudio((s) => s.modelError);
+  const hint = useStudio((s) => s.modelHint);
   const busy = useStudio((s) => isActive(s.run.state));
 
   return (
@@ -60,12 +61,14 @@ export function ModelsPanel() {
 
       <DropZone
         testId="model-drop"
-        accept=".pkl,.pt,.pth,.safetensors,.bin"
+        accept=".pkl,.pt,.pth,.safetensors,.bin,.json"
         label="Drop an EG3D .pkl or CLIP .pt / .safetensors"
-        hint="or click to choose a file · parsed in the background worker"
+        hint="with the model's config .json where it has one · or click to choose files · parsed in the background worker"
         disabled={busy || loading !== null}
         compact
+        multiple
         onFile={(f) => c.models.loadModelFile(f, f.name)}
+        onFiles={(files) => c.models.loadModelFiles(files.map((f) => ({ file: f, name: f.name })))}
       />
       {loading && (
         <div className="loading" data-testid="model-loading">
@@ -83,6 +86,11 @@ export function ModelsPanel() {
       {error && (
         <div className="error" role="alert" data-testid="model-error">
           {error}
+        </div>
+      )}
+      {hint && (
+        <div className="model-hint" role="note" data-testid="model-hint">
+          {hint}
         </div>
       )}
 

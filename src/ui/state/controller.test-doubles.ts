@@ -7,6 +7,7 @@ import {
   type AdaptSettings,
   type AdapterEngine,
   type BackendPreference,
+  type EncoderSource,
   type EngineEvent,
   type GeneratorSource,
   type ModelInfo,
@@ -60,8 +61,15 @@ export class FakeEngine implements AdapterEngine {
     if (source.kind === 'file') return model(source.name, 'generator', 'file');
     return model(source.id, 'generator', 'file');
   }
-  async loadEncoder() {
-    this.log('loadEncoder');
+  failNextEncoder: EngineError | null = null;
+  async loadEncoder(source?: EncoderSource) {
+    this.log('loadEncoder', source);
+    if (this.failNextEncoder) {
+      const e = this.failNextEncoder;
+      this.failNextEncoder = null;
+      throw e;
+    }
+    if (source?.kind === 'file') return model(source.name, 'encoder', 'file');
     return model('mobilenet', 'encoder');
   }
   async unloadEncoder(id: string) {

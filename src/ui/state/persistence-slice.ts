@@ -4,7 +4,7 @@
  * curves, viewer preferences, the backend choice and the cached model files. Writes that may race
  * (checkpoints, the reference) are serialised so an older value never overwrites a newer one.
  */
-import { BACKEND_PREFERENCES, type AdaptSettings, type BackendPreference, type ModelInfo } from '../../engine/types.ts';
+import { BACKEND_PREFERENCES, type AdaptSettings, type BackendPreference, type ModelConfigFile, type ModelInfo } from '../../engine/types.ts';
 import { clampCrop, type CropRect } from '../reference/crop.ts';
 import { emptyHistory, type LossHistory } from './loss-history.ts';
 import { mergeSettings } from './settings.ts';
@@ -23,6 +23,11 @@ export const KEYS = {
 /** Storage key of the original file of a cached model (so a reload can load it without the user). */
 export function modelFileKey(id: string): string {
   return `model-file:${id}`;
+}
+
+/** Storage key of the config file (JSON) a cached model was loaded with, so a reload loads it the same way. */
+export function modelConfigKey(id: string): string {
+  return `model-config:${id}`;
 }
 
 export interface PersistedReference {
@@ -104,16 +109,26 @@ export class PersistenceSlice {
     await this.ctx.kv.set(KEYS.cachedModels, list);
   }
 
-  async storeModelFile(id: string, file: Blob): Promise<void> {
+  /** Stores a model's file and the config file it was loaded with (none: a config stored before is dropped). */
+  async storeModelFile(id: string, file: Blob, config?: ModelConfigFile): Promise<void> {
     await this.ctx.kv.set(modelFileKey(id), file);
+    if (config) await this.ctx.kv.set(modelConfigKey(id), { file: config.file, name: config.name } satisfies ModelConfigFile);
+    else await this.ctx.kv.delete(modelConfigKey(id));
   }
 
   async modelFile(id: string): Promise<Blob | undefined> {
     return this.ctx.kv.get<Blob>(modelFileKey(id));
   }
 
+  /** The config file stored with a cached model; undefined when it was loaded without one (or the record is not one). */
+  async modelConfig(id: string): Promise<ModelConfigFile | undefined> {
+    const rec = await this.ctx.kv.get<Partial<ModelConfigFile>>(modelConfigKey(id));
+    return rec && rec.file instanceof Blob && typeof rec.name === 'string' ? { file: rec.file, name: rec.name } : undefined;
+  }
+
   async deleteModelFile(id: string): Promise<void> {
     await this.ctx.kv.delete(modelFileKey(id));
+    await this.ctx.kv.delete(modelConfigKey(id));
   }
 
   // ---------------------------------------------------------------- reference

@@ -95,6 +95,8 @@ export interface StudioState {
   cachedModels: ModelInfo[];
   loading: LoadingState | null;
   modelError: string | null;
+  /** What would fix the last model load failure (e.g. dropping the model's config JSON with its weights). */
+  modelHint: string | null;
 
   reference: ReferenceState | null;
   referenceError: string | null;
@@ -163,6 +165,7 @@ export function initialState(): StudioState {
     cachedModels: [],
     loading: null,
     modelError: null,
+    modelHint: null,
     reference: null,
     referenceError: null,
     referenceBusy: false,
