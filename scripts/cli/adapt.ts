@@ -1,5 +1,5 @@
 /**
- * npm run cli -- adapt [--generator <file.pkl|embedded>] [--clip <file> ...] [--default-encoder]
+ * npm run cli -- adapt [--generator <file.pkl|embedded>] [--clip <file> [--clip-config <json>] ...] [--default-encoder]
  *                      --reference <image.png|jpg> --out <adapted.safetensors>
  *                      [--preset quick|balanced|strong-style|keep-identity]
  *                      [--steps 150,150] [--seed N] [--batch N] [--lr X] [--psi X] [--mean-samples N]
@@ -9,7 +9,9 @@
  * Runs the 3D-Adapter schedule with the same engine the studio uses (LocalEngine, backend from
  * TFJS_BACKEND, default wasm), prints a progress bar, writes the adapted Tri-D + G2 weights, and a
  * before/after PNG grid (rows: source, adapted; columns: latents × views). Without --clip the embedded
- * default encoder is used. The reference is centre-cropped to a square. μ_s is cached as JSON beside
+ * default encoder is used. `--clip-config <json>` gives the model config (open_clip model config or
+ * Hugging Face config.json) of the `--clip` just before it: the head count the weights cannot tell
+ * (ViT-H/14, widths that are not a multiple of 64). The reference is centre-cropped to a square. μ_s is cached as JSON beside
  * the --out file (mu_s-<generator>-<encoder>-psi<ψ>.json) and reused by later runs there; its sample
  * count and half-sample stability are printed.
  *
@@ -26,9 +28,9 @@ import { openEmbeddedFile } from '../../src/platform/node-embedded.ts';
 import { NodeMeanEmbeddingStore } from '../../src/platform/node-mean-store.ts';
 import { LocalEngine } from '../../src/engine/local-engine.ts';
 import { DEFAULT_PRESET, PRESET_IDS, defaultAdaptSettings, type PresetId } from '../../src/engine/defaults.ts';
-import { describeMeanEmbedding, isMeanEmbeddingStable, MEAN_EMBEDDING_STABLE, type AdaptSettings, type EngineEvent, type MeanEmbeddingEvent, type RgbaImage } from '../../src/engine/types.ts';
+import { describeMeanEmbedding, isMeanEmbeddingStable, MEAN_EMBEDDING_STABLE, needsClipConfig, type AdaptSettings, type EncoderSource, type EngineEvent, type MeanEmbeddingEvent, type ModelInfo, type RgbaImage } from '../../src/engine/types.ts';
 import { METHOD_OPTION_DESCRIPTIONS } from '../../src/adapter/options.ts';
-import { AppError, SettingsError } from '../../src/core/errors.ts';
+import { AppError, IncompatibleFileError, SettingsError } from '../../src/core/errors.ts';
 
 /** The settings flags given on the command line (each overrides the preset's value). */
 export type SettingsOverrides = Partial<Pick<AdaptSettings, 'iterations' | 'seed' | 'batchSize' | 'learningRate' | 'truncationPsi' | 'meanEmbeddingSamples' | 'lossWeights'>>;
@@ -36,6 +38,8 @@ export type SettingsOverrides = Partial<Pick<AdaptSettings, 'iterations' | 'seed
 interface AdaptArgs {
   generator: string;
   clips: string[];
+  /** The --clip-config of each --clip (same index), when given. */
+  clipConfigs: (string | undefined)[];
   defaultEncoder: boolean;
   reference: string;
   out: string;
@@ -48,16 +52,17 @@ interface AdaptArgs {
   options: Record<string, string | number>;
 }
 
-const USAGE = `usage: npm run cli -- adapt [--generator <file.pkl|embedded (default)>] [--clip <file> ...] [--default-encoder]
+const USAGE = `usage: npm run cli -- adapt [--generator <file.pkl|embedded (default)>] [--clip <file> [--clip-config <json>] ...] [--default-encoder]
        --reference <image> --out <file.safetensors> [--preset ${PRESET_IDS.join('|')} (default ${DEFAULT_PRESET})]
        [--steps 150,150] [--seed N] [--batch N] [--lr X] [--psi X] [--mean-samples N] [--weights dir,dis,istr,fstr]
        [--option name=value ...] [--grid <png>] [--pickle-out <pkl>] [--checkpoint-out <file>] [--resume <checkpoint>]
-flags after the preset override its values; method options: ${METHOD_OPTION_DESCRIPTIONS.map((d) => d.name).join(', ')}`;
+--clip-config applies to the --clip just before it; flags after the preset override its values; method options: ${METHOD_OPTION_DESCRIPTIONS.map((d) => d.name).join(', ')}`;
 
 export function parseAdaptArgs(argv: string[]): AdaptArgs {
   const a: AdaptArgs = {
     generator: '',
     clips: [],
+    clipConfigs: [],
     defaultEncoder: false,
     reference: '',
     out: '',
@@ -89,7 +94,15 @@ export function parseAdaptArgs(argv: string[]): AdaptArgs {
     const f = argv[i];
     switch (f) {
       case '--generator': a.generator = value(++i, f); break;
-      case '--clip': a.clips.push(value(++i, f)); break;
+      case '--clip': a.clips.push(value(++i, f)); a.clipConfigs.push(undefined); break;
+      case '--clip-config': {
+        const cfg = value(++i, f);
+        const k = a.clips.length - 1;
+        if (k < 0) throw new SettingsError(`--clip-config ${cfg} must follow the --clip it belongs to\n${USAGE}`);
+        if (a.clipConfigs[k] !== undefined) throw new SettingsError(`--clip ${a.clips[k]} has two configs (${a.clipConfigs[k]}, ${cfg})`);
+        a.clipConfigs[k] = cfg;
+        break;
+      }
       case '--default-encoder': a.defaultEncoder = true; break;
       case '--reference': a.reference = value(++i, f); break;
       case '--out': a.out = value(++i, f); break;
@@ -235,6 +248,22 @@ function printEvent(e: EngineEvent): void {
   }
 }
 
+/** Loads a --clip file (with its --clip-config); a head count only a config can give says which flag to add. */
+export async function loadClip(engine: Pick<LocalEngine, 'loadEncoder'>, path: string, config?: string): Promise<ModelInfo> {
+  const source: EncoderSource = {
+    kind: 'file',
+    file: new Blob([readFileSync(path)]),
+    name: basename(path),
+    ...(config ? { config: { file: new Blob([readFileSync(config)]), name: basename(config) } } : {}),
+  };
+  try {
+    return await engine.loadEncoder(source);
+  } catch (e) {
+    if (!needsClipConfig(e)) throw e;
+    throw new IncompatibleFileError(`${(e as Error).message} Add --clip-config <model config .json> right after --clip ${path}.`);
+  }
+}
+
 export async function run(argv: string[]): Promise<void> {
   const a = parseAdaptArgs(argv);
   const backend = backendFromEnv();
@@ -266,7 +295,11 @@ export async function run(argv: string[]): Promise<void> {
         : await engine.loadGenerator({ kind: 'file', file: new Blob([readFileSync(a.generator)]), name: basename(a.generator) });
     process.stderr.write(`\ngenerator: ${gen.name} — ${gen.summary}\n`);
     const encoderIds: string[] = [];
-    for (const c of a.clips) encoderIds.push((await engine.loadEncoder({ kind: 'file', file: new Blob([readFileSync(c)]), name: basename(c) })).id);
+    for (const [k, c] of a.clips.entries()) {
+      const info = await loadClip(engine, c, a.clipConfigs[k]);
+      process.stderr.write(`encoder: ${info.summary}\n`);
+      encoderIds.push(info.id);
+    }
     if (a.defaultEncoder) encoderIds.push((await engine.loadEncoder({ kind: 'embedded' })).id);
     process.stderr.write(`\nencoders: ${encoderIds.join(', ')}\n`);
     await engine.setReference(centreCrop(decodeImage(new Uint8Array(readFileSync(a.reference)), a.reference)));

@@ -256,6 +256,8 @@ const OTHER_HEAD_WIDTH_MODELS = new Map<number, string>([
   [1664, 'ViT-bigG/14 (head_width 104: 16 heads)'],
 ]);
 
+const countHeads = (n: number) => (n === 1 ? '1 head' : `${n} heads`);
+
 function divides(heads: number, width: number, what: string, from: string): number {
   if (!Number.isInteger(heads) || heads < 1 || width % heads !== 0) throw new ClipFormatError(`${what}: ${heads} heads (${from}) do not divide width ${width}`);
   return heads;
@@ -277,7 +279,7 @@ export function resolveHeads(
   const what = tower === 'vision' ? 'CLIP image tower' : 'CLIP text tower';
   if (given !== undefined) {
     const heads = divides(given, width, what, 'given');
-    return { heads, from: 'option', note: `${heads} heads (given)` };
+    return { heads, from: 'option', note: `${countHeads(heads)} (given)` };
   }
   const fromConfig = config?.[tower];
   if (config && fromConfig) {
@@ -285,11 +287,11 @@ export function resolveHeads(
       throw new ClipFormatError(`${what}: the ${config.source} describes width ${fromConfig.width} but the weights have width ${width}; it belongs to another model`);
     }
     const heads = divides(fromConfig.heads, width, what, `from the ${config.source}`);
-    return { heads, from: 'config', note: `${heads} heads (${config.source})` };
+    return { heads, from: 'config', note: `${countHeads(heads)} (${config.source})` };
   }
   if (recorded != null) {
     const heads = divides(recorded, width, what, 'recorded in the .pt');
-    return { heads, from: 'file', note: `${heads} heads (recorded in the traced .pt)` };
+    return { heads, from: 'file', note: `${countHeads(heads)} (recorded in the traced .pt)` };
   }
   const configHint =
     format === 'hf-safetensors'
