@@ -15,6 +15,7 @@ import type { FeatureEncoder } from '../clip/encoder.ts';
 import type { EmbeddedFileOpener } from './embedded.ts';
 import type { AdaptedState } from './adapted.ts';
 import { classifyError } from './errors.ts';
+import { EvaluationModels, runEvaluation, type EvaluationLoaders } from './evaluation.ts';
 import { checkpointOf, exportPickle, exportSafetensors, importAdapted } from './exports.ts';
 import { MeanEmbeddingCache } from './mean-embeddings.ts';
 import { ModelRegistry } from './models.ts';
@@ -28,7 +29,9 @@ import {
   type BackendPreference,
   type Capabilities,
   type EncoderSource,
+  type EngineEvaluation,
   type EngineEvent,
+  type EvaluationRequest,
   type GeneratorSource,
   type MeanEmbeddingStore,
   type ModelInfo,
@@ -49,6 +52,8 @@ export interface LocalEngineOptions {
   chunkRays?: number;
   /** Where μ_s is kept between sessions (src/platform/browser-mean-store.ts, node-mean-store.ts); without it, only for the engine's lifetime. */
   meanEmbeddingStore?: MeanEmbeddingStore;
+  /** How this platform loads the evaluation report's networks, on first use (src/platform/browser-evaluation.ts, node-evaluation.ts). */
+  evaluationModels?: EvaluationLoaders;
 }
 
 export class LocalEngine implements AdapterEngine {
@@ -62,10 +67,14 @@ export class LocalEngine implements AdapterEngine {
   private runEnded: Promise<void> = Promise.resolve();
   private adapted: AdaptedState | null = null;
   private disposed = false;
+  private readonly evaluationModels: EvaluationModels;
+  /** The evaluation in progress (its stop flag) and when it has finished. */
+  private evaluation: { stop: boolean; ended: Promise<unknown> } | null = null;
 
   constructor(private readonly opts: LocalEngineOptions) {
     this.models = new ModelRegistry(opts, (e) => this.emit(e), () => this.backend());
     this.meanEmbeddings = new MeanEmbeddingCache(opts.meanEmbeddingStore);
+    this.evaluationModels = new EvaluationModels(opts.evaluationModels ?? {});
   }
 
   private backend(): string | null {
@@ -120,6 +129,7 @@ export class LocalEngine implements AdapterEngine {
   private requireIdle(what: string): void {
     if (this.disposed) throw new EngineError('not-ready', 'the engine has been disposed');
     if (this.run) throw new EngineError('not-ready', `cannot ${what} while an adaptation is running; cancel it first`);
+    if (this.evaluation) throw new EngineError('not-ready', `cannot ${what} while an evaluation is running; cancel it first`);
   }
 
   private replaceAdapted(next: AdaptedState | null): void {
@@ -171,7 +181,13 @@ export class LocalEngine implements AdapterEngine {
       const options = parseMethodOptions(settings.options);
       const run = new AdaptationRun(
         { gen, encoders, reference: this.reference, settings, options, resumeFrom },
-        { meanEmbeddings: this.meanEmbeddings, backend: () => this.backend(), emit: (e) => this.emit(e), install: (a) => this.replaceAdapted(a) },
+        {
+          meanEmbeddings: this.meanEmbeddings,
+          backend: () => this.backend(),
+          emit: (e) => this.emit(e),
+          install: (a) => this.replaceAdapted(a),
+          loadedFace: () => this.evaluationModels.loadedFace,
+        },
       );
       // Set before the first await: a second start() (or a load) is refused from here on.
       this.run = run;
@@ -249,12 +265,44 @@ export class LocalEngine implements AdapterEngine {
     return this.guard(() => renderView(this.models.requireGenerator(), this.adapted?.weights ?? null, request));
   }
 
+  // ---- evaluation ----
+
+  evaluate(request: EvaluationRequest): Promise<EngineEvaluation> {
+    return this.guard(async () => {
+      this.requireIdle('evaluate');
+      const gen = this.models.requireGenerator();
+      const adapted = this.requireAdapted();
+      const control = { stop: false, ended: Promise.resolve() as Promise<unknown> };
+      // Set before the first await: loads, imports, runs and a second evaluation are refused from here on.
+      this.evaluation = control;
+      const execution = runEvaluation(
+        { gen, adapted, reference: this.reference, encoders: this.models.loadedEncoders(), request },
+        { models: this.evaluationModels, emit: (e) => this.emit(e), shouldStop: () => control.stop || this.disposed },
+      );
+      control.ended = execution.catch(() => undefined);
+      try {
+        return await execution;
+      } finally {
+        if (this.evaluation === control) this.evaluation = null;
+      }
+    });
+  }
+
+  async cancelEvaluation(): Promise<void> {
+    if (this.evaluation) this.evaluation.stop = true;
+  }
+
   async dispose(): Promise<void> {
     if (this.run) {
       this.run.cancel();
       await this.runEnded; // the loop stops after its current iteration; only then free tensors
     }
+    if (this.evaluation) {
+      this.evaluation.stop = true;
+      await this.evaluation.ended; // it stops after its current latent
+    }
     this.disposed = true;
+    this.evaluationModels.dispose();
     this.replaceAdapted(null);
     this.models.dispose();
     this.listeners.clear();

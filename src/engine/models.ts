@@ -210,6 +210,11 @@ export class ModelRegistry {
     this.encoders.delete(id);
   }
 
+  /** Every loaded encoder. */
+  loadedEncoders(): LoadedEncoder[] {
+    return [...this.encoders.values()];
+  }
+
   /** The encoders a run uses: the ids given, or every loaded encoder when the list is empty. */
   selectEncoders(ids: string[]): LoadedEncoder[] {
     const selected = ids.length ? ids.map((id) => this.encoders.get(id)) : [...this.encoders.values()];

@@ -77,19 +77,31 @@ export function previewCameras(options: MethodOptions): { yaws: number[]; seeds:
 
 /** Fixed preview latents × views, deterministic renderer draws; latent-major order. */
 export async function previewImages(view: GeneratorView, options: MethodOptions): Promise<RgbaImage[]> {
+  return (await previewRenders(view, options)).images;
+}
+
+/** The preview grid (as previewImages) with each view's depth map at the neural rendering resolution (for the live estimate). */
+export async function previewRenders(view: GeneratorView, options: MethodOptions): Promise<{ images: RgbaImage[]; depth: Float32Array[]; resolution: number }> {
   const { yaws, seeds } = previewCameras(options);
-  const out: RgbaImage[] = [];
+  const images: RgbaImage[] = [];
+  const depth: Float32Array[] = [];
+  let resolution = 0;
   for (const seed of seeds) {
-    const image = tf.tidy(() => {
+    const [image, d] = tf.tidy(() => {
       const zDim = view.config.zDim;
       const ws = view.mapping(tf.tensor2d(latentFromSeed(seed, zDim), [1, zDim]), tf.tensor2d(frontalCamera(), [1, 25]), 1, null);
       const wsAll = tf.tile(ws, [yaws.length, 1, 1]) as tf.Tensor3D;
       const cams = tf.stack(yaws.map((y) => tf.tensor1d(cameraFromYawPitch(y, 0)))) as tf.Tensor2D;
-      return view.synthesize(wsAll, cams, { kind: 'deterministic' }).image;
+      const out = view.synthesize(wsAll, cams, { kind: 'deterministic' });
+      return [out.image, out.depth];
     });
-    out.push(...(await toRgbaImages(image)));
-    image.dispose();
+    images.push(...(await toRgbaImages(image)));
+    const r = d.shape[1]!;
+    const values = (await d.data()) as Float32Array;
+    for (let k = 0; k < yaws.length; k++) depth.push(values.slice(k * r * r, (k + 1) * r * r));
+    resolution = r;
+    tf.dispose([image, d]);
     await tick();
   }
-  return out;
+  return { images, depth, resolution };
 }

@@ -14,7 +14,9 @@ import { classifyError } from './errors.ts';
 import { readRunCheckpoint } from './exports.ts';
 import type { MeanEmbeddingCache } from './mean-embeddings.ts';
 import type { LoadedEncoder, LoadedGenerator } from './models.ts';
-import { previewCameras, previewImages, tick } from './rendering.ts';
+import { previewCameras, previewRenders, tick } from './rendering.ts';
+import { PreviewEstimator } from './evaluation.ts';
+import type { FaceEmbedder } from '../evaluate/types.ts';
 import { EngineError, type AdaptSettings, type EngineEvent, type RgbaImage } from './types.ts';
 
 export interface RunSpec {
@@ -34,6 +36,8 @@ export interface RunHost {
   emit(e: EngineEvent): void;
   /** Makes the run's weights the engine's adapted weights (the previous ones are dropped). */
   install(adapted: AdaptedState): void;
+  /** The evaluation's face model when it is loaded already (the live estimate's identity; never loaded for it). */
+  loadedFace?(): FaceEmbedder | null;
 }
 
 /** Iterations per second over the last `window` iterations, and the time left at that speed. */
@@ -68,6 +72,7 @@ export class AdaptationRun {
   private checkpointRequests: (() => void)[] = [];
   private resumeWaiter: (() => void) | null = null;
   private readonly speed = new SpeedMeter(10);
+  private estimator: PreviewEstimator | null = null;
 
   constructor(
     private readonly spec: RunSpec,
@@ -173,7 +178,9 @@ export class AdaptationRun {
       this.host.install(adapted);
       adapted.lastCheckpoint = await this.makeCheckpoint();
 
-      const previewSource = await previewImages(gen.view, options);
+      const sourceRenders = await previewRenders(gen.view, options);
+      const previewSource = sourceRenders.images;
+      this.estimator = new PreviewEstimator(this.spec.reference, sourceRenders);
       await this.emitPreview(previewSource);
       emit({ type: 'state', state: 'running' });
 
@@ -237,7 +244,10 @@ export class AdaptationRun {
   private async emitPreview(source: RgbaImage[]): Promise<void> {
     const trainer = this.trainer!;
     const { yaws, seeds } = previewCameras(this.spec.options);
-    const adapted = await previewImages(trainer.adapted as GeneratorView, this.spec.options);
+    const renders = await previewRenders(trainer.adapted as GeneratorView, this.spec.options);
+    const adapted = renders.images;
+    // A hint only: a failing estimate leaves the preview without one rather than failing the run.
+    const estimate = this.estimator ? await this.estimator.estimate(renders, this.host.loadedFace?.() ?? null).catch(() => undefined) : undefined;
     this.host.emit({
       type: 'preview',
       globalIteration: trainer.globalIteration,
@@ -245,6 +255,7 @@ export class AdaptationRun {
       adapted,
       yaws: seeds.flatMap(() => yaws),
       seeds: seeds.flatMap((s) => yaws.map(() => s)),
+      ...(estimate ? { estimate } : {}),
     });
   }
 

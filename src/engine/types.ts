@@ -124,10 +124,84 @@ export type EngineEvent =
       itPerSec: number;
       etaSeconds: number;
     }
-  | { type: 'preview'; globalIteration: number; source: RgbaImage[]; adapted: RgbaImage[]; yaws: number[]; seeds: number[] }
+  | { type: 'preview'; globalIteration: number; source: RgbaImage[]; adapted: RgbaImage[]; yaws: number[]; seeds: number[]; estimate?: PreviewEstimate }
   | { type: 'checkpoint'; globalIteration: number; bytes: Uint8Array }
   | MeanEmbeddingEvent
+  | EvaluationProgressEvent
   | { type: 'error'; error: EngineErrorInfo };
+
+// ---- the evaluation report (src/engine/evaluation.ts over src/evaluate/) ----
+
+export type {
+  EvaluationResult,
+  EvaluationRow,
+  EvaluationMeans,
+  EvaluationOptions,
+  SourceAdapted,
+  ClipRowMeasures,
+  IdentityCrop,
+} from '../evaluate/types.ts';
+import type { EvaluationResult } from '../evaluate/types.ts';
+
+/** What an evaluation compares and with which measures (source vs the engine's current adapted weights). */
+export interface EvaluationRequest {
+  /** Held-out latents (the studio's default is 8; each is rendered from 5 yaws). */
+  latents: number;
+  /** Seed of the held-out latents (default 0). */
+  seed?: number;
+  /** Truncation ψ (default 0.7). */
+  psi?: number;
+  /** Face-identity similarity; loads the face model on first use (default true). */
+  identity?: boolean;
+  /** Texture-statistics distance to the reference; loads InceptionV3 on first use (default true). */
+  texture?: boolean;
+  /** Ids of loaded CLIP encoders for the CLIP lines (default: every loaded encoder that is not the embedded one). */
+  clipEncoders?: string[];
+  /** Side of the per-view thumbnails (default 64). */
+  thumbnailSize?: number;
+}
+
+/** An evaluation of the engine's adapted weights, with what it was made from. */
+export interface EngineEvaluation {
+  result: EvaluationResult;
+  /** The base generator (ModelInfo.id) and the adapted weights' iterations when it ran. */
+  generatorId: string;
+  adaptedIterations: { triD: number; g2: number };
+  /** Whether a reference image was set (style measures need it). */
+  reference: boolean;
+  /** The networks behind identity and texture, or why a measure is missing. */
+  identityModel: string | null;
+  textureModel: string | null;
+  notes: string[];
+  clipEncoders: { id: string; name: string }[];
+}
+
+/** Progress of `evaluate()`: loading its networks (first use), then one step per latent. */
+export interface EvaluationProgressEvent {
+  type: 'evaluation-progress';
+  stage: 'loading' | 'evaluating';
+  what: string;
+  done: number;
+  total: number;
+}
+
+/**
+ * The live estimate sent with each preview during a run: measured on the preview renders the run
+ * makes anyway (a few latents × views, not the held-out set), so it is a cheap hint, not the report.
+ */
+export interface PreviewEstimate {
+  /** Sliced Wasserstein (CIE Lab, ≈ ΔE) of the previews' face region to the reference: source → adapted (changePct < 0 = closer); null when the face region is empty. */
+  palette: { source: number; adapted: number; changePct: number } | null;
+  /** Mean |Δdepth| on the source's foreground (world units) and as % of head depth. */
+  depthDiff: number;
+  depthDiffPct: number;
+  /** Mean cosine of face descriptors (fixed face crop), only when the face model is already loaded; else null. */
+  identity: number | null;
+  /** Preview images it was measured on. */
+  views: number;
+  /** Time it added to the preview, ms. */
+  milliseconds: number;
+}
 
 /**
  * μ_s of one encoder is ready (once per encoder and run, before training): how many source renders
@@ -202,6 +276,13 @@ export interface AdapterEngine {
   /** Loads a previously exported .safetensors onto the current base generator. */
   importAdapted(file: Blob): Promise<void>;
   render(request: RenderRequest): Promise<RgbaImage>;
+  /**
+   * The evaluation report: the source vs the current adapted weights over held-out latents × 5 views
+   * ('evaluation-progress' events meanwhile). `cancelEvaluation()` stops it after the current latent:
+   * it then resolves with the rows done (`result.stopped`), or rejects 'cancelled' when none was.
+   */
+  evaluate(request: EvaluationRequest): Promise<EngineEvaluation>;
+  cancelEvaluation(): Promise<void>;
   subscribe(listener: (e: EngineEvent) => void): () => void;
   dispose(): Promise<void>;
 }

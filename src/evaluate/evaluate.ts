@@ -159,6 +159,13 @@ function boxMask(box: FaceBox, w: number, h: number): Uint8Array {
   return m;
 }
 
+/** The face region of a render (width × height): the foreground mask (resolution², upsampled) ∩ the face box (fractions of the image side). */
+export function faceRegionMask(mask: Uint8Array, resolution: number, width: number, height: number, box: FaceBox): Uint8Array {
+  const fg = upsampleMask(mask, resolution, width);
+  const fbox = boxMask(pixelBox(box, width, height), width, height);
+  return fg.map((m, i) => m & fbox[i]);
+}
+
 interface RenderedViews {
   images: EvalImage[];
   geometry: ViewGeometry[];
@@ -362,9 +369,7 @@ export async function evaluateAdaptation(inputs: EvaluationInputs): Promise<Eval
       for (let v = 0; v < V; v++) {
         const a = src.images[v];
         const g = src.geometry[v];
-        const fg = upsampleMask(g.mask, g.resolution, a.width);
-        const fbox = boxMask(pixelBox(o.fixedFaceBox, a.width, a.height), a.width, a.height);
-        const region = fg.map((m, i) => m & fbox[i]);
+        const region = faceRegionMask(g.mask, g.resolution, a.width, a.height, o.fixedFaceBox);
         srcLab.push(labPixels(a.data, 4, region));
         adpLab.push(labPixels(adp.images[v].data, 4, region));
       }

@@ -143,6 +143,8 @@ function fakeEngine(over: Partial<AdapterEngine> = {}): AdapterEngine & { emit(e
     exportPickle: nope,
     importAdapted: nope,
     render: nope,
+    evaluate: nope,
+    cancelEvaluation: async () => {},
     dispose: async () => {},
     subscribe: (l) => {
       listeners.add(l);

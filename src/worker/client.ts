@@ -154,6 +154,8 @@ export function createEngineClient(endpoint: MessageEndpoint, onClose?: () => vo
     exportPickle: () => call('exportPickle'),
     importAdapted: (file) => call('importAdapted', file),
     render: (request) => call('render', request),
+    evaluate: (request) => call('evaluate', request),
+    cancelEvaluation: () => call('cancelEvaluation'),
     subscribe: (listener) => {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -9,12 +9,15 @@ import { EngineError } from '../engine/types.ts';
 import { initBrowserBackend } from '../platform/browser-backend.ts';
 import { fetchEmbeddedFile } from '../platform/browser-embedded.ts';
 import { BrowserMeanEmbeddingStore } from '../platform/browser-mean-store.ts';
+import { loadBrowserFaceApi } from '../platform/browser-evaluation.ts';
 import { serveEngine } from './handler.ts';
 import type { MessageEndpoint } from './protocol.ts';
 
 const engine: LocalEngine = new LocalEngine({
   openEmbeddedFile: fetchEmbeddedFile,
   meanEmbeddingStore: new BrowserMeanEmbeddingStore(),
+  // The evaluation's face model is fetched on the first evaluation; the texture network (InceptionV3) is the nsfwjs module's, imported then too.
+  evaluationModels: { loadFaceApi: loadBrowserFaceApi },
   probe: (preference) => initBrowserBackend({ prefer: preference, onDeviceLost: (message) => engine.reportFatal(new EngineError('device-lost', message)) }),
 });
 

@@ -46,6 +46,8 @@ const ENGINE_METHODS: readonly EngineMethod[] = [
   'exportPickle',
   'importAdapted',
   'render',
+  'evaluate',
+  'cancelEvaluation',
   'dispose',
 ];
 

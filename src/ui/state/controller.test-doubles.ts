@@ -8,7 +8,9 @@ import {
   type AdapterEngine,
   type BackendPreference,
   type EncoderSource,
+  type EngineEvaluation,
   type EngineEvent,
+  type EvaluationRequest,
   type GeneratorSource,
   type ModelInfo,
   type RgbaImage,
@@ -111,11 +113,97 @@ export class FakeEngine implements AdapterEngine {
   async render(): Promise<RgbaImage> {
     return { width: 1, height: 1, data: new Uint8ClampedArray(4) };
   }
+  /** What evaluate() resolves with (default: fakeEvaluation(request.latents)); `evaluationGate` holds it until released. */
+  evaluation: ((r: EvaluationRequest) => EngineEvaluation) | EngineError = (r) => fakeEvaluation(r.latents);
+  evaluationGate: Promise<void> | null = null;
+  evaluationCancelled = false;
+  async evaluate(request: EvaluationRequest): Promise<EngineEvaluation> {
+    this.log('evaluate', request);
+    this.evaluationCancelled = false;
+    this.emit({ type: 'evaluation-progress', stage: 'evaluating', what: 'held-out latents', done: 0, total: request.latents });
+    if (this.evaluationGate) await this.evaluationGate;
+    if (this.evaluation instanceof EngineError) throw this.evaluation;
+    const out = this.evaluation(request);
+    if (this.evaluationCancelled) {
+      if (out.result.rows.length <= 1) throw new EngineError('cancelled', 'the evaluation was cancelled before its first latent');
+      return { ...out, result: { ...out.result, rows: out.result.rows.slice(0, 1), stopped: true } };
+    }
+    return out;
+  }
+  async cancelEvaluation() {
+    this.log('cancelEvaluation');
+    this.evaluationCancelled = true;
+  }
   subscribe(l: (e: EngineEvent) => void) {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
   }
   async dispose() {}
+}
+
+/** A plausible evaluation of `latents` latents × 5 views (thumbnails 2², palette closer to the reference by 40 %). */
+export function fakeEvaluation(latents: number): EngineEvaluation {
+  const img = (v: number): RgbaImage => ({ width: 2, height: 2, data: new Uint8ClampedArray(16).fill(v) });
+  const yaws = [-0.4, -0.2, 0, 0.2, 0.4];
+  const rows = Array.from({ length: latents }, (_, k) => ({
+    latent: k,
+    latentSeed: 1000 + k,
+    identity: 0.9,
+    identityCrop: 'fixed' as const,
+    detectedViews: 0,
+    depthDiff: 0.01,
+    depthDiffPct: 2,
+    headDepth: 0.5,
+    palette: { source: 20, adapted: 12 },
+    texture: { source: 1, adapted: 0.8 },
+    clip: [],
+    consistency: { source: 0.05, adapted: 0.06 },
+    thumbnails: { source: yaws.map(() => img(10)), adapted: yaws.map(() => img(200)) },
+  }));
+  return {
+    result: {
+      version: 1,
+      options: {
+        latents,
+        seed: 0,
+        yaws,
+        pitch: 0,
+        psi: 0.7,
+        thumbnailSize: 2,
+        swProjections: 64,
+        swQuantiles: 128,
+        swSeed: 0,
+        visibilityTolerance: 0.05,
+        fixedFaceBox: { x: 0.25, y: 0.25, width: 0.5, height: 0.55 },
+      },
+      frontalView: 2,
+      measures: { identity: 'face descriptors (stand-in for ArcFace)' },
+      rows,
+      means: {
+        identity: 0.9,
+        depthDiff: 0.01,
+        depthDiffPct: 2,
+        headDepth: 0.5,
+        palette: { source: 20, adapted: 12 },
+        paletteChangePct: -40,
+        texture: { source: 1, adapted: 0.8 },
+        textureChangePct: -20,
+        clip: [],
+        consistency: { source: 0.05, adapted: 0.06 },
+        detectedLatents: 0,
+        fixedCropLatents: latents,
+      },
+      stopped: false,
+      seconds: 1,
+    },
+    generatorId: 'demo-gen',
+    adaptedIterations: { triD: 2, g2: 1 },
+    reference: true,
+    identityModel: 'face-api face recognition (128-d, stand-in for ArcFace)',
+    textureModel: 'InceptionV3 (nsfwjs) Gram matrices',
+    notes: [],
+    clipEncoders: [],
+  };
 }
 
 /** Images are "decoded" from blobs whose text is `WxH`; anything else is not an image. */
