@@ -7,6 +7,7 @@ import { ReferencePanel } from './components/ReferencePanel.tsx';
 import { AdaptPanel } from './components/AdaptPanel.tsx';
 import { OutputsPanel } from './components/OutputsPanel.tsx';
 import { MultiViewStrip } from './components/MultiViewStrip.tsx';
+import { EvaluatePanel } from './components/EvaluatePanel.tsx';
 import { Notices } from './components/Notices.tsx';
 import { Viewer } from './viewer/Viewer.tsx';
 import { useStudio } from './context.ts';
@@ -50,6 +51,7 @@ export function App() {
         <div className="column centre">
           <Viewer />
           <MultiViewStrip />
+          <EvaluatePanel />
         </div>
         <aside className="column right">
           <AdaptPanel />

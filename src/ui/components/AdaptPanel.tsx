@@ -206,6 +206,38 @@ function MeanEmbeddingReports() {
   );
 }
 
+/** The live estimate sent with each preview: palette distance to the reference, depth change, identity when cheap. */
+function LiveEstimate() {
+  const preview = useStudio((s) => s.preview);
+  const est = preview?.estimate;
+  if (!preview || !est || preview.globalIteration === 0) return null;
+  const p = est.palette;
+  return (
+    <div
+      className="live-estimate muted"
+      data-testid="live-estimate"
+      data-palette-change={p ? p.changePct.toFixed(1) : undefined}
+      data-depth-pct={est.depthDiffPct.toFixed(2)}
+      title={`Measured on the ${est.views} preview renders at iteration ${preview.globalIteration} (+${est.milliseconds.toFixed(0)} ms per preview), not the held-out latents of the evaluation report.`}
+    >
+      Preview estimate: style distance{' '}
+      {p ? (
+        <>
+          {p.source.toFixed(1)} → {p.adapted.toFixed(1)}{' '}
+          <span className={p.changePct < 0 ? 'eval-better' : 'eval-worse'}>
+            ({p.changePct >= 0 ? '+' : '−'}
+            {Math.abs(p.changePct).toFixed(0)} % {p.changePct < 0 ? '↓' : '↑'})
+          </span>
+        </>
+      ) : (
+        '—'
+      )}
+      {est.identity !== null && <> · identity {est.identity.toFixed(2)}</>} · Δdepth {est.depthDiffPct.toFixed(1)} % of head
+      <span className="hint"> — from the previews; Evaluate gives the full report</span>
+    </div>
+  );
+}
+
 function Progress() {
   const run = useStudio((s) => s.run);
   const checkpoint = useStudio((s) => s.checkpoint);
@@ -225,6 +257,7 @@ function Progress() {
         ))}
       </ol>
       <MeanEmbeddingReports />
+      <LiveEstimate />
       <ProgressBar value={run.globalIteration} max={run.totalIterations} label="Adaptation progress" testId="run-bar" indeterminate={run.state === 'preparing' && run.phase === null} />
       <dl className="stats">
         <div>

@@ -8,7 +8,8 @@
  * - `reference` (reference-slice.ts): decode, crop and apply the reference image;
  * - `run` (run-slice.ts): settings, start / pause / resume / stop, checkpoints, run events, adapted weights;
  * - `backend` (engine-slice.ts): the engine in use, its compute backend, restarting after a lost device;
- * - `viewer` (viewer-slice.ts): the orbit view and the multi-view strip's latents.
+ * - `viewer` (viewer-slice.ts): the orbit view and the multi-view strip's latents;
+ * - `evaluate` (evaluate-slice.ts): the evaluation report of the adapted weights.
  *
  * Components call the slices (`controller.run.start()`); the controller itself only starts up (in the
  * order a reload needs), routes engine events and tears down.
@@ -17,6 +18,7 @@ import type { AdapterEngine, BackendPreference, EngineEvent } from '../../engine
 import type { KeyValueStore } from '../persist/kv-store.ts';
 import type { ImageToolkit } from '../reference/image-toolkit.ts';
 import { EngineSlice } from './engine-slice.ts';
+import { EvaluateSlice } from './evaluate-slice.ts';
 import { ModelsSlice } from './models-slice.ts';
 import { PersistenceSlice } from './persistence-slice.ts';
 import { ReferenceSlice } from './reference-slice.ts';
@@ -46,6 +48,7 @@ export class StudioController {
   readonly backend: EngineSlice;
   readonly run: RunSlice;
   readonly viewer: ViewerSlice;
+  readonly evaluate: EvaluateSlice;
 
   constructor(
     engine: AdapterEngine,
@@ -61,6 +64,7 @@ export class StudioController {
     this.backend = new EngineSlice(this.ctx, this.persistence, this.models, this.reference, (e) => this.onEvent(e), opts);
     this.run = new RunSlice(this.ctx, this.persistence, this.backend, opts);
     this.viewer = new ViewerSlice(this.ctx, this.persistence);
+    this.evaluate = new EvaluateSlice(this.ctx);
   }
 
   /** The engine in use (replaced after a lost GPU device when a factory was given). */
@@ -91,6 +95,7 @@ export class StudioController {
 
   private onEvent(e: EngineEvent): void {
     if (e.type === 'load-progress') this.models.onLoadProgress(e);
+    else if (e.type === 'evaluation-progress') this.evaluate.onProgress(e);
     else this.run.onEvent(e);
   }
 

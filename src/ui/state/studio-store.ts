@@ -20,6 +20,7 @@ import { defaultSettings } from './settings.ts';
 import { emptyHistory, type LossHistory } from './loss-history.ts';
 import type { CropRect } from '../reference/crop.ts';
 import type { DecodedImage } from '../reference/image-toolkit.ts';
+import { initialEvaluation, type EvaluationState } from './evaluate-slice.ts';
 
 export interface LoadingState {
   target: 'generator' | 'encoder';
@@ -120,6 +121,8 @@ export interface StudioState {
   notice: string | null;
 
   viewer: ViewerState;
+  /** The evaluation report (evaluate-slice.ts). */
+  evaluation: EvaluationState;
 }
 
 export const STRIP_YAWS = [-0.5, -0.25, 0, 0.25, 0.5];
@@ -182,6 +185,7 @@ export function initialState(): StudioState {
     engineLost: false,
     notice: null,
     viewer: initialViewer(),
+    evaluation: initialEvaluation(),
   };
 }
 
@@ -199,6 +203,7 @@ export function canStart(s: StudioState): boolean {
     s.reference !== null &&
     s.reference.applied &&
     s.loading === null &&
+    s.evaluation.status !== 'running' &&
     (st === 'idle' || st === 'done' || st === 'cancelled' || st === 'error')
   );
 }
