@@ -90,6 +90,29 @@ function registerWebGPU(adapter: GPUAdapter): void {
   );
 }
 
+/**
+ * tfjs-wasm 4.22 caps its XNNPACK thread pool at `navigator.hardwareConcurrency / 2` (its backend.cc
+ * assumes two hyper-threads per core) and at 8, whatever setThreadsCount asks: on a 2-core machine that
+ * is one thread. The cap is read once, when the wasm module starts, through Emscripten's
+ * `emscripten_num_logical_cores()` (navigator.hardwareConcurrency). For that moment only, this context's
+ * navigator reports twice the requested threads, so the cap becomes the request; the real value is
+ * restored as soon as the backend has started (or failed to).
+ */
+async function withTfjsCoreCapLifted<T>(threads: number, start: () => Promise<T>): Promise<T> {
+  const nav = globalThis.navigator as Navigator | undefined;
+  if (!nav || Object.prototype.hasOwnProperty.call(nav, 'hardwareConcurrency')) return start();
+  try {
+    Object.defineProperty(nav, 'hardwareConcurrency', { configurable: true, get: () => 2 * threads });
+  } catch {
+    return start(); // a navigator that refuses own properties: tfjs' own cap applies
+  }
+  try {
+    return await start();
+  } finally {
+    delete (nav as unknown as Record<string, unknown>).hardwareConcurrency;
+  }
+}
+
 async function wasmSimdSupported(): Promise<boolean> {
   // The smallest module using a v128 instruction; validate() is synchronous and cheap.
   const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
@@ -144,11 +167,18 @@ export async function initBrowserBackend(options: BrowserBackendOptions = {}): P
         'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedUrl,
       });
       // Read by the backend's constructor: must be set before setBackend('wasm') initialises it.
-      setThreadsCount(options.threads ?? cores);
-      if (await tf.setBackend('wasm')) {
-        await tf.ready();
+      const requested = Math.max(1, Math.floor(options.threads ?? cores));
+      setThreadsCount(requested);
+      const started = await withTfjsCoreCapLifted(requested, async () => {
+        const ok = await tf.setBackend('wasm');
+        if (ok) await tf.ready();
+        return ok;
+      });
+      if (started) {
         const simd = await wasmSimdSupported();
-        const threads = getThreadsCount();
+        // The single-threaded builds have no thread pool (tfjs reports -1 then): one thread.
+        const pool = getThreadsCount();
+        const threads = pool > 0 ? pool : 1;
         const why = notes.length ? `${notes.join('; ')}, so ` : '';
         const facts = { threads, cores, crossOriginIsolated: isolated };
         return {

@@ -1,0 +1,110 @@
+/**
+ * One thread vs every core for the CPU fallback: the studio's browser set-up (tfjs-wasm threaded SIMD in
+ * a module worker, the page cross-origin isolated by vite.config.ts' headers) measured in headless
+ * Chromium on the same machine in the same run. The bench page (scripts/bench/threads/) is built with
+ * the studio's vite.config.ts and served by `vite preview` (so the COOP/COEP headers under test are the
+ * real ones); each configuration runs in a fresh worker and the two alternate for
+ * BENCH_THREADS_ROUNDS rounds (default 3), so a change in machine load hits both. Workload per worker
+ * (after one warm-up of each): BENCH_THREADS_REPS (default 2) demo-generator forwards at batch 1 and
+ * step-1 (Tri-D) iterations at batch 1 with the embedded MobileNetV2 encoder. Reports each
+ * configuration's median and the median over rounds of the 1-thread / N-thread time ratio.
+ *
+ * Runs once, in the wasm leg (the browser picks its backend itself; Node's backend is irrelevant).
+ * Node's own wasm backend stays single-threaded: see src/platform/node-backend.ts.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, preview } from 'vite';
+import { chromium } from '@playwright/test';
+import type { BenchContext } from '../bench.ts';
+import type { ThreadsBenchRequest, ThreadsBenchResult } from './threads/worker.ts';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
+export async function run(ctx: BenchContext): Promise<void> {
+  if (ctx.backend !== 'wasm') {
+    console.log(`| threads | (browser worker) | ${ctx.backend} | | | skipped: measured once, in the wasm leg (headless Chromium picks its own backend) |`);
+    return;
+  }
+  const rounds = Number(process.env.BENCH_THREADS_ROUNDS ?? 3);
+  const reps = Number(process.env.BENCH_THREADS_REPS ?? 2);
+  const outDir = mkdtempSync(join(os.tmpdir(), 'threads-bench-'));
+  const inline = {
+    configFile: join(repo, 'vite.config.ts'),
+    root: join(repo, 'scripts/bench/threads'),
+    publicDir: join(repo, 'public'),
+    logLevel: 'warn' as const,
+    build: { outDir, emptyOutDir: true },
+  };
+  const server = await (async () => {
+    await build(inline);
+    return preview({ ...inline, preview: { host: '127.0.0.1', port: 4273, strictPort: false } });
+  })();
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  try {
+    const url = server.resolvedUrls?.local[0];
+    if (!url) throw new Error('vite preview did not report its URL');
+    const res = await fetch(url);
+    const coop = res.headers.get('cross-origin-opener-policy');
+    const coep = res.headers.get('cross-origin-embedder-policy');
+    const page = await browser.newPage();
+    page.on('pageerror', (e) => console.error(`[bench page] ${e.message}`));
+    await page.goto(url);
+    await page.waitForFunction(() => (globalThis as { benchPageReady?: boolean }).benchPageReady === true);
+    const { isolated, cores } = await page.evaluate(() => ({ isolated: globalThis.crossOriginIsolated, cores: navigator.hardwareConcurrency }));
+    console.log(`threads bench: ${url} COOP=${coop} COEP=${coep}; page crossOriginIsolated=${isolated}; navigator.hardwareConcurrency=${cores}; load average before: ${load()}`);
+    if (!isolated) throw new Error(`the bench page is not cross-origin isolated (COOP=${coop}, COEP=${coep}): wasm threads cannot start`);
+    if (cores < 2) throw new Error(`this machine reports ${cores} core(s): nothing to compare`);
+
+    const runIn = (threads: number): Promise<ThreadsBenchResult> =>
+      page.evaluate((req: ThreadsBenchRequest) => (globalThis as unknown as { runThreads: (r: ThreadsBenchRequest) => Promise<ThreadsBenchResult> }).runThreads(req), { threads, reps });
+    const results = new Map<number, ThreadsBenchResult[]>([
+      [1, []],
+      [cores, []],
+    ]);
+    const forwardRatios: number[] = [];
+    const stepRatios: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? [1, cores] : [cores, 1];
+      const round = new Map<number, ThreadsBenchResult>();
+      for (const n of order) {
+        const res = await runIn(n);
+        if (!res.workerIsolated) throw new Error('the bench worker is not cross-origin isolated');
+        if (res.capabilities.threads !== n) throw new Error(`asked the wasm backend for ${n} thread(s), it runs ${res.capabilities.threads}: ${res.capabilities.summary}`);
+        console.log(`threads bench round ${r + 1}/${rounds}, ${n} thread(s): forward ${res.forwardMs.map((x) => x.toFixed(0)).join(', ')} ms; step 1 ${res.stepMs.map((x) => x.toFixed(0)).join(', ')} ms; load ${load()}`);
+        round.set(n, res);
+        results.get(n)!.push(res);
+      }
+      forwardRatios.push(median(round.get(1)!.forwardMs) / median(round.get(cores)!.forwardMs));
+      stepRatios.push(median(round.get(1)!.stepMs) / median(round.get(cores)!.stepMs));
+    }
+    const browserVersion = browser.version();
+    const note = (n: number) => `Chromium ${browserVersion} worker, tfjs-wasm threaded SIMD, ${n} thread(s); median of ${rounds} × ${reps} runs; load avg ${load()}`;
+    for (const [n, rs] of results) {
+      ctx.report(`demo forward (batch 1), ${n} thread${n === 1 ? '' : 's'}`, median(rs.flatMap((x) => x.forwardMs)), 'ms', note(n));
+      ctx.report(`demo step-1 iteration (batch 1), ${n} thread${n === 1 ? '' : 's'}`, median(rs.flatMap((x) => x.stepMs)), 'ms', note(n));
+    }
+    const ratioNote = (rs: number[]) => `1 thread / ${cores} threads time, median over ${rounds} alternating rounds (${rs.map((x) => x.toFixed(2)).join(', ')})`;
+    ctx.report(`demo forward speed-up, ${cores} threads vs 1`, median(forwardRatios), '×', ratioNote(forwardRatios));
+    ctx.report(`demo step-1 iteration speed-up, ${cores} threads vs 1`, median(stepRatios), '×', ratioNote(stepRatios));
+  } finally {
+    await browser.close();
+    await server.close();
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
