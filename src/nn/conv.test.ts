@@ -1,14 +1,8 @@
-import { describe, it, expect, beforeAll } from 'vitest';
+import { it, expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initNodeBackend } from '../platform/node-backend.ts';
+import { describeBackends, readAll, testBackend } from '../testing/backends.ts';
 import { Random } from '../core/random.ts';
 import { conv2d } from './conv.ts';
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 /** Native tfjs conv gradients on the pure-JS cpu backend (it has Conv2DBackpropFilter). */
 async function nativeOnCpu(x: Float32Array, xs: number[], w: Float32Array, ws: number[], dy: Float32Array, dys: number[], stride: number, pad: number) {
@@ -24,15 +18,11 @@ async function nativeOnCpu(x: Float32Array, xs: number[], w: Float32Array, ws: n
       return { y: y.dataSync().slice(), gx: gx.dataSync().slice(), gw: gw.dataSync().slice() };
     });
   } finally {
-    await tf.setBackend('wasm');
+    await tf.setBackend(testBackend());
   }
 }
 
-describe('conv2d with custom filter gradient', () => {
-  beforeAll(async () => {
-    await initNodeBackend('wasm');
-  });
-
+describeBackends('conv2d with custom filter gradient', (b) => {
   for (const [stride, pad, k] of [[1, 1, 3], [2, 0, 3], [1, 0, 1]] as const) {
     it(`matches native gradients (stride ${stride}, pad ${pad}, k ${k})`, async () => {
       const rng = new Random(7 + stride + pad + k);
@@ -45,19 +35,19 @@ describe('conv2d with custom filter gradient', () => {
       const dy = rng.normalArray(2 * ho * wo * 4);
       const ref = await nativeOnCpu(x, xs, w, ws, dy, [2, ho, wo, 4], stride, pad);
       const before = tf.memory().numTensors;
-      const out = tf.tidy(() => {
+      const out = await readAll(tf.tidy(() => {
         const xt = tf.tensor4d(x, xs as [number, number, number, number]);
         const wt = tf.tensor4d(w, ws as [number, number, number, number]);
         const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad), tf.tensor(dy).reshape([2, ho, wo, 4])));
         const [gx, gw] = tf.grads(f)([xt, wt]);
         const y = conv2d(xt, wt, stride, pad);
         expect(y.shape).toEqual([2, ho, wo, 4]);
-        return { y: y.dataSync().slice(), gx: gx.dataSync().slice(), gw: gw.dataSync().slice() };
-      });
+        return { y, gx, gw };
+      }));
       expect(tf.memory().numTensors).toBe(before);
-      expect(maxAbsDiff(out.y, ref.y)).toBeLessThan(1e-4);
-      expect(maxAbsDiff(out.gx, ref.gx)).toBeLessThan(1e-4);
-      expect(maxAbsDiff(out.gw, ref.gw)).toBeLessThan(1e-4);
+      b.check(`y (stride ${stride}, pad ${pad}, k ${k})`, out.y, ref.y, 1e-4, { mode: 'abs' });
+      b.check(`gx (stride ${stride}, pad ${pad}, k ${k})`, out.gx, ref.gx, 1e-4, { mode: 'abs' });
+      b.check(`gw (stride ${stride}, pad ${pad}, k ${k})`, out.gw, ref.gw, 1e-4, { mode: 'abs' });
     });
   }
 

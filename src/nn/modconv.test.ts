@@ -1,16 +1,9 @@
-import { describe, it, expect, beforeAll } from 'vitest';
+import { it, expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initNodeBackend } from '../platform/node-backend.ts';
+import { describeBackends, readAll, testBackend } from '../testing/backends.ts';
 import { Random } from '../core/random.ts';
 import { upConvTranspose3x3, modulatedConv2d, synthesisLayer } from './modconv.ts';
 import { upsample2d, fir1d, RESAMPLE_TAPS } from './upfirdn.ts';
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 /** Direct reference of upfirdn2d (NHWC, single-channel math per channel): up, pad, 4×4 filter 4·outer(f,f)/64. */
 function upfirdnRef(x: Float32Array, [n, h, w, c]: number[], up: number, pad: [number, number]): { data: Float32Array; shape: number[] } {
@@ -37,23 +30,18 @@ function upfirdnRef(x: Float32Array, [n, h, w, c]: number[], up: number, pad: [n
   return { data: out, shape: [n, oh, ow, c] };
 }
 
-describe('up-sampling layers', () => {
-  beforeAll(async () => {
-    await initNodeBackend('wasm');
-  });
-
-  it('upsample2d equals upfirdn2d(up=2, pad (2,1), gain 4)', () => {
+describeBackends('up-sampling layers', (b) => {
+  it('upsample2d equals upfirdn2d(up=2, pad (2,1), gain 4)', async () => {
     const rng = new Random(1);
     const shape = [2, 5, 4, 3];
     const x = rng.normalArray(2 * 5 * 4 * 3);
     const ref = upfirdnRef(x, shape, 2, [2, 1]);
     const y = tf.tidy(() => upsample2d(tf.tensor4d(x, shape as [number, number, number, number])));
     expect(y.shape).toEqual(ref.shape);
-    expect(maxAbsDiff(y.dataSync(), ref.data)).toBeLessThan(1e-5);
-    y.dispose();
+    b.check('upsample2d', (await readAll({ y })).y, ref.data, 1e-5, { mode: 'abs' });
   });
 
-  it('the up-conv low-pass (separable fir1d, taps 2f) equals upfirdn2d(pad 1, gain 4)', () => {
+  it('the up-conv low-pass (separable fir1d, taps 2f) equals upfirdn2d(pad 1, gain 4)', async () => {
     const rng = new Random(2);
     const shape = [1, 7, 6, 2];
     const x = rng.normalArray(7 * 6 * 2);
@@ -62,11 +50,10 @@ describe('up-sampling layers', () => {
     const y = tf.tidy(() => tf.mul(fir1d(fir1d(tf.tensor4d(x, shape as [number, number, number, number]), 1, taps, 1, 1), 2, taps, 1, 1), 1 / 4));
     expect(y.shape).toEqual(ref.shape);
     // upfirdnRef uses gain up² = 1 for up = 1; the layer's low-pass has gain 4.
-    expect(maxAbsDiff(y.dataSync(), ref.data)).toBeLessThan(1e-5);
-    y.dispose();
+    b.check('up-conv low-pass', (await readAll({ y })).y, ref.data, 1e-5, { mode: 'abs' });
   });
 
-  it("fir1d's custom gradient is the adjoint: <A x, r> = <x, Aᵀ r>", () => {
+  it("fir1d's custom gradient is the adjoint: <A x, r> = <x, Aᵀ r>", async () => {
     const rng = new Random(9);
     for (const [axis, before, after] of [[1, 1, 0], [2, 0, 2], [1, 2, 1]] as const) {
       const taps = [0.5, -1, 2, 0.25]; // asymmetric: catches a missing reversal
@@ -74,32 +61,32 @@ describe('up-sampling layers', () => {
       const outShape = [...x.shape];
       outShape[axis] += before + after - 3;
       const r = tf.tensor(rng.normalArray(outShape.reduce((a, b) => a * b)), outShape);
-      const [lhs, rhs] = tf.tidy(() => {
+      const { lhs: [lhs], rhs: [rhs] } = await readAll(tf.tidy(() => {
         const ax = fir1d(x, axis, taps, before, after);
         expect(ax.shape).toEqual(outShape);
         const atr = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(fir1d(v as tf.Tensor4D, axis, taps, before, after), r)))(x);
-        return [tf.sum(tf.mul(ax, r)).dataSync()[0], tf.sum(tf.mul(x, atr)).dataSync()[0]];
-      });
+        return { lhs: tf.sum(tf.mul(ax, r)), rhs: tf.sum(tf.mul(x, atr)) };
+      }));
       expect(Math.abs(lhs - rhs)).toBeLessThan(1e-4 * Math.max(1, Math.abs(lhs)));
       tf.dispose([x, r]);
     }
   });
 
-  it('phase-decomposed transposed conv equals tf.conv2dTranspose (+ one zero row/column)', () => {
+  it('phase-decomposed transposed conv equals tf.conv2dTranspose (+ one zero row/column)', async () => {
     const rng = new Random(3);
     const [n, h, w, cin, cout] = [2, 4, 5, 3, 6];
     const x = tf.tensor4d(rng.normalArray(n * h * w * cin), [n, h, w, cin]);
     const wt = tf.tensor4d(rng.normalArray(9 * cin * cout), [3, 3, cin, cout]);
-    const [mine, ref] = tf.tidy(() => {
+    const { mine, ref, tailMax } = await readAll(tf.tidy(() => {
       const y = upConvTranspose3x3(x, wt);
       expect(y.shape).toEqual([n, 2 * h + 2, 2 * w + 2, cout]);
       const r = tf.conv2dTranspose(x, tf.transpose(wt, [0, 1, 3, 2]) as tf.Tensor4D, [n, 2 * h + 1, 2 * w + 1, cout], 2, 'valid');
       const tail = tf.concat([tf.slice(y, [0, 2 * h + 1, 0, 0], [n, 1, -1, -1]).flatten(), tf.slice(y, [0, 0, 2 * w + 1, 0], [n, -1, 1, -1]).flatten()]);
-      expect(tf.max(tf.abs(tail)).dataSync()[0]).toBe(0);
-      return [tf.slice(y, [0, 0, 0, 0], [n, 2 * h + 1, 2 * w + 1, cout]), r];
-    });
-    expect(maxAbsDiff(mine.dataSync(), ref.dataSync())).toBeLessThan(1e-4);
-    tf.dispose([x, wt, mine, ref]);
+      return { mine: tf.slice(y, [0, 0, 0, 0], [n, 2 * h + 1, 2 * w + 1, cout]), ref: r, tailMax: tf.max(tf.abs(tail)) };
+    }));
+    expect(tailMax[0]).toBe(0);
+    b.check('phase-decomposed transposed conv', mine, ref, 1e-4, { mode: 'abs' });
+    tf.dispose([x, wt]);
   });
 
   it('modulated up-conv: forward equals the fused reference and gradients match the cpu backend', async () => {
@@ -110,7 +97,7 @@ describe('up-sampling layers', () => {
     const sd = rng.normalArray(n * cin);
     const rd = rng.normalArray(n * 2 * h * 2 * w * cout);
     // Reference: per-sample modulated + demodulated weights, native conv2dTranspose, low-pass; cpu backend.
-    await tf.setBackend('cpu');
+    await tf.setBackend('cpu'); // the oracle
     const ref = tf.tidy(() => {
       const x = tf.tensor4d(xd, [n, h, w, cin]);
       const wt = tf.tensor4d(wd, [3, 3, cin, cout]);
@@ -134,29 +121,26 @@ describe('up-sampling layers', () => {
       const [gw, gs] = tf.grads(f)([wt, s]);
       return { loss: f(wt, s).dataSync()[0], gw: gw.dataSync().slice(), gs: gs.dataSync().slice() };
     });
-    await tf.setBackend('wasm');
+    await tf.setBackend(testBackend());
     const before = tf.memory().numTensors;
-    const mine = tf.tidy(() => {
+    const mineT = tf.tidy(() => {
       const x = tf.tensor4d(xd, [n, h, w, cin]);
       const wt = tf.tensor4d(wd, [3, 3, cin, cout]);
       const s = tf.tensor2d(sd, [n, cin]);
       const r = tf.tensor4d(rd, [n, 2 * h, 2 * w, cout]);
       const f = (wv: tf.Tensor, sv: tf.Tensor) => tf.sum(tf.mul(modulatedConv2d(x, wv as tf.Tensor4D, sv as tf.Tensor2D, { demodulate: true, up: 2 }), r));
       const [gw, gs] = tf.grads(f)([wt, s]);
-      return { loss: f(wt, s).dataSync()[0], gw: gw.dataSync().slice(), gs: gs.dataSync().slice() };
+      return { loss: f(wt, s), gw, gs };
     });
+    const { loss: [loss], ...mine } = await readAll(mineT);
     expect(tf.memory().numTensors).toBe(before);
-    expect(Math.abs(mine.loss - ref.loss)).toBeLessThan(1e-3 * Math.max(1, Math.abs(ref.loss)));
-    expect(maxAbsDiff(mine.gw, ref.gw)).toBeLessThan(1e-4);
-    expect(maxAbsDiff(mine.gs, ref.gs)).toBeLessThan(1e-4);
+    expect(Math.abs(loss - ref.loss)).toBeLessThan(1e-3 * Math.max(1, Math.abs(ref.loss)));
+    b.check('modulated up-conv gw', mine.gw, ref.gw, 1e-4, { mode: 'abs' });
+    b.check('modulated up-conv gs', mine.gs, ref.gs, 1e-4, { mode: 'abs' });
   });
 });
 
-describe('synthesisLayer (fused per-sample op)', () => {
-  beforeAll(async () => {
-    await initNodeBackend('wasm');
-  });
-
+describeBackends('synthesisLayer (fused per-sample op)', (b) => {
   for (const up of [1, 2] as const) {
     it(`value and gradients (x, weight, bias, affine, noise strength) match plain ops on cpu (up ${up})`, async () => {
       const rng = new Random(20 + up);
@@ -171,7 +155,7 @@ describe('synthesisLayer (fused per-sample op)', () => {
         x: tf.tensor4d(d.x, [1, h, h, cin]), w: tf.tensor4d(d.w, [3, 3, cin, cout]), b: tf.tensor1d(d.b), aw: tf.tensor2d(d.aw, [wdim, cin]),
         ab: tf.tensor1d(d.ab), lat: tf.tensor2d(d.lat, [1, wdim]), nc: tf.tensor2d(d.nc, [res, res]), ns: tf.scalar(0.3), r: tf.tensor4d(d.r, [1, res, res, cout]),
       });
-      await tf.setBackend('cpu');
+      await tf.setBackend('cpu'); // the oracle
       const ref = tf.tidy(() => {
         const t = make();
         const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, aw: tf.Tensor, ns: tf.Tensor) => {
@@ -193,18 +177,20 @@ describe('synthesisLayer (fused per-sample op)', () => {
         const g = tf.grads(f)([t.x, t.w, t.b, t.aw, t.ns]);
         return { loss: f(t.x, t.w, t.b, t.aw, t.ns).dataSync()[0], g: g.map((v) => v.dataSync().slice()) };
       });
-      await tf.setBackend('wasm');
-      const mine = tf.tidy(() => {
+      await tf.setBackend(testBackend());
+      const mineT = tf.tidy(() => {
         const t = make();
         const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, aw: tf.Tensor, ns: tf.Tensor) => {
           const out = synthesisLayer(x as tf.Tensor4D, t.lat, { affineWeight: aw as tf.Tensor2D, affineBias: t.ab, weight: w as tf.Tensor4D, bias: b as tf.Tensor1D, noiseStrength: ns, noiseConst: t.nc }, { up, noiseMode: 'const', convClamp: clamp });
           return tf.sum(tf.mul(out, t.r));
         };
         const g = tf.grads(f)([t.x, t.w, t.b, t.aw, t.ns]);
-        return { loss: f(t.x, t.w, t.b, t.aw, t.ns).dataSync()[0], g: g.map((v) => v.dataSync().slice()) };
+        return { loss: f(t.x, t.w, t.b, t.aw, t.ns), g0: g[0], g1: g[1], g2: g[2], g3: g[3], g4: g[4] };
       });
+      const { loss: [loss], g0, g1, g2, g3, g4 } = await readAll(mineT);
+      const mine = { loss, g: [g0, g1, g2, g3, g4] };
       expect(Math.abs(mine.loss - ref.loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(ref.loss)));
-      ref.g.forEach((gr, i) => expect(maxAbsDiff(mine.g[i], gr)).toBeLessThan(1e-4));
+      ref.g.forEach((gr, i) => b.check(`synthesisLayer up ${up} grad ${['x', 'w', 'b', 'affine', 'noise strength'][i]}`, mine.g[i], gr, 1e-4, { mode: 'abs' }));
     });
   }
 });

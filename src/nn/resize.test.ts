@@ -1,14 +1,10 @@
-import { describe, it, expect, beforeAll } from 'vitest';
+import { it, expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initNodeBackend } from '../platform/node-backend.ts';
+import { describeBackends, readScalar } from '../testing/backends.ts';
 import { Random } from '../core/random.ts';
 import { bilinearResizeMatrix, resizeBilinear } from './resize.ts';
 
-describe('bilinear resize (PyTorch semantics)', () => {
-  beforeAll(async () => {
-    await initNodeBackend('wasm');
-  });
-
+describeBackends('bilinear resize (PyTorch semantics)', () => {
   it('antialiased ×½ uses the widened triangle [1,3,3,1]/8 (edge renormalised)', () => {
     const m = bilinearResizeMatrix(8, 4, true);
     expect(Array.from(m.slice(8, 16)).map((v) => +v.toFixed(6))).toEqual([0, 0.125, 0.375, 0.375, 0.125, 0, 0, 0]);
@@ -18,22 +14,22 @@ describe('bilinear resize (PyTorch semantics)', () => {
     for (let i = 0; i < 4; i++) expect(m.slice(i * 8, i * 8 + 8).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
   });
 
-  it('up-sampling (with or without antialias) equals half-pixel bilinear', () => {
+  it('up-sampling (with or without antialias) equals half-pixel bilinear', async () => {
     const rng = new Random(5);
     const x = tf.tensor4d(rng.normalArray(2 * 6 * 5 * 3), [2, 6, 5, 3]);
     for (const aa of [true, false]) {
-      const d = tf.tidy(() => tf.max(tf.abs(tf.sub(resizeBilinear(x, 12, 9, aa), tf.image.resizeBilinear(x, [12, 9], false, true)))).dataSync()[0]);
+      const d = await readScalar(tf.tidy(() => tf.max(tf.abs(tf.sub(resizeBilinear(x, 12, 9, aa), tf.image.resizeBilinear(x, [12, 9], false, true))))));
       expect(d).toBeLessThan(1e-5);
     }
     x.dispose();
   });
 
-  it('is differentiable and leaves no tensors behind', () => {
+  it('is differentiable and leaves no tensors behind', async () => {
     const before = tf.memory().numTensors;
-    const g = tf.tidy(() => {
+    const g = await readScalar(tf.tidy(() => {
       const x = tf.ones([1, 8, 8, 2]);
-      return tf.grad((v: tf.Tensor) => tf.sum(resizeBilinear(v as tf.Tensor4D, 4, 4, true)))(x).sum().dataSync()[0];
-    });
+      return tf.grad((v: tf.Tensor) => tf.sum(resizeBilinear(v as tf.Tensor4D, 4, 4, true)))(x).sum();
+    }));
     expect(g).toBeCloseTo(32, 3); // each output is a convex combination; 4·4·2 outputs
     expect(tf.memory().numTensors).toBe(before);
   });

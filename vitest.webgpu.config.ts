@@ -1,0 +1,23 @@
+import { defineConfig } from 'vitest/config';
+import base from './vitest.config.ts';
+
+/**
+ * The webgpu leg (`npm run test:webgpu`): the numeric suites, each wrapped in describeBackends
+ * (src/testing/backends.ts), computing on tfjs-webgpu through Dawn (Node, the `webgpu` package;
+ * SwiftShader's Vulkan ICD on GPU-less machines) with the cpu backend or the fixtures as oracle.
+ * The default `vitest run` (vitest.config.ts) is the wasm leg of the same suites.
+ */
+export default defineConfig({
+  ...base,
+  test: {
+    ...base.test,
+    include: [
+      'src/nn/*.test.ts',
+      'src/eg3d/{decoder,triplane,triplane-webgpu,renderer,ray-sampler,rays,superresolution,generator}.test.ts',
+      'src/clip/{preprocess,encoder,layers}.test.ts',
+      'src/adapter/{losses,gradients}.test.ts',
+      'src/conformance/{eg3d.webgpu,clip}.test.ts',
+    ],
+    env: { TEST_BACKEND: 'webgpu' },
+  },
+});
