@@ -19,6 +19,7 @@ import {
   samplePoints,
 } from './losses.ts';
 import { Random } from '../core/random.ts';
+import { describeBackends, readAll } from '../testing/backends.ts';
 
 beforeAll(async () => {
   await initNodeBackend('wasm');
@@ -204,4 +205,44 @@ describe('hypercolumn L_dis (STROTSS-like)', () => {
       expect(v.some((x) => x !== 0)).toBe(true);
     }
   });
+});
+
+// The four losses on this leg's backend (wasm, or webgpu with `npm run test:webgpu`) against the cpu
+// backend, value and gradient w.r.t. the adapted side, on random inputs at small shapes.
+describeBackends('the four losses against the cpu oracle, forward and backward', (suite) => {
+  const rng = new Random(41);
+  const data = {
+    embA: rng.normalArray(2 * 16), embS: rng.normalArray(2 * 16), dir: rng.normalArray(16),
+    tokA: rng.normalArray(2 * 9 * 8), tokS: rng.normalArray(2 * 9 * 8), tokR: rng.normalArray(12 * 8),
+    imgA: rng.normalArray(2 * 16 * 16 * 3), imgS: rng.normalArray(2 * 16 * 16 * 3),
+    mapA: rng.normalArray(2 * 6 * 6 * 5), mapS: rng.normalArray(2 * 6 * 6 * 5),
+  };
+  const cases: [string, (a: tf.Tensor) => tf.Scalar, () => tf.Tensor][] = [
+    ['L_dir', (a) => lossDirection(a as tf.Tensor2D, tf.tensor2d(data.embS, [2, 16]), tf.tensor1d(data.dir)), () => tf.tensor2d(data.embA, [2, 16])],
+    ['L_dis (cosine REMD)', (a) => lossRemd(a as tf.Tensor3D, tf.tensor2d(data.tokR, [12, 8])), () => tf.tensor3d(data.tokA, [2, 9, 8])],
+    ['L_dis (euclidean REMD)', (a) => lossRemd(a as tf.Tensor3D, tf.tensor2d(data.tokR, [12, 8]), 'euclidean'), () => tf.tensor3d(data.tokA, [2, 9, 8])],
+    ['L_F-str (selfsim-mse)', (a) => lossFeatureStructure(a as tf.Tensor3D, tf.tensor3d(data.tokS, [2, 9, 8]), 'selfsim-mse'), () => tf.tensor3d(data.tokA, [2, 9, 8])],
+    ['L_F-str (selfsim-l1)', (a) => lossFeatureStructure(a as tf.Tensor3D, tf.tensor3d(data.tokS, [2, 9, 8]), 'selfsim-l1'), () => tf.tensor3d(data.tokA, [2, 9, 8])],
+    ['L_I-str (lowres-l1)', (a) => lossImageStructureLowres(a as tf.Tensor4D, tf.tensor4d(data.imgS, [2, 16, 16, 3]), 8), () => tf.tensor4d(data.imgA, [2, 16, 16, 3])],
+    ['L_I-str (feature-selfsim)', (a) => lossImageStructureFeatureSelfSim(a as tf.Tensor4D, tf.tensor4d(data.mapS, [2, 6, 6, 5]), 3), () => tf.tensor4d(data.mapA, [2, 6, 6, 5])],
+  ];
+  const run = async (loss: (a: tf.Tensor) => tf.Scalar, input: () => tf.Tensor) => {
+    const before = tf.memory().numTensors;
+    const out = await readAll(tf.tidy(() => {
+      const { value, grad } = tf.valueAndGrad(loss)(input());
+      return { value, grad };
+    }));
+    expect(tf.memory().numTensors).toBe(before);
+    return out;
+  };
+  for (const [name, loss, input] of cases) {
+    it(`${name}: value and gradient`, async () => {
+      const ref = await suite.oracle(() => run(loss, input));
+      const got = await run(loss, input);
+      // float32 on both sides; the losses end in means over ≤ 10³ terms and (REMD) min-reductions.
+      suite.check(`${name} value`, got.value, ref.value, 1e-5);
+      suite.check(`${name} gradient`, got.grad, ref.grad, 1e-4);
+      expect(Array.from(ref.grad).some((v) => v !== 0)).toBe(true);
+    });
+  }
 });
