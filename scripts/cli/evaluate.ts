@@ -9,36 +9,20 @@
  * the reference (Lab palette, InceptionV3 Gram matrices; CLIP with --clip), multi-view consistency.
  * Prints a table; --json writes the full result (thumbnails as PNG data URLs); --grid writes the
  * thumbnails as the adapt grid lays them out (rows: source / adapted per latent; columns: yaws).
+ * Runs through the engine the studio uses (LocalEngine.evaluate; face-api from src/platform/node-evaluation.ts).
  * Backend from TFJS_BACKEND (default wasm).
  */
-import * as tf from '@tensorflow/tfjs';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename } from 'node:path';
 import { encode as encodePng } from 'fast-png';
 import { initNodeBackend, backendFromEnv } from '../../src/platform/node-backend.ts';
-import { NodeFileByteSource } from '../../src/platform/node-file.ts';
 import { openEmbeddedFile } from '../../src/platform/node-embedded.ts';
-import { loadEmbeddedGenerator } from '../../src/engine/embedded.ts';
-import { EG3DGenerator } from '../../src/eg3d/generator.ts';
-import { sha256OfSource } from '../../src/io/sha256.ts';
-import { readAdaptedSafetensors } from '../../src/adapter/export.ts';
-import { GeneratorView, type RenderOverrides } from '../../src/adapter/generator-view.ts';
-import { DEFAULT_CHUNK_RAYS } from '../../src/eg3d/renderer.ts';
-import { loadClipEncoder, type ClipImageEncoder } from '../../src/clip/encoder.ts';
+import { loadFaceApiNode as loadPlatformFaceApi, loadNodeFaceApi } from '../../src/platform/node-evaluation.ts';
+import type { FaceApiModelFiles, FaceApiModule } from '../../src/evaluate/index.ts';
+import { LocalEngine } from '../../src/engine/local-engine.ts';
+import type { RenderOverrides } from '../../src/adapter/generator-view.ts';
 import { SettingsError } from '../../src/core/errors.ts';
-import type { RgbaImage } from '../../src/core/image.ts';
-import {
-  evaluateAdaptation,
-  FaceApiEmbedder,
-  FACE_API_MODEL_NAMES,
-  InceptionGramNetwork,
-  loadNsfwInceptionV3,
-  type EvaluationResult,
-  type FaceApiModelFiles,
-  type FaceApiModule,
-  type FaceApiWeights,
-} from '../../src/evaluate/index.ts';
+import type { EvaluationResult, RgbaImage } from '../../src/engine/types.ts';
 import { centreCrop, decodeImage, tile } from './adapt.ts';
 
 export interface EvaluateArgs {
@@ -107,19 +91,10 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
   return a;
 }
 
-const require = createRequire(import.meta.url);
-
-/** face-api's Node build that requires this project's @tensorflow/tfjs (one tfjs instance), and its weight files. */
+/** face-api's Node build on this project's tfjs and its weight files (src/platform/node-evaluation.ts), typed for src/evaluate (scripts/experiment-adapt.ts). */
 export function loadFaceApiNode(): { api: FaceApiModule; files: FaceApiModelFiles } {
-  const before = tf.getBackend();
-  const api = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApiModule;
-  if (before && tf.getBackend() !== before) void tf.setBackend(before);
-  const dir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-  const read = (name: string): FaceApiWeights => ({
-    manifest: JSON.parse(readFileSync(join(dir, `${name}-weights_manifest.json`), 'utf8')) as FaceApiWeights['manifest'],
-    bin: new Uint8Array(readFileSync(join(dir, `${name}.bin`))),
-  });
-  return { api, files: { detector: read(FACE_API_MODEL_NAMES.detector), landmarks: read(FACE_API_MODEL_NAMES.landmarks), recognition: read(FACE_API_MODEL_NAMES.recognition) } };
+  const { api, files } = loadPlatformFaceApi();
+  return { api: api as FaceApiModule, files: files as FaceApiModelFiles };
 }
 
 function pngDataUrl(img: RgbaImage): string {
@@ -169,60 +144,46 @@ export function formatTable(r: EvaluationResult): string {
 
 export async function run(argv: string[]): Promise<void> {
   const a = parseEvaluateArgs(argv);
-  const backend = await initNodeBackend(backendFromEnv());
+  const backend = backendFromEnv();
+  await initNodeBackend(backend);
   const t0 = performance.now();
   const log = (s: string) => process.stderr.write(s);
 
-  let base: EG3DGenerator;
-  let sha256: string;
-  let name: string;
-  if (a.generator === 'embedded') {
-    const emb = await loadEmbeddedGenerator(openEmbeddedFile);
-    base = emb.generator;
-    sha256 = emb.sha256;
-    name = emb.name;
-  } else {
-    const src = await NodeFileByteSource.open(a.generator);
-    base = await EG3DGenerator.fromPickle(src);
-    sha256 = await sha256OfSource(src);
-    name = src.name;
-  }
-  const delta = await readAdaptedSafetensors(await NodeFileByteSource.open(a.adapted), { sha256, name, weights: base.weights });
   const overrides: RenderOverrides = {};
   if (a.renderResolution) overrides.resolution = a.renderResolution;
   if (a.samples) [overrides.depthResolution, overrides.depthResolutionImportance] = a.samples;
-  const source = new GeneratorView(base, DEFAULT_CHUNK_RAYS, overrides);
-  const adapted = source.withWeights(delta.weights);
-  log(`generator: ${name}; adapted: ${a.adapted} (${delta.metadata.iterations.triD} Tri-D + ${delta.metadata.iterations.g2} G2 iterations); backend ${backend}\n`);
-
-  const reference = a.reference ? centreCrop(decodeImage(new Uint8Array(readFileSync(a.reference)), a.reference)) : null;
-  let face: FaceApiEmbedder | null = null;
-  if (a.face) {
-    const { api, files } = loadFaceApiNode();
-    face = FaceApiEmbedder.create(api, files);
-  }
-  const texture = a.texture && reference ? await InceptionGramNetwork.create(await loadNsfwInceptionV3()) : null;
-  const clips: ClipImageEncoder[] = [];
-  for (const c of a.clips) clips.push(await loadClipEncoder(await NodeFileByteSource.open(c), { id: `clip-${clips.length + 1}` }));
-  const tLoad = performance.now();
-
+  // The engine the studio uses (LocalEngine): its evaluate() loads face-api and InceptionV3 on first use.
+  const engine = new LocalEngine({
+    probe: async () => ({ backend, summary: `tfjs ${backend} (Node)` }),
+    openEmbeddedFile,
+    renderOverrides: overrides,
+    evaluationModels: { loadFaceApi: loadNodeFaceApi },
+  });
+  let tLoad = t0;
+  engine.subscribe((e) => {
+    if (e.type === 'evaluation-progress' && e.stage === 'evaluating') log(`\revaluating ${e.done}/${e.total} latents (${((performance.now() - tLoad) / 1000).toFixed(1)} s)   `);
+    else if (e.type === 'evaluation-progress') log(`loading the ${e.what}\n`);
+  });
   try {
-    const result = await evaluateAdaptation({
-      source,
-      adapted,
-      reference,
-      face,
-      texture,
-      clip: clips.map((encoder) => ({ encoder })),
-      options: { latents: a.latents, seed: a.seed, psi: a.psi },
-      onProgress: (done, total) => log(`\revaluating ${done}/${total} latents (${((performance.now() - tLoad) / 1000).toFixed(1)} s)   `),
-    });
-    log('\n');
+    const gen =
+      a.generator === 'embedded'
+        ? await engine.loadGenerator({ kind: 'embedded' })
+        : await engine.loadGenerator({ kind: 'file', file: new Blob([readFileSync(a.generator)]), name: basename(a.generator) });
+    await engine.importAdapted(new Blob([readFileSync(a.adapted)]));
+    if (a.reference) await engine.setReference(centreCrop(decodeImage(new Uint8Array(readFileSync(a.reference)), a.reference)));
+    const clipIds: string[] = [];
+    for (const c of a.clips) clipIds.push((await engine.loadEncoder({ kind: 'file', file: new Blob([readFileSync(c)]), name: basename(c) })).id);
+    tLoad = performance.now();
+
+    const report = await engine.evaluate({ latents: a.latents, seed: a.seed, psi: a.psi, identity: a.face, texture: a.texture, clipEncoders: clipIds });
+    const { result } = report;
+    const it = report.adaptedIterations;
+    log(`\ngenerator: ${gen.name}; adapted: ${a.adapted} (${it.triD} Tri-D + ${it.g2} G2 iterations); backend ${backend}\n`);
     console.log(formatTable(result));
-    console.log(`identity: ${face ? face.name : 'off (--no-face)'}; texture: ${texture ? texture.name : reference ? 'off (--no-texture)' : 'needs --reference'}`);
+    console.log(`identity: ${report.identityModel ?? (a.face ? 'no face model' : 'off (--no-face)')}; texture: ${report.textureModel ?? (a.reference ? 'off (--no-texture)' : 'needs --reference')}`);
     console.log(`load ${((tLoad - t0) / 1000).toFixed(1)} s, evaluation ${result.seconds.toFixed(1)} s (${a.latents} latents × ${result.options.yaws.length} views, backend ${backend})`);
     if (a.json) {
-      writeFileSync(a.json, resultToJson(result, { generator: name, generatorSha256: sha256, adapted: a.adapted, adaptedMetadata: delta.metadata, reference: a.reference || null, backend }));
+      writeFileSync(a.json, resultToJson(result, { generator: gen.name, generatorSha256: gen.sha256, adapted: a.adapted, adaptedMetadata: report.adaptedMetadata, reference: a.reference || null, backend }));
       log(`wrote ${a.json}\n`);
     }
     if (a.grid) {
@@ -233,10 +194,6 @@ export async function run(argv: string[]): Promise<void> {
       log(`wrote ${a.grid} (rows: source / adapted per latent; columns: yaw ${result.options.yaws.join(', ')})\n`);
     }
   } finally {
-    face?.dispose();
-    texture?.dispose();
-    for (const c of clips) c.dispose();
-    for (const t of delta.weights.values()) t.dispose();
-    base.dispose();
+    await engine.dispose();
   }
 }

@@ -207,6 +207,8 @@ export async function runEvaluation(spec: EvaluationSpec, host: EvaluationHost):
     result,
     generatorId: gen.info.id,
     adaptedIterations: { ...adapted.meta.iterations },
+    // Replaced, never mutated, by the run: a copy of the object is a snapshot.
+    adaptedMetadata: { ...adapted.meta },
     reference: reference !== null,
     identityModel: face?.name ?? null,
     textureModel: texture?.name ?? null,

@@ -142,6 +142,7 @@ export type {
   IdentityCrop,
 } from '../evaluate/types.ts';
 import type { EvaluationResult } from '../evaluate/types.ts';
+import type { AdaptedMetadata } from '../adapter/export.ts';
 
 /** What an evaluation compares and with which measures (source vs the engine's current adapted weights). */
 export interface EvaluationRequest {
@@ -167,6 +168,8 @@ export interface EngineEvaluation {
   /** The base generator (ModelInfo.id) and the adapted weights' iterations when it ran. */
   generatorId: string;
   adaptedIterations: { triD: number; g2: number };
+  /** The adapted weights' metadata (base generator, encoders, settings, seed, loss summary) when it ran. */
+  adaptedMetadata: AdaptedMetadata;
   /** Whether a reference image was set (style measures need it). */
   reference: boolean;
   /** The networks behind identity and texture, or why a measure is missing. */
