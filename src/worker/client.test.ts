@@ -244,6 +244,32 @@ describe('engine handler over a MessageChannel', () => {
     client.close();
   });
 
+  it('evaluate and cancelEvaluation travel as calls, with evaluation-progress events on the way', async () => {
+    let cancelled = 0;
+    let emit: (e: EngineEvent) => void = () => {};
+    const engine = fakeEngine({
+      evaluate: async (request) => {
+        emit({ type: 'evaluation-progress', stage: 'evaluating', what: 'held-out latents', done: 1, total: request.latents });
+        return { generatorId: 'g', latents: request.latents } as never;
+      },
+      cancelEvaluation: async () => {
+        cancelled++;
+      },
+    });
+    emit = engine.emit;
+    channel = new MessageChannel();
+    stop = serveEngine(engine, channel.port2 as unknown as MessageEndpoint);
+    const client = createEngineClient(channel.port1 as unknown as MessageEndpoint);
+    const events: EngineEvent[] = [];
+    client.subscribe((e) => events.push(e));
+    await client.ready;
+    expect(await client.evaluate({ latents: 3 })).toEqual({ generatorId: 'g', latents: 3 });
+    await client.cancelEvaluation();
+    expect(cancelled).toBe(1);
+    expect(events).toEqual([{ type: 'evaluation-progress', stage: 'evaluating', what: 'held-out latents', done: 1, total: 3 }]);
+    client.close();
+  });
+
   it('transfers only whole-buffer views (a view into a shared buffer would detach the rest)', () => {
     const whole = new Uint8Array(8);
     const shared = new ArrayBuffer(16);
