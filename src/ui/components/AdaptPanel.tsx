@@ -224,10 +224,14 @@ function LiveEstimate() {
       {p ? (
         <>
           {p.source.toFixed(1)} → {p.adapted.toFixed(1)}{' '}
-          <span className={p.changePct < 0 ? 'eval-better' : 'eval-worse'}>
-            ({p.changePct >= 0 ? '+' : '−'}
-            {Math.abs(p.changePct).toFixed(0)} % {p.changePct < 0 ? '↓' : '↑'})
-          </span>
+          {Math.abs(p.changePct) < 0.5 ? (
+            <span>(±0 %)</span>
+          ) : (
+            <span className={p.changePct < 0 ? 'eval-better' : 'eval-worse'}>
+              ({p.changePct > 0 ? '+' : '−'}
+              {Math.abs(p.changePct).toFixed(0)} % {p.changePct < 0 ? '↓' : '↑'})
+            </span>
+          )}
         </>
       ) : (
         '—'

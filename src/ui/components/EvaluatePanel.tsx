@@ -20,13 +20,14 @@ function Thumb({ img, label }: { img: RgbaImage; label: string }) {
   return <canvas ref={ref} className="eval-thumb" width={img.width} height={img.height} aria-label={label} role="img" />;
 }
 
-/** "−40.0 % ↓" (closer to the reference) or "+12.0 % ↑". */
-function Change({ pct }: { pct: number | null }) {
+/** "−40.0 % ↓" or "+12.0 % ↑", green when the change is for the better (lower, unless `higherIsBetter`). */
+function Change({ pct, higherIsBetter = false }: { pct: number | null; higherIsBetter?: boolean }) {
   if (pct === null || !Number.isFinite(pct)) return <span className="muted">—</span>;
+  if (Math.abs(pct) < 0.05) return <span data-testid="eval-change" data-pct="0.0">±0.0 %</span>;
   const down = pct < 0;
   return (
-    <span className={down ? 'eval-better' : 'eval-worse'} data-testid="eval-change" data-pct={pct.toFixed(1)}>
-      {pct >= 0 ? '+' : '−'}
+    <span className={down !== higherIsBetter ? 'eval-better' : 'eval-worse'} data-testid="eval-change" data-pct={pct.toFixed(1)}>
+      {pct > 0 ? '+' : '−'}
       {Math.abs(pct).toFixed(1)} % {down ? '↓' : '↑'}
     </span>
   );
@@ -134,7 +135,7 @@ function Summary({ report }: { report: EngineEvaluation }) {
             <td>{f3(c.similarity.source)}</td>
             <td>{f3(c.similarity.adapted)}</td>
             <td>
-              <Change pct={changePct(c.similarity)} />
+              <Change pct={changePct(c.similarity)} higherIsBetter />
             </td>
           </tr>
         ))}
