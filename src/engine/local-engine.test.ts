@@ -191,8 +191,10 @@ describe('LocalEngine tensor bookkeeping', () => {
     await e.loadEncoder({ kind: 'file', file: new Blob([readFileSync(`${FIXTURES}clip-tiny.hf.safetensors`)]), name: 'clip-tiny.hf.safetensors' });
     await e.setReference(stripedReference());
     const checkpoints: Uint8Array[] = [];
+    const estimates: unknown[] = [];
     e.subscribe((ev) => {
       if (ev.type === 'checkpoint') checkpoints.push(ev.bytes);
+      if (ev.type === 'preview') estimates.push(ev.estimate);
     });
 
     const cycle = async () => {
@@ -209,6 +211,9 @@ describe('LocalEngine tensor bookkeeping', () => {
     };
 
     await cycle();
+    // Every preview carries the live estimate (plain numbers: no tensor stays behind for it).
+    expect(estimates.length).toBeGreaterThan(0);
+    for (const est of estimates) expect(est).toMatchObject({ depthDiff: expect.any(Number), views: 1 });
     const afterOne = tf.memory().numTensors;
     await cycle();
     expect(tf.memory().numTensors).toBe(afterOne);
