@@ -60,6 +60,8 @@ test('journey: reference → adaptation → reload → orbit → download', asyn
     .poll(async () => Number(await page.getByTestId('loss-total').getAttribute('data-points')), { timeout: 120_000 })
     .toBeGreaterThan(firstPoints);
   await expect(page.getByTestId('speed')).not.toHaveText('—');
+  // The live estimate of the previews (style distance to the reference, depth change) is shown.
+  await expect(page.getByTestId('live-estimate')).toContainText('Preview estimate');
   await shot(page, '03-mid-adaptation');
 
   // 4. Reload mid-run: the reference, settings and last checkpoint come back, its weights in the viewer.
