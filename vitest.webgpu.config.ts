@@ -14,8 +14,8 @@ export default defineConfig({
     include: [
       'src/nn/*.test.ts',
       'src/eg3d/{decoder,triplane,triplane-webgpu,renderer,ray-sampler,rays,superresolution,generator}.test.ts',
-      'src/clip/{preprocess,encoder,layers}.test.ts',
-      'src/adapter/{losses,gradients}.test.ts',
+      'src/clip/preprocess.test.ts',
+      'src/adapter/{losses,trainer-gradients}.test.ts',
       'src/conformance/{eg3d.webgpu,clip}.test.ts',
     ],
     env: { TEST_BACKEND: 'webgpu' },

@@ -1,6 +1,6 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initNodeBackend } from '../platform/node-backend.ts';
+import { describeBackends } from '../testing/backends.ts';
 import { NodeFileByteSource } from '../platform/node-file.ts';
 import { loadClipEncoder, type ClipImageEncoder } from './encoder.ts';
 import { ResizeMatrixCache, preprocessGenerated } from './preprocess.ts';
@@ -17,10 +17,9 @@ function rgba(width: number, height: number): { width: number; height: number; d
   return { width, height, data };
 }
 
-describe('ClipImageEncoder (FeatureEncoder)', () => {
+describeBackends('ClipImageEncoder (FeatureEncoder)', () => {
   let enc: ClipImageEncoder;
   beforeAll(async () => {
-    await initNodeBackend('wasm');
     enc = await loadClipEncoder(await NodeFileByteSource.open(PT), { text: true, textHeads: 4 });
   });
 

@@ -4,9 +4,9 @@
  * backends), and the coarse/fine depth merge. The whole renderer is checked against a float64
  * reference in renderer.test.ts.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initNodeBackend } from '../platform/node-backend.ts';
+import { describeBackends } from '../testing/backends.ts';
 import { importanceFromWeights, importanceInvert, mergeOrder } from './ray-sampler.ts';
 
 const inversions: [string, (weights: number[], depths: number[], u: number[]) => Promise<ArrayLike<number>>][] = [
@@ -19,11 +19,7 @@ const inversions: [string, (weights: number[], depths: number[], u: number[]) =>
   ['plain JS (cpu/wasm path)', async (weights, depths, u) => importanceInvert(weights, depths, u, 1, depths.length, u.length)],
 ];
 
-for (const [impl, run] of inversions) describe(`importance sampling inversion (hand-computed), ${impl}`, () => {
-  beforeAll(async () => {
-    await initNodeBackend('wasm');
-  });
-
+for (const [impl, run] of inversions) describeBackends(`importance sampling inversion (hand-computed), ${impl}`, () => {
   const depths = [0, 1, 2, 3, 4, 5, 6, 7]; // bins (midpoints) 0.5 … 6.5; the PDF uses bins 0.5 … 5.5
   const invert = (weights: number[], u: number[]) => run(weights, depths, u);
   it('zero weights give a uniform PDF over the inner bins: t = 0.5 + 5u', async () => {

@@ -3,10 +3,10 @@
  * official algorithm (rays, grid_sample, OSGDecoder, MipRayMarcher2, sample_importance/sample_pdf,
  * unify_samples), on small random inputs.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
-import { initNodeBackend } from '../platform/node-backend.ts';
+import { describeBackends } from '../testing/backends.ts';
 import { Random } from '../core/random.ts';
 import { cameraFromYawPitch, camerasTensor } from './camera.ts';
 import { renderSettingsFromKwargs, renderTriplanes, RenderSettingsError, type RenderSettings } from './renderer.ts';
@@ -321,11 +321,7 @@ async function renderValues(p: Problem, s: RenderSettings, jitter: Float32Array,
 
 // ---------------------------------------------------------------- tests
 
-describe('renderTriplanes (wasm) vs a float64 reference', () => {
-  beforeAll(async () => {
-    await initNodeBackend('wasm');
-  });
-
+describeBackends('renderTriplanes vs a float64 reference', (suite) => {
   const variants: [string, Partial<RenderSettings>, { focal?: number; lrMul?: number }][] = [
     ['released settings (stratified + importance)', {}, {}],
     ['white_back, decoder_lr_mul 2, box_warp 1.3', { whiteBack: true, decoderLrMul: 2, boxWarp: 1.3 }, { lrMul: 2 }],
@@ -414,11 +410,11 @@ describe('renderTriplanes (wasm) vs a float64 reference', () => {
       const out = renderTriplanes(p.planes, wmap, p.camTensor, s, { kind: 'recorded', coarseJitter: jitter, importanceU: u });
       return tf.add(tf.sum(tf.mul(out.features, tf.tensor(rF, out.features.shape))), tf.sum(tf.mul(out.depth, tf.tensor(rD, out.depth.shape)))) as tf.Scalar;
     }, vars);
-    expect(Math.abs(value.dataSync()[0] - loss(refRender(p.refPlanes, p.dec, p.cams, s, jitter, u, fine)))).toBeLessThan(1e-3);
+    expect(Math.abs((await value.data())[0] - loss(refRender(p.refPlanes, p.dec, p.cams, s, jitter, u, fine)))).toBeLessThan(1e-3);
     const arrays: Record<string, Float32Array> = { 'decoder.net.0.weight': p.dec.w0, 'decoder.net.0.bias': p.dec.b0, 'decoder.net.2.weight': p.dec.w1, 'decoder.net.2.bias': p.dec.b1 };
     const eps = 1e-3;
     for (const [i, k] of keys.entries()) {
-      const g = grads[vars[i].name].dataSync();
+      const g = await grads[vars[i].name].data();
       const arr = arrays[k];
       const picks = Array.from({ length: Math.min(24, arr.length) }, (_, j) => Math.floor((j * arr.length) / Math.min(24, arr.length)));
       let worst = 0;
@@ -436,6 +432,7 @@ describe('renderTriplanes (wasm) vs a float64 reference', () => {
         mag = Math.max(mag, Math.abs(fd));
       }
       console.log(`grad (${gname}) ${k}: max |tf − FD| ${worst.toExponential(2)} (max |FD| ${mag.toExponential(2)})`);
+      suite.record({ fixture: suite.backend, tensor: `grad ${k} vs FD (${gname})`, maxAbs: worst, rel: worst / mag, tol: 2e-3, pass: worst / mag < 2e-3 });
       expect(mag).toBeGreaterThan(1e-3);
       expect(worst / mag).toBeLessThan(2e-3);
     }

@@ -2,19 +2,16 @@
  * The WGSL tri-plane kernel on the webgpu backend (Node: Dawn over SwiftShader) against the
  * plain-TS sampler, plus a small end-to-end render on webgpu against the same render on cpu.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initNodeBackend } from '../platform/node-backend.ts';
+import { describeBackends } from '../testing/backends.ts';
 import { Random } from '../core/random.ts';
 import { createTriplaneSampler, planeGeometry, sampleTriplanesInto } from './triplane.ts';
 import { renderTriplanes, type RenderSettings } from './renderer.ts';
 import { cameraFromYawPitch, camerasTensor } from './camera.ts';
 
-describe('tri-plane WGSL kernel (webgpu via Dawn)', () => {
-  beforeAll(async () => {
-    await initNodeBackend('webgpu');
-  });
-
+describeBackends('tri-plane WGSL kernel (webgpu via Dawn)', () => {
   it('equals the plain-TS sampler on random planes and points (inside and outside the box)', async () => {
     const rng = new Random(7);
     const [n, h, w, c] = [2, 11, 13, 6];
@@ -90,4 +87,4 @@ describe('tri-plane WGSL kernel (webgpu via Dawn)', () => {
     expect(ed).toBeLessThan(1e-4);
     expect(eg / mg).toBeLessThan(1e-4);
   });
-});
+}, { only: ['webgpu'], reason: 'the WGSL kernel exists only there' });

@@ -1,6 +1,6 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { initNodeBackend } from '../platform/node-backend.ts';
+import { describeBackends } from '../testing/backends.ts';
 import { NodeFileByteSource } from '../platform/node-file.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import { Random } from '../core/random.ts';
@@ -33,11 +33,7 @@ function reference(planes: Float32Array, n: number, h: number, w: number, c: num
   return out;
 }
 
-describe('tri-plane sampling (plain-TS path)', () => {
-  beforeAll(async () => {
-    await initNodeBackend('wasm');
-  });
-
+describeBackends('tri-plane sampling (plain TS on CPU-side backends, the WGSL kernel on webgpu)', (suite) => {
   it('matches a float64 grid_sample reference inside, on the border and outside the box', async () => {
     const rng = new Random(1);
     const [n, h, w, c] = [2, 6, 9, 5];
@@ -48,7 +44,7 @@ describe('tri-plane sampling (plain-TS path)', () => {
       // Points spread over [−0.7, 0.7]·box so that some taps fall outside (zero padding).
       const xyz = rng.uniformArray(n * m * 3).map((v) => (v - 0.5) * 1.4 * boxWarp);
       xyz.set([0.5 * boxWarp, -0.5 * boxWarp, 0], 0); // exactly on the box faces
-      const got = (await sampleTriplanes(planes, tf.tensor3d(xyz, [n, m, 3]), boxWarp, 'cpu').data()) as Float32Array;
+      const got = (await sampleTriplanes(planes, tf.tensor3d(xyz, [n, m, 3]), boxWarp, 'auto').data()) as Float32Array;
       let worst = 0;
       for (let b = 0; b < n; b++) {
         for (let i = 0; i < m; i++) {
@@ -57,6 +53,7 @@ describe('tri-plane sampling (plain-TS path)', () => {
           for (let ch = 0; ch < c; ch++) worst = Math.max(worst, Math.abs(got[(b * m + i) * c + ch] - ref[ch]));
         }
       }
+      suite.record({ fixture: suite.backend, tensor: `features vs float64 (box_warp ${boxWarp})`, maxAbs: worst, rel: worst, tol: 1e-6, pass: worst < 1e-6, note: 'abs' });
       expect(worst).toBeLessThan(1e-6);
     }
     planes.dispose();
@@ -94,7 +91,10 @@ describe('tri-plane sampling (plain-TS path)', () => {
     planes.dispose();
   });
 
-  it('reproduces points.features / sigma / rgb of the eg3d-tiny fixture (case 0 planes, noise const)', async () => {
+  // On webgpu the same rows (points.features / sigma / rgb, case 0 planes) are checked by the EG3D
+  // conformance test (src/conformance/eg3d.webgpu.test.ts), which needs the same backbone forward:
+  // running it twice would cost ~5 min of SwiftShader time.
+  it.skipIf(suite.isWebGPU)('reproduces points.features / sigma / rgb of the eg3d-tiny fixture (case 0 planes, noise const)', async () => {
     const gen = await EG3DGenerator.fromPickle(await NodeFileByteSource.open(`${FIXTURES}/eg3d-tiny.pkl`));
     const ref = await SafetensorsFile.open(await NodeFileByteSource.open(`${FIXTURES}/eg3d-tiny.reference.safetensors`));
     const read = async (k: string) => (await ref.readFloat32(k)).data;
