@@ -3,7 +3,8 @@
  * the studio uses (initBrowserBackend, forced to wasm, with the requested thread count), the embedded
  * demo generator fetched from the site, the embedded MobileNetV2 encoder; then one warm-up and `reps`
  * timed runs of (a) a generator forward at batch 1 (mapping → tri-planes → render → super-resolution,
- * constant noise, deterministic ray samples) and (b) a step-1 (Tri-D) training iteration at batch 1.
+ * constant noise, deterministic ray samples) and (b) a step-1 (Tri-D) training iteration at batch 1 with
+ * the default method options (DEFAULT_METHOD_OPTIONS).
  */
 /// <reference lib="webworker" />
 import * as tf from '@tensorflow/tfjs';
@@ -15,7 +16,7 @@ import { camerasTensor, cameraFromYawPitch, frontalCamera } from '../../../src/e
 import { Random } from '../../../src/core/random.ts';
 import { GeneratorView } from '../../../src/adapter/generator-view.ts';
 import { DEFAULT_CHUNK_RAYS } from '../../../src/eg3d/renderer.ts';
-import { AdapterTrainer } from '../../../src/adapter/trainer.ts';
+import { AdapterTrainer, disposeTrainerEncoder, prepareTrainerEncoder } from '../../../src/adapter/trainer.ts';
 import { DEFAULT_METHOD_OPTIONS } from '../../../src/adapter/options.ts';
 import { DEFAULT_LOSS_WEIGHTS, DIFA_OPTIMISER } from '../../../src/engine/defaults.ts';
 import type { Capabilities } from '../../../src/core/backend.ts';
@@ -54,13 +55,13 @@ async function run(req: ThreadsBenchRequest): Promise<ThreadsBenchResult> {
   if (capabilities.backend !== 'wasm') throw new Error(`expected the wasm backend, got ${capabilities.backend}: ${capabilities.summary}`);
   const { generator } = await loadEmbeddedGenerator(fetchEmbeddedFile);
   const encoder = await loadDefaultEncoder();
-  // Reference features and direction do not change the cost: seeded random ones need no reference image.
-  const [refTokens, refDirection] = tf.tidy(() => {
-    const probe = encoder.encodeImages(tf.zeros([1, 64, 64, 3]) as tf.Tensor4D, encoder.defaultTokenBlock);
-    const dir = tf.randomNormal([encoder.embedDim], 0, 1, 'float32', 3);
-    return [tf.randomNormal(probe.tokens.shape, 0, 1, 'float32', 2), tf.div(dir, tf.norm(dir)) as tf.Tensor1D];
-  });
-  const trainer = new AdapterTrainer(new GeneratorView(generator, DEFAULT_CHUNK_RAYS), [{ encoder, tokenBlock: encoder.defaultTokenBlock, refTokens, refDirection: refDirection as tf.Tensor1D }], {
+  // The reference image and μ_s do not change the cost: seeded noise stands in for both.
+  const rng = new Random(7);
+  const size = 128;
+  const reference = { width: size, height: size, data: new Uint8ClampedArray(rng.uniformArray(size * size * 4).map((u, i) => (i % 4 === 3 ? 255 : u * 255))) };
+  const options = { ...DEFAULT_METHOD_OPTIONS };
+  const trainerEncoder = prepareTrainerEncoder(encoder, reference, rng.normalArray(encoder.embedDim), options);
+  const trainer = new AdapterTrainer(new GeneratorView(generator, DEFAULT_CHUNK_RAYS), [trainerEncoder], {
     iterations: [1 + req.reps, 0],
     batchSize: 1,
     learningRate: DIFA_OPTIMISER.learningRate,
@@ -68,7 +69,7 @@ async function run(req: ThreadsBenchRequest): Promise<ThreadsBenchResult> {
     lossWeights: { ...DEFAULT_LOSS_WEIGHTS },
     seed: 1,
     truncationPsi: 1,
-    options: { ...DEFAULT_METHOD_OPTIONS },
+    options,
   });
   try {
     await forward(generator); // warm-up: wasm heap growth, first-use allocations
@@ -84,7 +85,7 @@ async function run(req: ThreadsBenchRequest): Promise<ThreadsBenchResult> {
     return { requestedThreads: req.threads, capabilities, workerIsolated: globalThis.crossOriginIsolated === true, forwardMs, stepMs };
   } finally {
     trainer.dispose(true);
-    tf.dispose([refTokens, refDirection]);
+    disposeTrainerEncoder(trainerEncoder);
     encoder.dispose();
     generator.dispose();
   }
