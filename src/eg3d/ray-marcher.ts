@@ -8,6 +8,17 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
+ * Σ_{m≥k} x_m (or Σ_{m>k} when `exclusive`) along axis 1, as a forward cumsum between two reversals.
+ * Not `tf.cumsum(x, 1, exclusive, true)`: tfjs-webgpu 4.22 bakes the axis length into the reverse
+ * cumsum's shader but leaves it out of the shader's cache key, so after the first length in a process
+ * every other length reuses the wrong shader (measured: gradients off by up to 500 % on the second
+ * ray-sample count; src/eg3d/ray-marcher.test.ts keeps a test of that tfjs behaviour).
+ */
+export function reverseCumsumAxis1(x: tf.Tensor2D, exclusive = false): tf.Tensor2D {
+  return tf.tidy(() => tf.reverse(tf.cumsum(tf.reverse(x, 1), 1, exclusive), 1) as tf.Tensor2D);
+}
+
+/**
  * Cumulative product along axis 1 with a gradient (tfjs registers none for Cumprod):
  * d/dx_j = Σ_{k≥j} dy_k·y_k / x_j, the same formula PyTorch uses when no input is zero
  * (the transmittance factors are ≥ 1e−10 by construction).
@@ -18,7 +29,7 @@ function cumprodAxis1(x: tf.Tensor2D): tf.Tensor2D {
     (save as tf.GradSaveFunc)([xt as tf.Tensor, y]);
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => tf.div(tf.cumsum(tf.mul(dy, saved[1]), 1, false, true), saved[0])),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => tf.div(reverseCumsumAxis1(tf.mul(dy, saved[1]) as tf.Tensor2D), saved[0])),
     };
   });
   return op(x) as tf.Tensor2D;
@@ -122,7 +133,7 @@ export function compositePacked(packed: tf.Tensor3D, depths: tf.Tensor2D): Compo
           tf.add(tf.div(tf.add(tf.slice(dv, [0, 0], [b, k - 1]), tf.slice(dv, [0, 1], [b, k - 1])), 2), gTotal),
           tf.mul(tf.div(tf.mul(gDepth, ok), safeTot), tf.sub(r.depthMid, dep)),
         );
-        const later = tf.cumsum(tf.mul(dw, r.weights), 1, true, true); // Σ_{m>k}
+        const later = reverseCumsumAxis1(tf.mul(dw, r.weights) as tf.Tensor2D, true); // Σ_{m>k}
         const dAlpha = tf.sub(tf.mul(dw, r.transmittance), tf.div(later, tf.add(tf.sub(1, r.alpha), 1e-10)));
         const dArg = tf.mul(tf.mul(dAlpha, tf.mul(r.deltas, tf.exp(tf.neg(tf.mul(tf.softplus(r.densityArg), r.deltas))))), tf.sigmoid(r.densityArg));
         const dSigma = tf.div(tf.add(tf.pad(dArg, [[0, 0], [1, 0]]), tf.pad(dArg, [[0, 0], [0, 1]])), 2);

@@ -53,8 +53,12 @@ describeBackends('tri-plane sampling (plain TS on CPU-side backends, the WGSL ke
           for (let ch = 0; ch < c; ch++) worst = Math.max(worst, Math.abs(got[(b * m + i) * c + ch] - ref[ch]));
         }
       }
-      suite.record({ fixture: suite.backend, tensor: `features vs float64 (box_warp ${boxWarp})`, maxAbs: worst, rel: worst, tol: 1e-6, pass: worst < 1e-6, note: 'abs' });
-      expect(worst).toBeLessThan(1e-6);
+      // Plain TS weighs the taps in float64 (one rounding at the end); the WGSL kernel computes the tap
+      // coordinates and weights in float32 (ulp of ix ≈ 5e-7 at these plane sizes, values up to ~4):
+      // 1e-5, as the kernel's own test (triplane-webgpu.test.ts) allows against plain TS.
+      const tol = suite.isWebGPU ? 1e-5 : 1e-6;
+      suite.record({ fixture: suite.backend, tensor: `features vs float64 (box_warp ${boxWarp})`, maxAbs: worst, rel: worst, tol, pass: worst < tol, note: 'abs' });
+      expect(worst).toBeLessThan(tol);
     }
     planes.dispose();
   });
