@@ -6,18 +6,19 @@
  *       [--generator embedded|<file.pkl>] [--clip <file>] [--latents 3] [--yaws -0.4,0,0.4] [--eval-seed 0]
  *       [--mean-samples 64] [--no-face] [--no-texture] [--out out/experiments]
  *
- * For every (config, reference): μ_s (cached per encoder and sample count within the process), the
+ * For every (config, reference): μ_s (cached per encoder, sample count and ψ, in memory and as
+ * `<out>/../mean-*.f32`), the
  * two-step schedule with `AdapterTrainer` exactly as the engine runs it (prepareTrainerEncoder +
  * computeMeanEmbedding), then the evaluation report (src/evaluate) over held-out latents (seeded,
  * disjoint from the training draws) × yaws. Prints one table row per run and appends it as JSON to
- * `<out>/results.jsonl`; writes `<out>/<config>__<reference>.png` (reference, then per latent the
- * frontal source above the adapted render). Backend from TFJS_BACKEND (default wasm).
+ * `<out>/results.jsonl`; writes `<out>/<config>__<reference>.png` (per latent a row of source views
+ * above a row of adapted views; the reference top left). Backend from TFJS_BACKEND (default wasm).
  *
  * Config keys: lr, steps (Tri-D,G2), batch, weights (dir,dis,istr,fstr), seed, psi, mean (μ_s samples),
  * betas (b1,b2), and `opt.<method option>` for any option of src/adapter/options.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { encode as encodePng } from 'fast-png';
 import { initNodeBackend, backendFromEnv } from '../src/platform/node-backend.ts';
@@ -144,19 +145,32 @@ export function meanPixelChange(result: EvaluationResult): number {
   let sum = 0;
   let n = 0;
   for (const r of result.rows) {
-    const s = r.thumbnails.source.data;
-    const d = r.thumbnails.adapted.data;
-    for (let i = 0; i < s.length; i++) {
-      if (i % 4 === 3) continue;
-      sum += Math.abs(s[i] - d[i]);
-      n++;
-    }
+    r.thumbnails.source.forEach((src, v) => {
+      const s = src.data;
+      const d = r.thumbnails.adapted[v].data;
+      for (let i = 0; i < s.length; i++) {
+        if (i % 4 === 3) continue;
+        sum += Math.abs(s[i] - d[i]);
+        n++;
+      }
+    });
   }
   return n ? sum / n : 0;
 }
 
 function savePng(path: string, img: RgbaImage): void {
   writeFileSync(path, encodePng({ width: img.width, height: img.height, data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength), channels: 4, depth: 8 }));
+}
+
+/** Per latent two rows (source views, adapted views); the first column holds the reference once. */
+export function resultGrid(result: EvaluationResult, reference: RgbaImage, size: number): RgbaImage {
+  const blank: RgbaImage = { width: size, height: size, data: new Uint8ClampedArray(size * size * 4).fill(255) };
+  const cells: RgbaImage[] = [];
+  result.rows.forEach((r, k) => {
+    cells.push(k === 0 ? resizeArea(reference, size) : blank, ...r.thumbnails.source);
+    cells.push(blank, ...r.thumbnails.adapted);
+  });
+  return tile(cells, 1 + result.options.yaws.length);
 }
 
 const f2 = (x: number | null | undefined, d = 3) => (x === null || x === undefined ? '—' : x.toFixed(d));
@@ -187,10 +201,14 @@ async function main(): Promise<void> {
       const options = parseMethodOptions(c.options);
       const key = `${encoder.id}|${c.meanSamples}|${c.psi}`;
       let tMean = 0;
+      // μ_s does not depend on the reference or the run: cached in memory and next to the results.
+      const cacheFile = join(a.out, '..', `mean-${encoder.id}-${encoder.weightsSha256?.slice(0, 12) ?? 'user'}-n${c.meanSamples}-psi${c.psi}.f32`);
+      if (!means.has(key) && existsSync(cacheFile)) means.set(key, new Float32Array(new Uint8Array(readFileSync(cacheFile)).buffer));
       if (!means.has(key)) {
         const t = performance.now();
         const [mu] = await computeMeanEmbedding(source, [encoder], { samples: c.meanSamples, batch: 4, seed: 20250101, psi: c.psi, options });
         means.set(key, mu);
+        writeFileSync(cacheFile, new Uint8Array(mu.buffer, mu.byteOffset, mu.byteLength));
         tMean = (performance.now() - t) / 1000;
       }
       const te = prepareTrainerEncoder(encoder, reference, means.get(key)!, options);
@@ -263,13 +281,7 @@ async function main(): Promise<void> {
           `dir ${f2(first[1])}→${f2(last[1])} dis ${f2(first[2])}→${f2(last[2])} I ${f2(first[3], 4)}→${f2(last[3], 4)} F ${f2(first[4], 4)}→${f2(last[4], 4)}`,
         ].join(' | '),
       );
-      // Grid: the reference, then per latent the frontal source above the adapted render.
-      const size = base.config.imgResolution;
-      const refThumb = resizeArea(reference, size);
-      const blank: RgbaImage = { width: size, height: size, data: new Uint8ClampedArray(size * size * 4).fill(255) };
-      const top = [refThumb, ...result.rows.map((r) => r.thumbnails.source)];
-      const bottom = [blank, ...result.rows.map((r) => r.thumbnails.adapted)];
-      savePng(join(a.out, `${c.name}__${refName}.png`), tile([...top, ...bottom], top.length));
+      savePng(join(a.out, `${c.name}__${refName}.png`), resultGrid(result, reference, base.config.imgResolution));
       trainer.dispose(true);
       disposeTrainerEncoder(te);
     }

@@ -25,8 +25,9 @@ export interface MethodOptions {
   imageStructureGrid: number;
   featureStructure: FeatureStructureMode;
   /**
-   * 0 = L_dir is the plain cosine (DiFa / DoRM; a zero direction at the first iteration is re-encoded
-   * from I_t + 1e-6 as DoRM does). > 0: norm below which E(I_t) − E(I_s) is not normalised (losses.ts).
+   * > 0 (default 0.1): norm below which E(I_t) − E(I_s) is not normalised (losses.ts); 0 = the plain
+   * cosine (DiFa / DoRM; the zero direction of the first iteration re-encoded from I_t + 1e-6), whose
+   * first gradient swamps Adam's second moment so later steps barely move (docs/method.md, "Experiments").
    */
   directionFloor: number;
   /** Transformer block whose tokens feed L_dis and L_F-str; −1 = the encoder's default. */
@@ -48,6 +49,8 @@ export interface MethodOptions {
    * Applies to 'hypercolumn' (the points) and 'block' (the token grid's cells) alike.
    */
   disColourWeight: number;
+  /** λ_dir multiplier per encoder: −1 = each encoder's own default (CLIP 1, embedded MobileNetV2 0); ≥ 0 = this for every encoder. */
+  encoderDirectionWeight: number;
   /** Learning-rate multipliers of step 1 (Tri-D) and step 2 (G2) over the settings' learning rate. */
   triDLrScale: number;
   g2LrScale: number;
@@ -74,15 +77,16 @@ export const DEFAULT_METHOD_OPTIONS: Readonly<MethodOptions> = {
   imageStructureSize: 64,
   imageStructureGrid: 32,
   featureStructure: 'selfsim-mse',
-  directionFloor: 0,
+  directionFloor: 0.1,
   tokenBlock: -1,
-  disTokens: 'block',
+  disTokens: 'hypercolumn',
   hypercolumnBlocks: [],
-  disPoints: 1024,
-  disGrid: 56,
-  disColourWeight: 0,
+  disPoints: 512,
+  disGrid: 40,
+  disColourWeight: 5,
+  encoderDirectionWeight: -1,
   triDLrScale: 1,
-  g2LrScale: 1,
+  g2LrScale: 0.25,
   yawStd: 0.3,
   pitchStd: 0.155,
   renderDraws: 'shared-random',
@@ -120,6 +124,7 @@ export const METHOD_OPTION_DESCRIPTIONS: readonly OptionDescription[] = [
   { name: 'disPoints', kind: 'number', min: 16, max: 8192, integer: true, help: 'hypercolumn points sampled per image and iteration' },
   { name: 'disGrid', kind: 'number', min: 4, max: 224, integer: true, help: 'side of the grid the hypercolumn points are drawn from' },
   { name: 'disColourWeight', kind: 'number', min: 0, max: 100, help: 'weight of the colour REMD (RGB at the same points, Euclidean) inside L_dis; 0 = off' },
+  { name: 'encoderDirectionWeight', kind: 'number', min: -1, max: 100, help: 'L_dir weight multiplier per encoder (−1 = encoder default: CLIP 1, embedded MobileNetV2 0)' },
   { name: 'triDLrScale', kind: 'number', min: 0.01, max: 1000, help: 'step 1 (Tri-D) learning rate = settings lr × this' },
   { name: 'g2LrScale', kind: 'number', min: 0.01, max: 1000, help: 'step 2 (G2) learning rate = settings lr × this' },
   { name: 'yawStd', kind: 'number', min: 0, max: 3, help: 'training camera yaw spread (radians)' },

@@ -82,12 +82,19 @@ export interface TrainerEncoder {
   refTokens: tf.Tensor;
   /** Δ_ref = normalize(E(I_ref) − μ_s), [D]. */
   refDirection: tf.Tensor1D;
+  /** Multiplier of λ_dir for this encoder (prepareTrainerEncoder: option `encoderDirectionWeight` or the encoder's default); absent = 1. */
+  directionWeight?: number;
   /** Blocks of the hypercolumn L_dis (empty with `disTokens` 'block'). */
   mapBlocks?: readonly number[];
   /** Reference hypercolumns at every cell of the `disGrid`² grid, [G², d] (needed with 'hypercolumn'). */
   refHypercolumn?: tf.Tensor2D | null;
   /** Reference RGB in [−1, 1] at every cell of the `disGrid`² grid, [G², 3] (needed with `disColourWeight` > 0). */
   refColours?: tf.Tensor2D | null;
+}
+
+/** λ_dir multiplier of an encoder: the option `encoderDirectionWeight` when ≥ 0, else the encoder's default (absent = 1). */
+export function directionWeightOf(encoder: FeatureEncoder, options: MethodOptions): number {
+  return options.encoderDirectionWeight >= 0 ? options.encoderDirectionWeight : (encoder.defaultDirectionWeight ?? 1);
 }
 
 /** Side of the reference image the colour targets are taken from (the encoders' usual input size). */
@@ -118,7 +125,8 @@ export function prepareTrainerEncoder(encoder: FeatureEncoder, reference: RgbaIm
         })
       : null;
   tf.dispose([ref.embedding, ...ref.maps]);
-  return { encoder, tokenBlock, refTokens: ref.tokens, refDirection, mapBlocks, refHypercolumn, refColours };
+  const directionWeight = directionWeightOf(encoder, options);
+  return { encoder, tokenBlock, refTokens: ref.tokens, refDirection, directionWeight, mapBlocks, refHypercolumn, refColours };
 }
 
 /** Frees the reference tensors of `prepareTrainerEncoder` (not the encoder). */
@@ -315,12 +323,13 @@ export class AdapterTrainer {
         let fstr: tf.Scalar = zero;
         this.encoders.forEach((e, i) => {
           const ad = e.encoder.encodeImages(adImage, e.tokenBlock, w.dis && opts.disTokens === 'hypercolumn' ? (e.mapBlocks ?? []) : []);
-          if (w.dir) {
+          const dirWeight = e.directionWeight ?? 1;
+          if (w.dir && dirWeight) {
             // DoRM: at the first iteration the adapted generator equals the source, E(I_t) − E(I_s) is
             // exactly 0 and its direction undefined; DoRM then encodes I_t + 1e-6 for L_dir.
             const nudge = globalIteration === 0 && opts.directionFloor <= 0;
             const adDir = nudge ? e.encoder.encodeImages(tf.add(adImage, DORM_ZERO_DIRECTION_NUDGE) as tf.Tensor4D, e.tokenBlock).embedding : ad.embedding;
-            dir = tf.add(dir, lossDirection(adDir, srcEnc[i].embedding, e.refDirection, opts.directionFloor));
+            dir = tf.add(dir, tf.mul(dirWeight, lossDirection(adDir, srcEnc[i].embedding, e.refDirection, opts.directionFloor)));
           }
           if (w.dis) {
             dis = tf.add(dis, opts.disTokens === 'hypercolumn' ? lossRemd(hypercolumnTokens(ad.maps, points!), e.refHypercolumn!) : lossRemd(ad.tokens, e.refTokens));

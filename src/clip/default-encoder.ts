@@ -242,6 +242,8 @@ export class MobileNetV2Encoder implements FeatureEncoder {
   readonly numBlocks = NUM_BLOCKS;
   readonly defaultTokenBlock = DEFAULT_TOKEN_BLOCK;
   readonly defaultMapBlocks = DEFAULT_MAP_BLOCKS;
+  /** Its pooled (NSFW-classifier) embedding is not a style space: L_dir off unless asked for (docs/method.md). */
+  readonly defaultDirectionWeight = 0;
   private readonly layers: KerasLayer[];
   private readonly blockNames: string[];
   private readonly resize = new ResizeMatrixCache();

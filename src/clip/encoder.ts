@@ -34,6 +34,13 @@ export interface FeatureEncoder {
   readonly defaultTokenBlock: number;
   /** Blocks whose maps feed the hypercolumn L_dis by default (early → late; method option `hypercolumnBlocks` overrides). */
   readonly defaultMapBlocks: readonly number[];
+  /**
+   * Multiplier of λ_dir for this encoder unless the method option `encoderDirectionWeight` overrides it:
+   * CLIP 1 (its embedding space is where DiFa's direction lives); the embedded MobileNetV2 0 (its
+   * pooled classifier embedding gives a direction that moves colours away from the reference — measured
+   * in docs/method.md, "Experiments"). Absent = 1.
+   */
+  readonly defaultDirectionWeight?: number;
   /** Differentiable w.r.t. images. images NHWC in [−1,1] of any size (generator outputs): x·0.5+0.5, bicubic resize (no antialias) to the input size, mean/std normalisation. */
   encodeImages(images: tf.Tensor4D, tokenBlock: number, mapBlocks?: readonly number[]): EncoderFeatures;
   /** Reference image (RGBA8, any size): the encoder's own reference preprocessing (CLIP: short-side bicubic resize, centre crop, normalise). */
@@ -93,6 +100,7 @@ export class ClipImageEncoder implements FeatureEncoder {
   readonly numBlocks: number;
   readonly defaultTokenBlock: number;
   readonly defaultMapBlocks: readonly number[];
+  readonly defaultDirectionWeight = 1;
   readonly inputResolution: number;
   /** Shapes and where the head counts came from (`headsFrom`), when loaded from a file. */
   readonly architecture: ClipArchitecture | null;

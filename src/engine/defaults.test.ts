@@ -7,16 +7,16 @@ describe('adaptation defaults', () => {
     expect(DIFA_OPTIMISER.betas[1]).toBeCloseTo(Math.pow(0.99, 0.8), 3);
     expect(DEFAULT_PRESET).toBe('balanced');
     expect(defaultAdaptSettings()).toEqual({
-      iterations: [150, 150],
-      batchSize: 2,
-      learningRate: 0.0016,
+      iterations: [15, 5],
+      batchSize: 1,
+      learningRate: 0.02,
       betas: [0, 0.992],
       lossWeights: { dir: 1, dis: 1, imageStructure: 1, featureStructure: 10 },
       encoders: [],
       seed: 1,
       truncationPsi: 1,
       meanEmbeddingSamples: 512,
-      previewEvery: 10,
+      previewEvery: 5,
       options: {},
     });
   });
@@ -36,7 +36,7 @@ describe('adaptation defaults', () => {
         previewEvery: 0,
       });
     }
-    expect(defaultAdaptSettings('quick').iterations).toEqual([20, 10]);
+    expect(defaultAdaptSettings('quick').iterations).toEqual([6, 0]);
     expect(presetById('nope')).toBeUndefined();
   });
 });

@@ -9,7 +9,7 @@ import type { AdaptSettings, LossWeights } from '../../engine/types.ts';
 
 export { PRESETS, SettingsError };
 
-/** The Balanced preset: DiFa optimiser settings (lr 0.002·0.8, betas (0, 0.99^0.8)), batch 2, 150 + 150 iterations. */
+/** The Balanced preset (src/engine/defaults.ts): 15 + 5 iterations, batch 1, lr 0.02 (docs/method.md, "Experiments"). */
 export function defaultSettings(): AdaptSettings {
   return defaultAdaptSettings();
 }
