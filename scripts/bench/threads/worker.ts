@@ -36,6 +36,21 @@ export interface ThreadsBenchResult {
   /** Milliseconds of each timed run. */
   forwardMs: number[];
   stepMs: number[];
+  /** A 3×3 convolution alone (XNNPACK's threaded path), ms per run: shows what the pool gives an op it parallelises. */
+  convMs: number[];
+  /** One profiled forward: kernel time by kernel name, ms (tf.profile; wasm kernels run synchronously). */
+  forwardKernelsMs: Record<string, number>;
+}
+
+/** [1, 64, 64, 128] * [3, 3, 128, 128], SAME: 1.2 GFLOP. */
+async function conv(): Promise<number> {
+  const [x, w] = tf.tidy(() => [tf.randomNormal([1, 64, 64, 128], 0, 1, 'float32', 1), tf.randomNormal([3, 3, 128, 128], 0, 0.05, 'float32', 2)]);
+  const t0 = performance.now();
+  const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same');
+  await y.data();
+  const ms = performance.now() - t0;
+  tf.dispose([x, w, y]);
+  return ms;
 }
 
 async function forward(gen: EG3DGenerator): Promise<number> {
@@ -74,15 +89,27 @@ async function run(req: ThreadsBenchRequest): Promise<ThreadsBenchResult> {
   try {
     await forward(generator); // warm-up: wasm heap growth, first-use allocations
     await trainer.step();
+    await conv();
     const forwardMs: number[] = [];
     const stepMs: number[] = [];
+    const convMs: number[] = [];
     for (let i = 0; i < req.reps; i++) {
       forwardMs.push(await forward(generator));
       const t0 = performance.now();
       await trainer.step();
       stepMs.push(performance.now() - t0);
+      for (let k = 0; k < 3; k++) convMs.push(await conv());
     }
-    return { requestedThreads: req.threads, capabilities, workerIsolated: globalThis.crossOriginIsolated === true, forwardMs, stepMs };
+    const profile = await tf.profile(async () => {
+      await forward(generator);
+    });
+    const forwardKernelsMs: Record<string, number> = {};
+    // Registered wasm kernels only: tf.profile also lists the scopes around them (double counting).
+    for (const k of profile.kernels) {
+      if (!tf.getKernel(k.name, 'wasm')) continue;
+      forwardKernelsMs[k.name] = (forwardKernelsMs[k.name] ?? 0) + (typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0);
+    }
+    return { requestedThreads: req.threads, capabilities, workerIsolated: globalThis.crossOriginIsolated === true, forwardMs, stepMs, convMs, forwardKernelsMs };
   } finally {
     trainer.dispose(true);
     disposeTrainerEncoder(trainerEncoder);
