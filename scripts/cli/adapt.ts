@@ -23,7 +23,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { decode as decodePng, encode as encodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
-import { initNodeBackend, backendFromEnv } from '../../src/platform/node-backend.ts';
+import { initNodeBackend, backendFromEnv, nodeCapabilities } from '../../src/platform/node-backend.ts';
 import { openEmbeddedFile } from '../../src/platform/node-embedded.ts';
 import { NodeMeanEmbeddingStore } from '../../src/platform/node-mean-store.ts';
 import { LocalEngine } from '../../src/engine/local-engine.ts';
@@ -273,7 +273,7 @@ export async function run(argv: string[]): Promise<void> {
     meanEmbeddingStore: new NodeMeanEmbeddingStore(dirname(resolve(a.out))),
     probe: async () => {
       await initNodeBackend(backend);
-      return { backend, summary: `Node, tfjs ${backend} backend` };
+      return nodeCapabilities(backend);
     },
   });
   engine.subscribe(printEvent);
