@@ -79,7 +79,7 @@ function renderFixed(g: GeneratorView): tf.Tensor4D {
 function alignmentWithReference(e: TrainerEncoder, adapted: tf.Tensor4D, source: tf.Tensor4D): number {
   return tf.tidy(() => {
     const d = tf.sub(e.encoder.encodeImages(adapted, e.tokenBlock).embedding, e.encoder.encodeImages(source, e.tokenBlock).embedding);
-    const cos = tf.div(tf.sum(tf.mul(d, e.refDirection), -1), tf.norm(d, 'euclidean', -1));
+    const cos = tf.div(tf.sum(tf.mul(d, e.refDirection!), -1), tf.norm(d, 'euclidean', -1));
     return tf.mean(cos).dataSync()[0];
   });
 }

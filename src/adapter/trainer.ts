@@ -80,8 +80,8 @@ export interface TrainerEncoder {
   tokenBlock: number;
   /** Reference tokens [1, m, d] (or [m, d]). */
   refTokens: tf.Tensor;
-  /** Δ_ref = normalize(E(I_ref) − μ_s), [D]. */
-  refDirection: tf.Tensor1D;
+  /** Δ_ref = normalize(E(I_ref) − μ_s), [D]; null when this encoder has no L_dir (direction weight 0: no μ_s needed). */
+  refDirection: tf.Tensor1D | null;
   /** Multiplier of λ_dir for this encoder (prepareTrainerEncoder: option `encoderDirectionWeight` or the encoder's default); absent = 1. */
   directionWeight?: number;
   /** Blocks of the hypercolumn L_dis (empty with `disTokens` 'block'). */
@@ -105,7 +105,9 @@ const REFERENCE_COLOUR_SIZE = 224;
  * the method options ask) the reference hypercolumns and colours on the `disGrid`² grid. The caller
  * owns the tensors (`disposeTrainerEncoder`).
  */
-export function prepareTrainerEncoder(encoder: FeatureEncoder, reference: RgbaImage, meanEmbedding: Float32Array, options: MethodOptions): TrainerEncoder {
+export function prepareTrainerEncoder(encoder: FeatureEncoder, reference: RgbaImage, meanEmbedding: Float32Array | null, options: MethodOptions): TrainerEncoder {
+  const directionWeight = directionWeightOf(encoder, options);
+  if (directionWeight > 0 && !meanEmbedding) throw new SettingsError(`${encoder.name}: L_dir is on (direction weight ${directionWeight}) but no μ_s was given`);
   const tokenBlock = options.tokenBlock < 0 ? encoder.defaultTokenBlock : options.tokenBlock;
   const hyper = options.disTokens === 'hypercolumn';
   const mapBlocks = hyper ? (options.hypercolumnBlocks.length ? options.hypercolumnBlocks : encoder.defaultMapBlocks) : [];
@@ -114,7 +116,7 @@ export function prepareTrainerEncoder(encoder: FeatureEncoder, reference: RgbaIm
   }
   const ref = encoder.encodeReference(reference, tokenBlock, mapBlocks);
   const grid = gridPoints(options.disGrid);
-  const refDirection = tf.tidy(() => referenceDirection(ref.embedding, tf.tensor1d(meanEmbedding)));
+  const refDirection = directionWeight > 0 && meanEmbedding ? tf.tidy(() => referenceDirection(ref.embedding, tf.tensor1d(meanEmbedding))) : null;
   const refHypercolumn = hyper ? tf.tidy(() => tf.reshape(hypercolumnTokens(ref.maps, grid), [options.disGrid ** 2, -1]) as tf.Tensor2D) : null;
   const refColours =
     options.disColourWeight > 0
@@ -125,13 +127,12 @@ export function prepareTrainerEncoder(encoder: FeatureEncoder, reference: RgbaIm
         })
       : null;
   tf.dispose([ref.embedding, ...ref.maps]);
-  const directionWeight = directionWeightOf(encoder, options);
   return { encoder, tokenBlock, refTokens: ref.tokens, refDirection, directionWeight, mapBlocks, refHypercolumn, refColours };
 }
 
 /** Frees the reference tensors of `prepareTrainerEncoder` (not the encoder). */
 export function disposeTrainerEncoder(e: TrainerEncoder): void {
-  tf.dispose([e.refTokens, e.refDirection, ...(e.refHypercolumn ? [e.refHypercolumn] : []), ...(e.refColours ? [e.refColours] : [])]);
+  tf.dispose([e.refTokens, ...(e.refDirection ? [e.refDirection] : []), ...(e.refHypercolumn ? [e.refHypercolumn] : []), ...(e.refColours ? [e.refColours] : [])]);
 }
 
 export type TrainPhase = 'tri-d' | 'g2';
@@ -324,7 +325,7 @@ export class AdapterTrainer {
         this.encoders.forEach((e, i) => {
           const ad = e.encoder.encodeImages(adImage, e.tokenBlock, w.dis && opts.disTokens === 'hypercolumn' ? (e.mapBlocks ?? []) : []);
           const dirWeight = e.directionWeight ?? 1;
-          if (w.dir && dirWeight) {
+          if (w.dir && dirWeight && e.refDirection) {
             // DoRM: at the first iteration the adapted generator equals the source, E(I_t) − E(I_s) is
             // exactly 0 and its direction undefined; DoRM then encodes I_t + 1e-6 for L_dir.
             const nudge = globalIteration === 0 && opts.directionFloor <= 0;

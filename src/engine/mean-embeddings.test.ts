@@ -86,6 +86,24 @@ beforeAll(async () => {
 });
 
 describe('μ_s cache through the engine', () => {
+  it('skips μ_s when no encoder has an L_dir (direction weight 0): no μ_s progress, no report, no store access', async () => {
+    const store = new RecordingStore();
+    const { engine } = await engineWith(store);
+    const events: EngineEvent[] = [];
+    const off = engine.subscribe((e) => events.push(e));
+    try {
+      await engine.start({ ...settings(512), iterations: [1, 0], options: { ...settings(512).options, encoderDirectionWeight: 0 } });
+    } finally {
+      off();
+    }
+    expect(events.some((e) => e.type === 'progress' && e.phase === 'mean-embedding')).toBe(false);
+    expect(events.some((e) => e.type === 'mean-embedding')).toBe(false);
+    expect(events.some((e) => e.type === 'progress' && e.phase === 'tri-d')).toBe(true);
+    expect(events.filter((e) => e.type === 'state').at(-1)).toMatchObject({ state: 'done' });
+    expect(store.gets).toHaveLength(0);
+    expect(store.puts).toHaveLength(0);
+  });
+
   it('reports μ_s, reuses it on the next run, and persists it for a fresh engine', async () => {
     const store = new RecordingStore();
     const a = await engineWith(store);

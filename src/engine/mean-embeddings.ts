@@ -84,8 +84,11 @@ export class MeanEmbeddingCache {
     const psi = r.settings.truncationPsi;
     const batch = r.options.meanEmbeddingBatch;
     const sampling = meanEmbeddingSampling(r.gen.view, { seed: MEAN_EMBEDDING_SEED, batch, options: r.options });
-    const wantOf = (e: LoadedEncoder) => ({ generatorSha256: r.gen.info.sha256, encoderSha256: e.info.sha256, psi, sampling, embedDim: e.encoder.embedDim });
-    const memoryKey = (e: LoadedEncoder) => `${r.gen.info.sha256}|${e.info.sha256}|psi=${psi}|${sampling}`;
+    // The same weights can load as another network (a CLIP config changing its head count): the
+    // encoder's architecture summary is part of what μ_s depends on.
+    const samplingOf = (e: LoadedEncoder) => `${sampling}|encoder=${e.info.summary}`;
+    const wantOf = (e: LoadedEncoder) => ({ generatorSha256: r.gen.info.sha256, encoderSha256: e.info.sha256, psi, sampling: samplingOf(e), embedDim: e.encoder.embedDim });
+    const memoryKey = (e: LoadedEncoder) => `${r.gen.info.sha256}|${e.info.sha256}|psi=${psi}|${samplingOf(e)}`;
 
     const results = new Map<LoadedEncoder, MeanEmbeddingResult>();
     for (const e of r.encoders) {
@@ -114,7 +117,7 @@ export class MeanEmbeddingCache {
           generatorSha256: r.gen.info.sha256,
           encoderSha256: e.info.sha256,
           psi,
-          sampling,
+          sampling: samplingOf(e),
           samples: c.samples,
           stability: c.stability,
           mean: c.mean,

@@ -5,7 +5,7 @@
  * `start()` and forgets it when `execute()` settles.
  */
 import * as tf from '@tensorflow/tfjs';
-import { AdapterTrainer, disposeTrainerEncoder, prepareTrainerEncoder, type TrainerEncoder } from '../adapter/trainer.ts';
+import { AdapterTrainer, directionWeightOf, disposeTrainerEncoder, prepareTrainerEncoder, type TrainerEncoder } from '../adapter/trainer.ts';
 import type { GeneratorView } from '../adapter/generator-view.ts';
 import type { MethodOptions } from '../adapter/options.ts';
 import { writeCheckpoint } from '../adapter/export.ts';
@@ -122,11 +122,14 @@ export class AdaptationRun {
     const prepared: TrainerEncoder[] = [];
     let finalState: 'done' | 'cancelled' = 'done';
     try {
-      emit({ type: 'state', state: 'preparing', message: 'computing the mean source embedding' });
+      // μ_s only feeds L_dir: encoders whose direction weight is 0 (the embedded MobileNetV2 by
+      // default, or λ_dir = 0) need none, and a run with no such encoder skips the μ_s phase.
+      const withDirection = this.spec.encoders.filter(({ encoder }) => settings.lossWeights.dir > 0 && directionWeightOf(encoder, options) > 0);
+      emit({ type: 'state', state: 'preparing', message: withDirection.length ? 'computing the mean source embedding' : 'preparing the reference' });
       const t0 = performance.now();
-      const means = await this.host.meanEmbeddings.get({
+      const computed = withDirection.length === 0 ? [] : await this.host.meanEmbeddings.get({
         gen,
-        encoders: this.spec.encoders,
+        encoders: withDirection,
         settings,
         options,
         shouldStop: () => this.cancelRequested,
@@ -135,14 +138,15 @@ export class AdaptationRun {
           emit({ type: 'progress', phase: 'mean-embedding', iteration: done, phaseIterations: n, globalIteration: 0, totalIterations: total, itPerSec: rate, etaSeconds: done ? (n - done) / rate : 0 });
         },
       });
-      this.spec.encoders.forEach(({ info }, i) => {
-        const { samples, stability, cached } = means[i];
+      withDirection.forEach(({ info }, i) => {
+        const { samples, stability, cached } = computed[i];
         emit({ type: 'mean-embedding', encoder: info.id, encoderName: info.name, samples, stability, cached });
       });
+      const meanOf = (e: (typeof this.spec.encoders)[number]) => computed[withDirection.indexOf(e)]?.mean ?? null;
       const trainerEncoders: TrainerEncoder[] = this.spec.encoders.map(({ encoder }, i) => {
         const block = options.tokenBlock < 0 ? encoder.defaultTokenBlock : options.tokenBlock;
         if (block >= encoder.numBlocks) throw new EngineError('bad-settings', `token block ${block} does not exist in ${encoder.name} (0..${encoder.numBlocks - 1})`);
-        const e = prepareTrainerEncoder(encoder, this.spec.reference, means[i].mean, options);
+        const e = prepareTrainerEncoder(encoder, this.spec.reference, meanOf(this.spec.encoders[i]), options);
         prepared.push(e);
         return e;
       });
