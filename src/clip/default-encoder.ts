@@ -16,6 +16,7 @@ import { clipReferencePixels, resizeBicubic, ResizeMatrixCache } from './preproc
 import { ClipShapeError } from './vit.ts';
 import { InternalError } from '../core/errors.ts';
 import { Sha256 } from '../io/sha256.ts';
+import { base64ToBytes, moduleValue, type NsfwModelDefinition } from './nsfw-bundle.ts';
 
 export class DefaultEncoderError extends InternalError {
   constructor(message: string) {
@@ -38,25 +39,6 @@ const DEFAULT_MAP_BLOCKS: readonly number[] = [2, 5, 9, 12];
 interface ModelJson {
   modelTopology: unknown;
   weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-}
-
-interface NsfwModelDefinition {
-  modelJson: () => Promise<{ default?: unknown }>;
-  weightBundles: (() => Promise<{ default?: unknown }>)[];
-}
-
-/** The modules are UMD bundles: as CommonJS their value is `default`; evaluated as scripts they set a global instead. */
-function moduleValue<T>(mod: { default?: unknown }, globalName: string): T {
-  const v = mod.default ?? (globalThis as Record<string, unknown>)[globalName];
-  if (v === undefined || v === null) throw new DefaultEncoderError(`the nsfwjs bundle did not provide ${globalName}`);
-  return v as T;
-}
-
-function base64ToBytes(b64: string): Uint8Array {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
 }
 
 /** The Keras model's artifacts (topology + dequantised-on-load weights) from the nsfwjs package, with no network access. */

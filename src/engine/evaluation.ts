@@ -9,7 +9,7 @@
 import { centreSquare, DEFAULT_EVALUATION_OPTIONS, evaluateAdaptation, faceRegionMask, resizeArea } from '../evaluate/evaluate.ts';
 import { cosine, FaceApiEmbedder, type FaceApiModelFiles, type FaceApiModule } from '../evaluate/face-identity.ts';
 import { InceptionGramNetwork, loadNsfwInceptionV3 } from '../evaluate/texture.ts';
-import { labPixels, slicedWasserstein } from '../evaluate/color.ts';
+import { concatFloat32, labPixels, slicedWasserstein } from '../evaluate/color.ts';
 import { foregroundMask, headDepth, maskedMeanAbsDiff } from '../evaluate/geometry.ts';
 import type { FaceEmbedder, TextureNetwork } from '../evaluate/types.ts';
 import { FormatError, InternalError } from '../core/errors.ts';
@@ -241,15 +241,6 @@ function thin(points: Float32Array, max: number): Float32Array {
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 
-function concat(xs: Float32Array[]): Float32Array {
-  const out = new Float32Array(xs.reduce((s, x) => s + x.length, 0));
-  let at = 0;
-  for (const x of xs) {
-    out.set(x, at);
-    at += x.length;
-  }
-  return out;
-}
 
 /**
  * The line a run shows while training, from its preview renders: the palette distance of the face
@@ -280,7 +271,7 @@ export class PreviewEstimator {
 
   private palette(images: RgbaImage[]): number | null {
     const o = DEFAULT_EVALUATION_OPTIONS;
-    const lab = thin(concat(images.map((im, v) => labPixels(im.data, 4, this.regions[v]))), ESTIMATE_MAX_POINTS);
+    const lab = thin(concatFloat32(images.map((im, v) => labPixels(im.data, 4, this.regions[v]))), ESTIMATE_MAX_POINTS);
     if (!lab.length || !this.refLab.length) return null;
     return slicedWasserstein(lab, this.refLab, 3, { projections: o.swProjections, quantiles: o.swQuantiles, seed: o.swSeed });
   }

@@ -130,3 +130,14 @@ export function slicedWasserstein(a: Float32Array, b: Float32Array, dim = 3, opt
   }
   return Math.sqrt(total / projections);
 }
+
+/** The Lab points of several views (or any flat arrays) as one array, in order. */
+export function concatFloat32(xs: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(xs.reduce((s, x) => s + x.length, 0));
+  let at = 0;
+  for (const x of xs) {
+    out.set(x, at);
+    at += x.length;
+  }
+  return out;
+}

@@ -13,7 +13,7 @@ import { Random } from '../core/random.ts';
 import { SettingsError } from '../core/errors.ts';
 import { cameraFromYawPitch, camerasTensor, frontalCamera } from '../eg3d/camera.ts';
 import { iterationSeed } from '../adapter/trainer.ts';
-import { labPixels, slicedWasserstein } from './color.ts';
+import { concatFloat32, labPixels, slicedWasserstein } from './color.ts';
 import { cosine } from './face-identity.ts';
 import { foregroundMask, headDepth, maskedMeanAbsDiff, reprojectionL1, type ViewGeometry } from './geometry.ts';
 import type {
@@ -373,17 +373,8 @@ export async function evaluateAdaptation(inputs: EvaluationInputs): Promise<Eval
         srcLab.push(labPixels(a.data, 4, region));
         adpLab.push(labPixels(adp.images[v].data, 4, region));
       }
-      const cat = (xs: Float32Array[]) => {
-        const out = new Float32Array(xs.reduce((s, x) => s + x.length, 0));
-        let at = 0;
-        for (const x of xs) {
-          out.set(x, at);
-          at += x.length;
-        }
-        return out;
-      };
-      const sl = cat(srcLab);
-      const al = cat(adpLab);
+      const sl = concatFloat32(srcLab);
+      const al = concatFloat32(adpLab);
       if (sl.length && al.length) palette = { source: sw(sl), adapted: sw(al) };
     }
     if (texture && refGrams) {

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FormatError, InternalError } from '../core/errors.ts';
 import type { EvalImage, TextureNetwork } from './types.ts';
+import { base64ToBytes, moduleValue, type NsfwModelDefinition } from '../clip/nsfw-bundle.ts';
 
 /** Stem conv blocks (after conv2d_3: 64 ch, after conv2d_5: 192 ch) and the first Inception block. */
 export const DEFAULT_TEXTURE_LAYERS = ['activation_3', 'activation_5', 'mixed0'] as const;
@@ -28,24 +29,6 @@ interface KerasModelJson {
     model_config: { class_name: string; config: { name: string; layers: KerasLayerJson[]; input_layers: unknown; output_layers: unknown } };
   };
   weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-}
-
-interface NsfwModelDefinition {
-  modelJson: () => Promise<{ default?: unknown }>;
-  weightBundles: (() => Promise<{ default?: unknown }>)[];
-}
-
-function moduleValue<T>(mod: { default?: unknown }, globalName: string): T {
-  const v = mod.default ?? (globalThis as Record<string, unknown>)[globalName];
-  if (v === undefined || v === null) throw new InternalError(`the nsfwjs bundle did not provide ${globalName}`);
-  return v as T;
-}
-
-function base64ToBytes(b64: string): Uint8Array {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
 }
 
 /** The InceptionV3 model JSON and its weight shards (concatenated) from the nsfwjs package (a module import, no network). */
