@@ -5,6 +5,20 @@ import { KEYS, StudioController } from './controller.ts';
 import { boot, FakeEngine, FakeImages, progress } from './controller.test-doubles.ts';
 import { canStart, createStudioStore } from './studio-store.ts';
 
+/** A controller that can start fresh engines (as after a lost device or a dead worker), with every engine it made. */
+async function restartableController(): Promise<{ engines: FakeEngine[]; store: ReturnType<typeof createStudioStore>; c: StudioController }> {
+  const engines: FakeEngine[] = [];
+  const make = () => {
+    const e = new FakeEngine();
+    engines.push(e);
+    return e;
+  };
+  const store = createStudioStore();
+  const c = new StudioController(make(), store, new MemoryStore(), new FakeImages(), { createEngine: make });
+  await c.init();
+  return { engines, store, c };
+}
+
 describe('StudioController (start-up, reload, engine restart)', () => {
   it('starts up: probe, embedded generator and encoder, no reference yet', async () => {
     const { store, engine } = await boot();
@@ -94,16 +108,7 @@ describe('StudioController (start-up, reload, engine restart)', () => {
   });
 
   it('after a lost device, resuming restarts the engine and restores models and reference', async () => {
-    const engines: FakeEngine[] = [];
-    const make = () => {
-      const e = new FakeEngine();
-      engines.push(e);
-      return e;
-    };
-    const store = createStudioStore();
-    const kv = new MemoryStore();
-    const c = new StudioController(make(), store, kv, new FakeImages(), { createEngine: make });
-    await c.init();
+    const { engines, store, c } = await restartableController();
     await c.models.loadModelFile(new Blob(['pkl']), 'ffhq.pkl');
     await c.reference.useExample('sketch');
     await c.run.start();
@@ -128,15 +133,7 @@ describe('StudioController (start-up, reload, engine restart)', () => {
   });
 
   it('after the engine worker dies mid-run, its start rejects and resuming runs on a fresh engine', async () => {
-    const engines: FakeEngine[] = [];
-    const make = () => {
-      const e = new FakeEngine();
-      engines.push(e);
-      return e;
-    };
-    const store = createStudioStore();
-    const c = new StudioController(make(), store, new MemoryStore(), new FakeImages(), { createEngine: make });
-    await c.init();
+    const { engines, store, c } = await restartableController();
     await c.reference.useExample('sketch');
     // The worker client rejects the pending start with a fatal error when its worker dies.
     engines[0].start = async () => {
@@ -160,15 +157,7 @@ describe('StudioController (start-up, reload, engine restart)', () => {
   });
 
   it('a non-fatal engine error does not restart the engine', async () => {
-    const engines: FakeEngine[] = [];
-    const make = () => {
-      const e = new FakeEngine();
-      engines.push(e);
-      return e;
-    };
-    const store = createStudioStore();
-    const c = new StudioController(make(), store, new MemoryStore(), new FakeImages(), { createEngine: make });
-    await c.init();
+    const { engines, store, c } = await restartableController();
     await c.reference.useExample('sketch');
     engines[0].emit({ type: 'error', error: { code: 'internal', message: 'a kernel failed' } });
     expect(store.getState().engineLost).toBe(false);
