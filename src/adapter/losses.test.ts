@@ -7,6 +7,7 @@ import {
   lossFeatureStructure,
   lossImageStructureFeatureSelfSim,
   lossImageStructureLowres,
+  lossMoments,
   lossRemd,
   meanDirection,
   referenceDirection,
@@ -186,6 +187,28 @@ describe('hypercolumn L_dis (STROTSS-like)', () => {
     expect(gv[3]).toBeLessThan(0);
   });
 
+  it('colour moments (STROTSS ℓ_m): mean and covariance terms by hand; proportions matter, unlike the REMD', () => {
+    // Reference: 3 black points and 1 white point (d = 1 for hand arithmetic): μ_r = 0.25, Σ_r = 0.1875.
+    const ref = tf.tensor2d([[0], [0], [0], [1]]);
+    // Same colours, other proportions (1 black, 3 white): the REMD sees no difference, the moments do.
+    const a = tf.tensor3d([[[0], [1], [1], [1]]]);
+    expect(val(lossRemd(a, ref, 'euclidean'))).toBeLessThan(1e-3);
+    // |0.75 − 0.25| + |0.1875 − 0.1875| = 0.5
+    expect(val(lossMoments(a, ref))).toBeCloseTo(0.5, 6);
+    // Two samples, d = 2: sample 1 equals the reference (0), sample 2 is shifted by (0.2, −0.4): (0.2 + 0.4)/2 = 0.3; batch mean 0.15.
+    const r2 = tf.tensor2d([[0, 1], [1, 0], [0.5, 0.5]]);
+    const b = tf.tensor3d([[[0, 1], [1, 0], [0.5, 0.5]], [[0.2, 0.6], [1.2, -0.4], [0.7, 0.1]]]);
+    expect(val(lossMoments(b, r2))).toBeCloseTo(0.15, 6);
+    // A covariance difference: scaling sample spread by 2 around the same mean. Σ_r = [[1/6, −1/6], [−1/6, 1/6]]; ×4 → |Δ| sum = 4·(3/6) = 2, / d² = 0.5.
+    const c = tf.tensor3d([[[-0.5, 1.5], [1.5, -0.5], [0.5, 0.5]]]);
+    expect(val(lossMoments(c, r2))).toBeCloseTo(0.5, 5);
+    // The gradient moves the mean toward the reference's.
+    const g = tf.grad((x: tf.Tensor) => lossMoments(x as tf.Tensor3D, ref))(a);
+    const gv = Array.from(g.dataSync());
+    expect(gv.every(Number.isFinite)).toBe(true);
+    expect(gv.reduce((s, v) => s + v, 0)).toBeGreaterThan(0);
+  });
+
   it('colour tokens area-down-sample the image to the grid, then sample it', () => {
     // 4×4 image, left half −1, right half +1 (all channels); on a 2×2 grid the cells are −1, +1, −1, +1.
     const img = tf.tensor4d(Array.from({ length: 48 }, (_, i) => (Math.floor(i / 3) % 4 < 2 ? -1 : 1)), [1, 4, 4, 3]);
@@ -221,6 +244,7 @@ describeBackends('the four losses against the cpu oracle, forward and backward',
     ['L_dir', (a) => lossDirection(a as tf.Tensor2D, tf.tensor2d(data.embS, [2, 16]), tf.tensor1d(data.dir)), () => tf.tensor2d(data.embA, [2, 16])],
     ['L_dis (cosine REMD)', (a) => lossRemd(a as tf.Tensor3D, tf.tensor2d(data.tokR, [12, 8])), () => tf.tensor3d(data.tokA, [2, 9, 8])],
     ['L_dis (euclidean REMD)', (a) => lossRemd(a as tf.Tensor3D, tf.tensor2d(data.tokR, [12, 8]), 'euclidean'), () => tf.tensor3d(data.tokA, [2, 9, 8])],
+    ['L_dis (colour moments)', (a) => lossMoments(a as tf.Tensor3D, tf.tensor2d(data.tokR, [12, 8])), () => tf.tensor3d(data.tokA, [2, 9, 8])],
     ['L_F-str (selfsim-mse)', (a) => lossFeatureStructure(a as tf.Tensor3D, tf.tensor3d(data.tokS, [2, 9, 8]), 'selfsim-mse'), () => tf.tensor3d(data.tokA, [2, 9, 8])],
     ['L_F-str (selfsim-l1)', (a) => lossFeatureStructure(a as tf.Tensor3D, tf.tensor3d(data.tokS, [2, 9, 8]), 'selfsim-l1'), () => tf.tensor3d(data.tokA, [2, 9, 8])],
     ['L_I-str (lowres-l1)', (a) => lossImageStructureLowres(a as tf.Tensor4D, tf.tensor4d(data.imgS, [2, 16, 16, 3]), 8), () => tf.tensor4d(data.imgA, [2, 16, 16, 3])],

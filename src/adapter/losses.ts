@@ -263,3 +263,27 @@ export function hypercolumnTokens(maps: readonly tf.Tensor4D[], points: Float32A
 export function colourTokens(images: tf.Tensor4D, points: Float32Array, size: number): tf.Tensor3D {
   return tf.tidy(() => sampleAt(areaDownsample(images, size), points));
 }
+
+/**
+ * STROTSS's moment term ℓ_m (Kolkin et al. 2019, eq. 4) between two point sets, per sample:
+ * (1/d)·‖μ_a − μ_r‖₁ + (1/d²)·‖Σ_a − Σ_r‖₁, averaged over the batch. Unlike the REMD, which matches
+ * every point to its nearest counterpart (it takes the reference's colours, not their proportions),
+ * the moments pull the whole distribution — its mean and spread — toward the reference's.
+ * `adapted` [N, n, d]; `reference` [m, d] or [1, m, d] (a constant).
+ */
+export function lossMoments(adapted: tf.Tensor3D, reference: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const [N, n, d] = adapted.shape;
+    const ref = tf.reshape(reference, [-1, d]) as tf.Tensor2D;
+    const m = ref.shape[0];
+    const muR = tf.mean(ref, 0, true); // [1, d]
+    const rc = tf.sub(ref, muR);
+    const covR = tf.div(tf.matMul(rc, rc, true, false), m); // [d, d]
+    const muA = tf.mean(adapted, 1, true); // [N, 1, d]
+    const ac = tf.sub(adapted, muA);
+    const covA = tf.div(tf.matMul(ac, ac, true, false), n); // [N, d, d]
+    const meanTerm = tf.div(tf.sum(tf.abs(tf.sub(tf.reshape(muA, [N, d]), muR)), 1), d); // [N]
+    const covTerm = tf.div(tf.sum(tf.abs(tf.sub(covA, tf.reshape(covR, [1, d, d]))), [1, 2]), d * d); // [N]
+    return tf.mean(tf.add(meanTerm, covTerm)) as tf.Scalar;
+  });
+}

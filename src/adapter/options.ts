@@ -49,6 +49,12 @@ export interface MethodOptions {
    * Applies to 'hypercolumn' (the points) and 'block' (the token grid's cells) alike.
    */
   disColourWeight: number;
+  /**
+   * Weight of STROTSS's moment term on the same colours inside L_dis: mean and covariance of the
+   * adapted image's colours at the points vs the reference's (`lossMoments`); 0 = off. The REMD takes
+   * the reference's colours, the moments their proportions (docs/method.md, "Experiments").
+   */
+  disColourMomentWeight: number;
   /** λ_dir multiplier per encoder: −1 = each encoder's own default (CLIP 1, embedded MobileNetV2 0); ≥ 0 = this for every encoder. */
   encoderDirectionWeight: number;
   /** Learning-rate multipliers of step 1 (Tri-D) and step 2 (G2) over the settings' learning rate. */
@@ -84,6 +90,7 @@ export const DEFAULT_METHOD_OPTIONS: Readonly<MethodOptions> = {
   disPoints: 512,
   disGrid: 40,
   disColourWeight: 5,
+  disColourMomentWeight: 0,
   encoderDirectionWeight: -1,
   triDLrScale: 1,
   g2LrScale: 0.25,
@@ -124,6 +131,7 @@ export const METHOD_OPTION_DESCRIPTIONS: readonly OptionDescription[] = [
   { name: 'disPoints', kind: 'number', min: 16, max: 8192, integer: true, help: 'hypercolumn points sampled per image and iteration' },
   { name: 'disGrid', kind: 'number', min: 4, max: 224, integer: true, help: 'side of the grid the hypercolumn points are drawn from' },
   { name: 'disColourWeight', kind: 'number', min: 0, max: 100, help: 'weight of the colour REMD (RGB at the same points, Euclidean) inside L_dis; 0 = off' },
+  { name: 'disColourMomentWeight', kind: 'number', min: 0, max: 1000, help: 'weight of the colour moment term (mean + covariance of RGB at the points vs the reference, STROTSS ℓ_m) inside L_dis; 0 = off' },
   { name: 'encoderDirectionWeight', kind: 'number', min: -1, max: 100, help: 'L_dir weight multiplier per encoder (−1 = encoder default: CLIP 1, embedded MobileNetV2 0)' },
   { name: 'triDLrScale', kind: 'number', min: 0.01, max: 1000, help: 'step 1 (Tri-D) learning rate = settings lr × this' },
   { name: 'g2LrScale', kind: 'number', min: 0.01, max: 1000, help: 'step 2 (G2) learning rate = settings lr × this' },

@@ -25,6 +25,7 @@ import {
   lossImageStructureFeatureSelfSim,
   lossImageStructureLowres,
   lossRemd,
+  lossMoments,
   colourTokens,
   gridPoints,
   hypercolumnTokens,
@@ -119,7 +120,7 @@ export function prepareTrainerEncoder(encoder: FeatureEncoder, reference: RgbaIm
   const refDirection = directionWeight > 0 && meanEmbedding ? tf.tidy(() => referenceDirection(ref.embedding, tf.tensor1d(meanEmbedding))) : null;
   const refHypercolumn = hyper ? tf.tidy(() => tf.reshape(hypercolumnTokens(ref.maps, grid), [options.disGrid ** 2, -1]) as tf.Tensor2D) : null;
   const refColours =
-    options.disColourWeight > 0
+    options.disColourWeight > 0 || options.disColourMomentWeight > 0
       ? tf.tidy(() => {
           const s = REFERENCE_COLOUR_SIZE;
           const img = tf.sub(tf.mul(tf.tensor4d(clipReferencePixels(reference, s, [0, 0, 0], [1, 1, 1]), [1, s, s, 3]), 2), 1) as tf.Tensor4D;
@@ -286,11 +287,12 @@ export class AdapterTrainer {
     const renderWithGrad = phase === 'tri-d' || opts.step2Trainable === 'g2+tri-d';
     const kept: { components: tf.Tensor1D | null } = { components: null };
     // Hypercolumn / colour points of this iteration (a stream of their own: the batch draws are unchanged).
-    const needPoints = w.dis !== 0 && (opts.disTokens === 'hypercolumn' || opts.disColourWeight > 0);
+    const colour = opts.disColourWeight > 0 || opts.disColourMomentWeight > 0;
+    const needPoints = w.dis !== 0 && (opts.disTokens === 'hypercolumn' || colour);
     const points = needPoints ? samplePoints(new Random(iterationSeed(this.config.seed, globalIteration, 1)), opts.disGrid, opts.disPoints) : null;
     for (const e of this.encoders) {
       if (opts.disTokens === 'hypercolumn' && w.dis !== 0 && !e.refHypercolumn) throw new Error(`${e.encoder.name}: hypercolumn L_dis needs the reference hypercolumns (prepareTrainerEncoder)`);
-      if (opts.disColourWeight > 0 && w.dis !== 0 && !e.refColours) throw new Error(`${e.encoder.name}: the colour term needs the reference colours (prepareTrainerEncoder)`);
+      if (colour && w.dis !== 0 && !e.refColours) throw new Error(`${e.encoder.name}: the colour term needs the reference colours (prepareTrainerEncoder)`);
     }
 
     const grads = tf.tidy(() => {
@@ -334,8 +336,10 @@ export class AdapterTrainer {
           }
           if (w.dis) {
             dis = tf.add(dis, opts.disTokens === 'hypercolumn' ? lossRemd(hypercolumnTokens(ad.maps, points!), e.refHypercolumn!) : lossRemd(ad.tokens, e.refTokens));
-            if (opts.disColourWeight > 0) {
-              dis = tf.add(dis, tf.mul(opts.disColourWeight, lossRemd(colourTokens(adImage, points!, opts.disGrid), e.refColours!, 'euclidean')));
+            if (colour) {
+              const adColours = colourTokens(adImage, points!, opts.disGrid);
+              if (opts.disColourWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourWeight, lossRemd(adColours, e.refColours!, 'euclidean')));
+              if (opts.disColourMomentWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourMomentWeight, lossMoments(adColours, e.refColours!)));
             }
           }
           if (w.featureStructure) fstr = tf.add(fstr, lossFeatureStructure(ad.tokens, srcEnc[i].tokens, opts.featureStructure));
