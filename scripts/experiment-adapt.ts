@@ -1,7 +1,7 @@
 /**
  * Offline experiment driver for the adaptation defaults (docs/method.md, "Experiments"):
  *
- *   npx tsx scripts/experiment-adapt.ts --reference <img> [--reference <img> ...]
+ *   npx tsx scripts/experiment-adapt.ts --reference <img|example:sketch|example:cartoon> [--reference ...]
  *       --config "<name>;lr=0.0016;steps=15,0;batch=1;weights=1,1,1,10;opt.disTokens=hypercolumn" [--config ...]
  *       [--generator embedded|<file.pkl>] [--clip <file>] [--latents 3] [--yaws -0.4,0,0.4] [--eval-seed 0]
  *       [--mean-samples 64] [--no-face] [--no-texture] [--out out/experiments]
@@ -19,7 +19,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { encode as encodePng } from 'fast-png';
 import { initNodeBackend, backendFromEnv } from '../src/platform/node-backend.ts';
 import { openEmbeddedFile } from '../src/platform/node-embedded.ts';
@@ -36,7 +36,8 @@ import { loadClipEncoder, type FeatureEncoder } from '../src/clip/encoder.ts';
 import { SettingsError } from '../src/core/errors.ts';
 import type { RgbaImage } from '../src/core/image.ts';
 import { evaluateAdaptation, FaceApiEmbedder, InceptionGramNetwork, loadNsfwInceptionV3, resizeArea, type EvaluationResult } from '../src/evaluate/index.ts';
-import { centreCrop, decodeImage, tile } from './cli/adapt.ts';
+import { tile } from './cli/adapt.ts';
+import { readReferenceImage, referenceName } from './reference-image.ts';
 import { loadFaceApiNode } from './cli/evaluate.ts';
 
 export interface ExperimentConfig {
@@ -196,8 +197,8 @@ async function main(): Promise<void> {
 
   for (const c of a.configs) {
     for (const refPath of a.references) {
-      const reference = centreCrop(decodeImage(new Uint8Array(readFileSync(refPath)), refPath));
-      const refName = basename(refPath).replace(/\.[^.]+$/, '');
+      const reference = readReferenceImage(refPath);
+      const refName = referenceName(refPath);
       const options = parseMethodOptions(c.options);
       const key = `${encoder.id}|${c.meanSamples}|${c.psi}`;
       let tMean = 0;

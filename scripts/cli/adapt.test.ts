@@ -3,7 +3,8 @@ import { encode } from 'fast-png';
 import { SettingsError } from '../../src/core/errors.ts';
 // The studio's defaults and preset chips are these (src/ui/state/settings.ts re-exports them; its test checks).
 import { PRESETS, defaultAdaptSettings as defaultSettings } from '../../src/engine/defaults.ts';
-import { centreCrop, decodeImage, parseAdaptArgs, settingsFromArgs, tile } from './adapt.ts';
+import { parseAdaptArgs, settingsFromArgs, tile } from './adapt.ts';
+import { centreCrop, decodeImage } from '../reference-image.ts';
 
 const required = ['--reference', 'r.png', '--out', 'o.safetensors'];
 

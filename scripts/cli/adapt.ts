@@ -1,6 +1,6 @@
 /**
  * npm run cli -- adapt [--generator <file.pkl|embedded>] [--clip <file> [--clip-config <json>] ...] [--default-encoder]
- *                      --reference <image.png|jpg> --out <adapted.safetensors>
+ *                      --reference <image.png|jpg|example:sketch|example:cartoon> --out <adapted.safetensors>
  *                      [--preset quick|balanced|strong-style|keep-identity]
  *                      [--steps 150,150] [--seed N] [--batch N] [--lr X] [--psi X] [--mean-samples N]
  *                      [--weights dir,dis,istr,fstr] [--option name=value ...] [--grid <png>]
@@ -21,8 +21,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { decode as decodePng, encode as encodePng } from 'fast-png';
-import jpeg from 'jpeg-js';
+import { encode as encodePng } from 'fast-png';
 import { initNodeBackend, backendFromEnv, nodeCapabilities } from '../../src/platform/node-backend.ts';
 import { openEmbeddedFile } from '../../src/platform/node-embedded.ts';
 import { NodeMeanEmbeddingStore } from '../../src/platform/node-mean-store.ts';
@@ -30,7 +29,8 @@ import { LocalEngine } from '../../src/engine/local-engine.ts';
 import { DEFAULT_PRESET, PRESET_IDS, defaultAdaptSettings, type PresetId } from '../../src/engine/defaults.ts';
 import { describeMeanEmbedding, isMeanEmbeddingStable, MEAN_EMBEDDING_STABLE, needsClipConfig, type AdaptSettings, type EncoderSource, type EngineEvent, type MeanEmbeddingEvent, type ModelInfo, type RgbaImage } from '../../src/engine/types.ts';
 import { METHOD_OPTION_DESCRIPTIONS } from '../../src/adapter/options.ts';
-import { AppError, IncompatibleFileError, SettingsError } from '../../src/core/errors.ts';
+import { IncompatibleFileError, SettingsError } from '../../src/core/errors.ts';
+import { readReferenceImage } from '../reference-image.ts';
 
 /** The settings flags given on the command line (each overrides the preset's value). */
 export type SettingsOverrides = Partial<Pick<AdaptSettings, 'iterations' | 'seed' | 'batchSize' | 'learningRate' | 'truncationPsi' | 'meanEmbeddingSamples' | 'lossWeights'>>;
@@ -53,7 +53,7 @@ interface AdaptArgs {
 }
 
 const USAGE = `usage: npm run cli -- adapt [--generator <file.pkl|embedded (default)>] [--clip <file> [--clip-config <json>] ...] [--default-encoder]
-       --reference <image> --out <file.safetensors> [--preset ${PRESET_IDS.join('|')} (default ${DEFAULT_PRESET})]
+       --reference <image|example:sketch|example:cartoon> --out <file.safetensors> [--preset ${PRESET_IDS.join('|')} (default ${DEFAULT_PRESET})]
        [--steps 150,150] [--seed N] [--batch N] [--lr X] [--psi X] [--mean-samples N] [--weights dir,dis,istr,fstr]
        [--option name=value ...] [--grid <png>] [--pickle-out <pkl>] [--checkpoint-out <file>] [--resume <checkpoint>]
 --clip-config applies to the --clip just before it; flags after the preset override its values; method options: ${METHOD_OPTION_DESCRIPTIONS.map((d) => d.name).join(', ')}`;
@@ -150,52 +150,6 @@ export function parseAdaptArgs(argv: string[]): AdaptArgs {
 export function settingsFromArgs(a: Pick<AdaptArgs, 'preset' | 'overrides' | 'options'>, encoders: string[]): AdaptSettings {
   const s = defaultAdaptSettings(a.preset);
   return { ...s, ...a.overrides, encoders, options: { ...s.options, ...a.options } };
-}
-
-/** Decodes a PNG or JPEG to RGBA8 (PNG: gray / gray+alpha / RGB / RGBA, 8 or 16 bit, palette). */
-export function decodeImage(bytes: Uint8Array, name: string): RgbaImage {
-  const isPng = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
-  const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
-  if (isJpeg) {
-    const j = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
-    return { width: j.width, height: j.height, data: new Uint8ClampedArray(j.data.buffer, j.data.byteOffset, j.data.byteLength) };
-  }
-  if (!isPng) throw new AppError('bad-reference', `${name}: not a PNG or JPEG file`);
-  const p = decodePng(bytes);
-  const n = p.width * p.height;
-  const out = new Uint8ClampedArray(n * 4);
-  const scale = p.depth === 16 ? 1 / 257 : 1;
-  for (let i = 0; i < n; i++) {
-    let r: number, g: number, b: number, al = 255;
-    if (p.palette) {
-      const c = p.palette[p.data[i]];
-      [r, g, b] = c;
-      al = c.length > 3 ? (c as number[])[3] : 255;
-    } else if (p.channels === 1 || p.channels === 2) {
-      r = g = b = p.data[i * p.channels] * scale;
-      if (p.channels === 2) al = p.data[i * 2 + 1] * scale;
-    } else {
-      r = p.data[i * p.channels] * scale;
-      g = p.data[i * p.channels + 1] * scale;
-      b = p.data[i * p.channels + 2] * scale;
-      if (p.channels === 4) al = p.data[i * 4 + 3] * scale;
-    }
-    out[i * 4] = r;
-    out[i * 4 + 1] = g;
-    out[i * 4 + 2] = b;
-    out[i * 4 + 3] = al;
-  }
-  return { width: p.width, height: p.height, data: out };
-}
-
-/** Centre square crop (the studio lets the user choose the crop; the CLI takes the centre). */
-export function centreCrop(img: RgbaImage): RgbaImage {
-  const s = Math.min(img.width, img.height);
-  const x0 = Math.floor((img.width - s) / 2);
-  const y0 = Math.floor((img.height - s) / 2);
-  const data = new Uint8ClampedArray(s * s * 4);
-  for (let y = 0; y < s; y++) data.set(img.data.subarray(((y0 + y) * img.width + x0) * 4, ((y0 + y) * img.width + x0 + s) * 4), y * s * 4);
-  return { width: s, height: s, data };
 }
 
 /** Tiles equally sized RGBA images row-major into one image. */
@@ -302,7 +256,7 @@ export async function run(argv: string[]): Promise<void> {
     }
     if (a.defaultEncoder) encoderIds.push((await engine.loadEncoder({ kind: 'embedded' })).id);
     process.stderr.write(`\nencoders: ${encoderIds.join(', ')}\n`);
-    await engine.setReference(centreCrop(decodeImage(new Uint8Array(readFileSync(a.reference)), a.reference)));
+    await engine.setReference(readReferenceImage(a.reference));
 
     const settings = settingsFromArgs(a, encoderIds);
     process.stderr.write(`preset ${a.preset}: ${settings.iterations.join(' + ')} iterations, batch ${settings.batchSize}, seed ${settings.seed}\n`);

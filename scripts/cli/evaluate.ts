@@ -1,6 +1,6 @@
 /**
  * npm run cli -- evaluate [--generator <file.pkl|embedded>] --adapted <delta.safetensors> [--clip <file> ...]
- *                         [--reference <img>] [--latents 32] [--seed N] [--psi 0.7] [--json out.json] [--grid out.png]
+ *                         [--reference <img|example:id>] [--latents 32] [--seed N] [--psi 0.7] [--json out.json] [--grid out.png]
  *                         [--render-resolution R] [--samples D,DI] [--no-face] [--no-texture]
  *
  * The evaluation report (src/evaluate): the base generator (default: the embedded demo generator) vs the
@@ -23,7 +23,8 @@ import { LocalEngine } from '../../src/engine/local-engine.ts';
 import type { RenderOverrides } from '../../src/adapter/generator-view.ts';
 import { SettingsError } from '../../src/core/errors.ts';
 import type { EvaluationResult, RgbaImage } from '../../src/engine/types.ts';
-import { centreCrop, decodeImage, tile } from './adapt.ts';
+import { tile } from './adapt.ts';
+import { readReferenceImage } from '../reference-image.ts';
 
 export interface EvaluateArgs {
   generator: string;
@@ -42,7 +43,7 @@ export interface EvaluateArgs {
 }
 
 const USAGE = `usage: npm run cli -- evaluate [--generator <file.pkl|embedded (default)>] --adapted <delta.safetensors>
-       [--clip <file> ...] [--reference <image>] [--latents 32] [--seed N] [--psi 0.7] [--json out.json] [--grid out.png]
+       [--clip <file> ...] [--reference <image|example:sketch|example:cartoon>] [--latents 32] [--seed N] [--psi 0.7] [--json out.json] [--grid out.png]
        [--render-resolution R] [--samples D,DI] [--no-face] [--no-texture]`;
 
 export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
@@ -170,7 +171,7 @@ export async function run(argv: string[]): Promise<void> {
         ? await engine.loadGenerator({ kind: 'embedded' })
         : await engine.loadGenerator({ kind: 'file', file: new Blob([readFileSync(a.generator)]), name: basename(a.generator) });
     await engine.importAdapted(new Blob([readFileSync(a.adapted)]));
-    if (a.reference) await engine.setReference(centreCrop(decodeImage(new Uint8Array(readFileSync(a.reference)), a.reference)));
+    if (a.reference) await engine.setReference(readReferenceImage(a.reference));
     const clipIds: string[] = [];
     for (const c of a.clips) clipIds.push((await engine.loadEncoder({ kind: 'file', file: new Blob([readFileSync(c)]), name: basename(c) })).id);
     tLoad = performance.now();
