@@ -10,6 +10,7 @@ import { NotSafetensorsError, SafetensorsFile, writeSafetensors, type TensorToWr
 import { tensorKind, tfToTorch, torchToTf } from '../eg3d/weights.ts';
 import type { AdamState } from '../nn/adam.ts';
 import { AppError, FormatError } from '../core/errors.ts';
+import type { MixPartRecord } from './mix.ts';
 
 export const ADAPTED_FORMAT = 'adapter3d-adapted-weights';
 export const CHECKPOINT_FORMAT = 'adapter3d-checkpoint';
@@ -42,6 +43,11 @@ export interface AdaptedMetadata {
   iterations: { triD: number; g2: number };
   lossHistory: LossSummary[];
   createdAt: string;
+  /** Zero-shot runs: the target description (and the source description it was contrasted with). */
+  prompt?: string;
+  sourcePrompt?: string;
+  /** A mix of adapted domains (src/adapter/mix.ts): its parts with their weights. */
+  mix?: MixPartRecord[];
 }
 
 /** An adapted-weights file or checkpoint that cannot be used: damaged ('corrupt-file') or made for something else ('incompatible-file'). */
@@ -66,6 +72,9 @@ function metadataStrings(format: string, m: AdaptedMetadata, extra: Record<strin
     iterations: JSON.stringify(m.iterations),
     loss_history: JSON.stringify(m.lossHistory),
     created_at: m.createdAt,
+    ...(m.prompt !== undefined ? { prompt: m.prompt } : {}),
+    ...(m.sourcePrompt !== undefined ? { source_prompt: m.sourcePrompt } : {}),
+    ...(m.mix ? { mix: JSON.stringify(m.mix) } : {}),
     ...extra,
   };
 }
@@ -102,7 +111,18 @@ function parseMetadata(file: SafetensorsFile, name: string): AdaptedMetadata {
   }
   const seed = Number(md.seed);
   if (!Number.isSafeInteger(seed)) throw corrupt(`metadata field 'seed' is not an integer (${String(md.seed).slice(0, 40)})`);
+  let mix: MixPartRecord[] | undefined;
+  if (md.mix !== undefined) {
+    const parts = json('mix');
+    if (!Array.isArray(parts) || !parts.every((p) => isObject(p) && typeof p.name === 'string' && typeof p.weight === 'number' && Number.isFinite(p.weight))) {
+      throw corrupt("metadata field 'mix' is not a list of {name, weight, …} parts");
+    }
+    mix = parts as MixPartRecord[];
+  }
   return {
+    ...(md.prompt !== undefined ? { prompt: md.prompt } : {}),
+    ...(md.source_prompt !== undefined ? { sourcePrompt: md.source_prompt } : {}),
+    ...(mix ? { mix } : {}),
     baseGeneratorSha256: md.base_generator_sha256,
     baseGeneratorName: md.base_generator_name ?? '',
     encoders: encoders as AdaptedMetadata['encoders'],

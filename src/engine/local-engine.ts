@@ -18,6 +18,7 @@ import { classifyError } from './errors.ts';
 import { EvaluationModels, runEvaluation, type EvaluationLoaders } from './evaluation.ts';
 import { checkpointOf, exportPickle, exportSafetensors, importAdapted } from './exports.ts';
 import { MeanEmbeddingCache } from './mean-embeddings.ts';
+import { DomainMixer } from './mixing.ts';
 import { ModelRegistry } from './models.ts';
 import { acceptReference } from './reference.ts';
 import { renderView } from './rendering.ts';
@@ -34,6 +35,8 @@ import {
   type EvaluationRequest,
   type GeneratorSource,
   type MeanEmbeddingStore,
+  type MixInfo,
+  type MixPartRequest,
   type ModelInfo,
   type RenderRequest,
   type RgbaImage,
@@ -66,6 +69,8 @@ export class LocalEngine implements AdapterEngine {
   /** Settles when the current run's execute() has finished cleaning up. */
   private runEnded: Promise<void> = Promise.resolve();
   private adapted: AdaptedState | null = null;
+  /** The parts of a domain mix (mixAdapted), read once. */
+  private readonly mixer = new DomainMixer();
   private disposed = false;
   private readonly evaluationModels: EvaluationModels;
   /** The evaluation in progress (its stop flag) and when it has finished. */
@@ -143,7 +148,10 @@ export class LocalEngine implements AdapterEngine {
       await this.ensureBackend();
       const { info, replaced } = await this.models.loadGenerator(source);
       // Adapted weights belong to the base they were made from.
-      if (replaced) this.replaceAdapted(null);
+      if (replaced) {
+        this.replaceAdapted(null);
+        this.mixer.clear();
+      }
       return info;
     });
   }
@@ -259,6 +267,17 @@ export class LocalEngine implements AdapterEngine {
     });
   }
 
+  mixAdapted(parts: MixPartRequest[]): Promise<MixInfo> {
+    return this.guard(async () => {
+      this.requireIdle('mix adapted weights');
+      const gen = this.models.requireGenerator('load the base generator first');
+      const { adapted, info } = await this.mixer.update(gen, parts);
+      // An emptied mix drops the blended weights it had installed (a run's or an import's stay).
+      if (adapted || this.adapted?.meta.mix) this.replaceAdapted(adapted);
+      return info;
+    });
+  }
+
   // ---- rendering ----
 
   render(request: RenderRequest): Promise<RgbaImage> {
@@ -304,6 +323,7 @@ export class LocalEngine implements AdapterEngine {
     this.disposed = true;
     this.evaluationModels.dispose();
     this.replaceAdapted(null);
+    this.mixer.clear();
     this.models.dispose();
     this.listeners.clear();
   }

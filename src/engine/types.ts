@@ -162,6 +162,21 @@ export interface EvaluationRequest {
   thumbnailSize?: number;
 }
 
+/** One part of a domain mix (AdapterEngine.mixAdapted). */
+export interface MixPartRequest {
+  /** The caller's id of the part (stable while it stays in the mix). */
+  id: string;
+  weight: number;
+  /** The adapted-weights file, when the part is new (or replaced). */
+  file?: Blob;
+  name?: string;
+}
+
+/** The parts of the current mix as the engine read them. */
+export interface MixInfo {
+  parts: { id: string; name: string; weight: number; iterations: { triD: number; g2: number }; createdAt: string; prompt?: string }[];
+}
+
 /** An evaluation of the engine's adapted weights, with what it was made from. */
 export interface EngineEvaluation {
   result: EvaluationResult;
@@ -278,6 +293,12 @@ export interface AdapterEngine {
   exportPickle(): Promise<Uint8Array>;
   /** Loads a previously exported .safetensors onto the current base generator. */
   importAdapted(file: Blob): Promise<void>;
+  /**
+   * Mixes adapted domains: the listed parts (files exported on the current base generator; `file` the
+   * first time a part is listed, then only its id) blended with one weight each become the adapted
+   * weights (src/adapter/mix.ts). Parts not listed are dropped; an empty list drops the mix.
+   */
+  mixAdapted?(parts: MixPartRequest[]): Promise<MixInfo>;
   render(request: RenderRequest): Promise<RgbaImage>;
   /**
    * The evaluation report: the source vs the current adapted weights over held-out latents × 5 views

@@ -6,6 +6,7 @@ import { ModelsPanel } from './components/ModelsPanel.tsx';
 import { ReferencePanel } from './components/ReferencePanel.tsx';
 import { AdaptPanel } from './components/AdaptPanel.tsx';
 import { OutputsPanel } from './components/OutputsPanel.tsx';
+import { MixPanel } from './components/MixPanel.tsx';
 import { MultiViewStrip } from './components/MultiViewStrip.tsx';
 import { EvaluatePanel } from './components/EvaluatePanel.tsx';
 import { Notices } from './components/Notices.tsx';
@@ -56,6 +57,7 @@ export function App() {
         <aside className="column right">
           <AdaptPanel />
           <OutputsPanel />
+          <MixPanel />
         </aside>
       </main>
       <footer className="statusbar">

@@ -153,6 +153,7 @@ export function createEngineClient(endpoint: MessageEndpoint, onClose?: () => vo
     exportSafetensors: () => call('exportSafetensors'),
     exportPickle: () => call('exportPickle'),
     importAdapted: (file) => call('importAdapted', file),
+    mixAdapted: (parts) => call('mixAdapted', parts),
     render: (request) => call('render', request),
     evaluate: (request) => call('evaluate', request),
     cancelEvaluation: () => call('cancelEvaluation'),

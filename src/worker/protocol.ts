@@ -45,6 +45,7 @@ const ENGINE_METHODS: readonly EngineMethod[] = [
   'exportSafetensors',
   'exportPickle',
   'importAdapted',
+  'mixAdapted',
   'render',
   'evaluate',
   'cancelEvaluation',

@@ -9,7 +9,8 @@
  * - `run` (run-slice.ts): settings, start / pause / resume / stop, checkpoints, run events, adapted weights;
  * - `backend` (engine-slice.ts): the engine in use, its compute backend, restarting after a lost device;
  * - `viewer` (viewer-slice.ts): the orbit view and the multi-view strip's latents;
- * - `evaluate` (evaluate-slice.ts): the evaluation report of the adapted weights.
+ * - `evaluate` (evaluate-slice.ts): the evaluation report of the adapted weights;
+ * - `mix` (mix-slice.ts): mixing adapted domains (several adapted-weights files, one weight each).
  *
  * Components call the slices (`controller.run.start()`); the controller itself only starts up (in the
  * order a reload needs), routes engine events and tears down.
@@ -19,6 +20,7 @@ import type { KeyValueStore } from '../persist/kv-store.ts';
 import type { ImageToolkit } from '../reference/image-toolkit.ts';
 import { EngineSlice } from './engine-slice.ts';
 import { EvaluateSlice } from './evaluate-slice.ts';
+import { MixSlice } from './mix-slice.ts';
 import { ModelsSlice } from './models-slice.ts';
 import { PersistenceSlice } from './persistence-slice.ts';
 import { ReferenceSlice } from './reference-slice.ts';
@@ -49,6 +51,7 @@ export class StudioController {
   readonly run: RunSlice;
   readonly viewer: ViewerSlice;
   readonly evaluate: EvaluateSlice;
+  readonly mix: MixSlice;
 
   constructor(
     engine: AdapterEngine,
@@ -65,6 +68,7 @@ export class StudioController {
     this.run = new RunSlice(this.ctx, this.persistence, this.backend, opts);
     this.viewer = new ViewerSlice(this.ctx, this.persistence);
     this.evaluate = new EvaluateSlice(this.ctx);
+    this.mix = new MixSlice(this.ctx);
   }
 
   /** The engine in use (replaced after a lost GPU device when a factory was given). */

@@ -21,6 +21,7 @@ import { emptyHistory, type LossHistory } from './loss-history.ts';
 import type { CropRect } from '../reference/crop.ts';
 import type { DecodedImage } from '../reference/image-toolkit.ts';
 import { initialEvaluation, type EvaluationState } from './evaluate-slice.ts';
+import { initialMix, type MixState } from './mix-slice.ts';
 
 export interface LoadingState {
   target: 'generator' | 'encoder';
@@ -123,6 +124,8 @@ export interface StudioState {
   viewer: ViewerState;
   /** The evaluation report (evaluate-slice.ts). */
   evaluation: EvaluationState;
+  /** The domain mix of adapted-weights files (mix-slice.ts). */
+  mix: MixState;
 }
 
 export const STRIP_YAWS = [-0.5, -0.25, 0, 0.25, 0.5];
@@ -186,6 +189,7 @@ export function initialState(): StudioState {
     notice: null,
     viewer: initialViewer(),
     evaluation: initialEvaluation(),
+    mix: initialMix(),
   };
 }
 
