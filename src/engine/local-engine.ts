@@ -23,6 +23,7 @@ import { ModelRegistry } from './models.ts';
 import { acceptReference } from './reference.ts';
 import { renderView } from './rendering.ts';
 import { AdaptationRun } from './run.ts';
+import { renderOrbitVideo, type OpenVideoWriter } from './video.ts';
 import {
   EngineError,
   type AdaptSettings,
@@ -40,6 +41,8 @@ import {
   type ModelInfo,
   type RenderRequest,
   type RgbaImage,
+  type VideoRequest,
+  type VideoResult,
 } from './types.ts';
 
 export interface LocalEngineOptions {
@@ -57,6 +60,8 @@ export interface LocalEngineOptions {
   meanEmbeddingStore?: MeanEmbeddingStore;
   /** How this platform loads the evaluation report's networks, on first use (src/platform/browser-evaluation.ts, node-evaluation.ts). */
   evaluationModels?: EvaluationLoaders;
+  /** How this platform encodes orbit videos (src/platform/browser-video.ts: WebCodecs; node-apng.ts: animated PNG); without it renderVideo is refused. */
+  openVideoWriter?: OpenVideoWriter;
 }
 
 export class LocalEngine implements AdapterEngine {
@@ -75,6 +80,8 @@ export class LocalEngine implements AdapterEngine {
   private readonly evaluationModels: EvaluationModels;
   /** The evaluation in progress (its stop flag) and when it has finished. */
   private evaluation: { stop: boolean; ended: Promise<unknown> } | null = null;
+  /** The orbit video in progress (its stop flag) and when it has finished. */
+  private video: { stop: boolean; ended: Promise<unknown> } | null = null;
 
   constructor(private readonly opts: LocalEngineOptions) {
     this.models = new ModelRegistry(opts, (e) => this.emit(e), () => this.backend());
@@ -135,6 +142,7 @@ export class LocalEngine implements AdapterEngine {
     if (this.disposed) throw new EngineError('not-ready', 'the engine has been disposed');
     if (this.run) throw new EngineError('not-ready', `cannot ${what} while an adaptation is running; cancel it first`);
     if (this.evaluation) throw new EngineError('not-ready', `cannot ${what} while an evaluation is running; cancel it first`);
+    if (this.video) throw new EngineError('not-ready', `cannot ${what} while a video is being made; cancel it first`);
   }
 
   private replaceAdapted(next: AdaptedState | null): void {
@@ -311,6 +319,34 @@ export class LocalEngine implements AdapterEngine {
     if (this.evaluation) this.evaluation.stop = true;
   }
 
+  // ---- orbit video ----
+
+  renderVideo(request: VideoRequest): Promise<VideoResult> {
+    return this.guard(async () => {
+      this.requireIdle('make a video');
+      const gen = this.models.requireGenerator();
+      const openWriter = this.opts.openVideoWriter;
+      if (!openWriter) throw new EngineError('not-ready', 'this engine was set up without a video encoder');
+      const control = { stop: false, ended: Promise.resolve() as Promise<unknown> };
+      // Set before the first await: loads, imports, runs and evaluations are refused from here on.
+      this.video = control;
+      const execution = renderOrbitVideo(
+        { gen, adapted: this.adapted?.weights ?? null, request },
+        { openWriter, emit: (e) => this.emit(e), shouldStop: () => control.stop || this.disposed },
+      );
+      control.ended = execution.catch(() => undefined);
+      try {
+        return await execution;
+      } finally {
+        if (this.video === control) this.video = null;
+      }
+    });
+  }
+
+  async cancelVideo(): Promise<void> {
+    if (this.video) this.video.stop = true;
+  }
+
   async dispose(): Promise<void> {
     if (this.run) {
       this.run.cancel();
@@ -319,6 +355,10 @@ export class LocalEngine implements AdapterEngine {
     if (this.evaluation) {
       this.evaluation.stop = true;
       await this.evaluation.ended; // it stops after its current latent
+    }
+    if (this.video) {
+      this.video.stop = true;
+      await this.video.ended; // it stops after its current frame
     }
     this.disposed = true;
     this.evaluationModels.dispose();

@@ -128,6 +128,7 @@ export type EngineEvent =
   | { type: 'checkpoint'; globalIteration: number; bytes: Uint8Array }
   | MeanEmbeddingEvent
   | EvaluationProgressEvent
+  | VideoProgressEvent
   | { type: 'error'; error: EngineErrorInfo };
 
 // ---- the evaluation report (src/engine/evaluation.ts over src/evaluate/) ----
@@ -236,6 +237,51 @@ export interface MeanEmbeddingEvent {
   cached: boolean;
 }
 
+// ---- orbit videos (src/engine/video.ts; the camera path of EG3D's gen_videos.py, src/eg3d/orbit.ts) ----
+
+/** What each frame shows per latent: the base generator, the adapted weights, or both (source left, adapted right). */
+export type VideoContent = 'source' | 'adapted' | 'side-by-side';
+export const VIDEO_CONTENTS: readonly VideoContent[] = ['source', 'adapted', 'side-by-side'];
+
+/** An orbit video: one row per latent (seed), one column per shown generator. */
+export interface VideoRequest {
+  /** Latent seeds (z ~ N(0, I) from each), 1…8, one row each. */
+  seeds: number[];
+  content: VideoContent;
+  /** Frames of one orbit, 2…600 (frame i at phase i / frames). */
+  frames: number;
+  /** Length of the clip in seconds (fps = frames / seconds, 1…60). */
+  seconds: number;
+  /** Truncation ψ (default 0.7, as the viewer). */
+  psi?: number;
+}
+
+/** The encoded clip and what it took. */
+export interface VideoResult {
+  bytes: Uint8Array;
+  /** 'video/webm', 'video/mp4' or 'image/apng'. */
+  mimeType: string;
+  /** File extension without the dot: 'webm', 'mp4' or 'png'. */
+  extension: string;
+  /** The codec as its encoder names it (e.g. 'vp09.00.10.08', 'apng'). */
+  codec: string;
+  width: number;
+  height: number;
+  frames: number;
+  fps: number;
+  seconds: number;
+  /** Time spent rendering frames (the generator) and in the encoder (adding frames, finishing the file). */
+  renderSeconds: number;
+  encodeSeconds: number;
+}
+
+/** Progress of `renderVideo()`: frames rendered and handed to the encoder. */
+export interface VideoProgressEvent {
+  type: 'video-progress';
+  done: number;
+  total: number;
+}
+
 /** Below this stability the direction still depends on which renders were drawn: more μ_s samples are worth it. */
 export const MEAN_EMBEDDING_STABLE = 0.99;
 
@@ -307,6 +353,13 @@ export interface AdapterEngine {
    */
   evaluate(request: EvaluationRequest): Promise<EngineEvaluation>;
   cancelEvaluation(): Promise<void>;
+  /**
+   * An orbit video (the camera path of EG3D's gen_videos.py) of the source, the adapted weights or
+   * both, encoded by the platform's video writer ('video-progress' events meanwhile). `cancelVideo()`
+   * stops it after the current frame: it then rejects 'cancelled' and no file is made.
+   */
+  renderVideo(request: VideoRequest): Promise<VideoResult>;
+  cancelVideo(): Promise<void>;
   subscribe(listener: (e: EngineEvent) => void): () => void;
   dispose(): Promise<void>;
 }

@@ -145,6 +145,8 @@ function fakeEngine(over: Partial<AdapterEngine> = {}): AdapterEngine & { emit(e
     render: nope,
     evaluate: nope,
     cancelEvaluation: async () => {},
+    renderVideo: nope,
+    cancelVideo: async () => {},
     dispose: async () => {},
     subscribe: (l) => {
       listeners.add(l);

@@ -157,6 +157,8 @@ export function createEngineClient(endpoint: MessageEndpoint, onClose?: () => vo
     render: (request) => call('render', request),
     evaluate: (request) => call('evaluate', request),
     cancelEvaluation: () => call('cancelEvaluation'),
+    renderVideo: (request) => call('renderVideo', request),
+    cancelVideo: () => call('cancelVideo'),
     subscribe: (listener) => {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -49,6 +49,8 @@ const ENGINE_METHODS: readonly EngineMethod[] = [
   'render',
   'evaluate',
   'cancelEvaluation',
+  'renderVideo',
+  'cancelVideo',
   'dispose',
 ];
 

@@ -14,6 +14,8 @@ import {
   type GeneratorSource,
   type ModelInfo,
   type RgbaImage,
+  type VideoRequest,
+  type VideoResult,
 } from '../../engine/types.ts';
 import { MemoryStore } from '../persist/kv-store.ts';
 import { ReferenceImageError, type DecodedImage, type ImageToolkit } from '../reference/image-toolkit.ts';
@@ -133,6 +135,36 @@ export class FakeEngine implements AdapterEngine {
   async cancelEvaluation() {
     this.log('cancelEvaluation');
     this.evaluationCancelled = true;
+  }
+  /** renderVideo() emits progress for every frame, waits for `videoGate` after the first, then resolves (or rejects 'cancelled' after cancelVideo()). */
+  videoGate: Promise<void> | null = null;
+  videoCancelled = false;
+  async renderVideo(request: VideoRequest): Promise<VideoResult> {
+    this.log('renderVideo', request);
+    this.videoCancelled = false;
+    for (let i = 0; i <= request.frames; i++) {
+      this.emit({ type: 'video-progress', done: i, total: request.frames });
+      if (i === 1 && this.videoGate) await this.videoGate;
+      if (this.videoCancelled) throw new EngineError('cancelled', 'the video was cancelled');
+    }
+    const columns = request.content === 'side-by-side' ? 2 : 1;
+    return {
+      bytes: Uint8Array.of(0x1a, 0x45, 0xdf, 0xa3),
+      mimeType: 'video/webm',
+      extension: 'webm',
+      codec: 'vp09.00.10.08',
+      width: 64 * columns,
+      height: 64 * request.seeds.length,
+      frames: request.frames,
+      fps: request.frames / request.seconds,
+      seconds: request.seconds,
+      renderSeconds: 1,
+      encodeSeconds: 0.1,
+    };
+  }
+  async cancelVideo() {
+    this.log('cancelVideo');
+    this.videoCancelled = true;
   }
   subscribe(l: (e: EngineEvent) => void) {
     this.listeners.add(l);
