@@ -18,6 +18,7 @@ import { classifyError } from './errors.ts';
 import { EvaluationModels, runEvaluation, type EvaluationLoaders } from './evaluation.ts';
 import { checkpointOf, exportPickle, exportSafetensors, importAdapted } from './exports.ts';
 import { MeanEmbeddingCache } from './mean-embeddings.ts';
+import { extractMesh } from './mesh.ts';
 import { DomainMixer } from './mixing.ts';
 import { ModelRegistry } from './models.ts';
 import { acceptReference } from './reference.ts';
@@ -34,10 +35,12 @@ import {
   type EngineEvaluation,
   type EngineEvent,
   type EvaluationRequest,
+  type ExtractedMesh,
   type GeneratorSource,
   type MeanEmbeddingStore,
   type MixInfo,
   type MixPartRequest,
+  type MeshRequest,
   type ModelInfo,
   type RenderRequest,
   type RgbaImage,
@@ -80,6 +83,8 @@ export class LocalEngine implements AdapterEngine {
   private readonly evaluationModels: EvaluationModels;
   /** The evaluation in progress (its stop flag) and when it has finished. */
   private evaluation: { stop: boolean; ended: Promise<unknown> } | null = null;
+  /** The mesh extraction in progress (its stop flag) and when it has finished. */
+  private meshJob: { stop: boolean; ended: Promise<unknown> } | null = null;
   /** The orbit video in progress (its stop flag) and when it has finished. */
   private video: { stop: boolean; ended: Promise<unknown> } | null = null;
 
@@ -142,6 +147,7 @@ export class LocalEngine implements AdapterEngine {
     if (this.disposed) throw new EngineError('not-ready', 'the engine has been disposed');
     if (this.run) throw new EngineError('not-ready', `cannot ${what} while an adaptation is running; cancel it first`);
     if (this.evaluation) throw new EngineError('not-ready', `cannot ${what} while an evaluation is running; cancel it first`);
+    if (this.meshJob) throw new EngineError('not-ready', `cannot ${what} while a mesh is being extracted; cancel it first`);
     if (this.video) throw new EngineError('not-ready', `cannot ${what} while a video is being made; cancel it first`);
   }
 
@@ -319,6 +325,30 @@ export class LocalEngine implements AdapterEngine {
     if (this.evaluation) this.evaluation.stop = true;
   }
 
+  // ---- meshes ----
+
+  extractMesh(request: MeshRequest): Promise<ExtractedMesh> {
+    return this.guard(async () => {
+      this.requireIdle('extract a mesh');
+      const gen = this.models.requireGenerator();
+      const adapted = request.weights === 'adapted' ? this.requireAdapted().weights : null;
+      const control = { stop: false, ended: Promise.resolve() as Promise<unknown> };
+      // Set before the first await: loads, imports, runs and a second extraction are refused from here on.
+      this.meshJob = control;
+      const execution = extractMesh(gen, adapted, request, { emit: (e) => this.emit(e), shouldStop: () => control.stop || this.disposed });
+      control.ended = execution.catch(() => undefined);
+      try {
+        return await execution;
+      } finally {
+        if (this.meshJob === control) this.meshJob = null;
+      }
+    });
+  }
+
+  async cancelMesh(): Promise<void> {
+    if (this.meshJob) this.meshJob.stop = true;
+  }
+
   // ---- orbit video ----
 
   renderVideo(request: VideoRequest): Promise<VideoResult> {
@@ -355,6 +385,10 @@ export class LocalEngine implements AdapterEngine {
     if (this.evaluation) {
       this.evaluation.stop = true;
       await this.evaluation.ended; // it stops after its current latent
+    }
+    if (this.meshJob) {
+      this.meshJob.stop = true;
+      await this.meshJob.ended; // it stops after its current grid chunk
     }
     if (this.video) {
       this.video.stop = true;

@@ -125,6 +125,7 @@ export type EngineEvent =
       etaSeconds: number;
     }
   | { type: 'preview'; globalIteration: number; source: RgbaImage[]; adapted: RgbaImage[]; yaws: number[]; seeds: number[]; estimate?: PreviewEstimate }
+  | MeshProgressEvent
   | { type: 'checkpoint'; globalIteration: number; bytes: Uint8Array }
   | MeanEmbeddingEvent
   | EvaluationProgressEvent
@@ -296,6 +297,78 @@ export function describeMeanEmbedding(e: Pick<MeanEmbeddingEvent, 'samples' | 's
   return `μ_s · ${e.samples} sample${e.samples === 1 ? '' : 's'} · stability ${stability}${e.cached ? ' (cached)' : ''}`;
 }
 
+// ---- meshes (src/engine/mesh.ts: EG3D's gen_samples.py --shapes, marching cubes, GLB / PLY) ----
+
+export type MeshFormat = 'glb' | 'ply';
+export const MESH_FORMATS: readonly MeshFormat[] = ['glb', 'ply'];
+/** The studio's default grid (points per axis); the official script samples 512³. */
+export const DEFAULT_MESH_RESOLUTION = 256;
+
+/** One latent's shape: the generator's raw σ on an N³ grid over its box, surface at the official level 10. */
+export interface MeshRequest {
+  /** Latent seed (z ~ N(0, I) from this seed, as render()). */
+  seed: number;
+  psi: number;
+  /** The base generator or the engine's adapted weights. */
+  weights: 'source' | 'adapted';
+  /** Grid points per axis, 8…512 (memory: N³ floats; time grows as N³). */
+  resolution: number;
+  /** Taubin smoothing iterations (default 0: the surface as extracted). */
+  smoothing?: number;
+  /** Files to write as well. */
+  formats?: MeshFormat[];
+  /** Compare with the rendered depth map (default true); camera yaw / pitch offsets from frontal (radians, default 0). */
+  consistency?: boolean;
+  yaw?: number;
+  pitch?: number;
+}
+
+/** The mesh's depth from the render camera vs the volume-rendered depth map (world units, distance along each ray). */
+export interface MeshConsistency {
+  /** Mean |mesh − rendered| over the render's foreground pixels that the mesh covers. */
+  meanError: number;
+  /** The same as % of the head's depth (98th − 2nd percentile of the rendered foreground depth). */
+  meanErrorPct: number;
+  headDepth: number;
+  /** Median signed difference (mesh − rendered; negative = the mesh lies in front of the expected ray termination) and the mean |difference − median|. */
+  bias: number;
+  residual: number;
+  /** Pixels compared, and their share of the render's foreground. */
+  pixels: number;
+  coverage: number;
+  /** Side of both depth maps (the neural rendering resolution). */
+  resolution: number;
+  /** Row-major depth maps (NaN where the mesh does not cover). */
+  meshDepth: Float32Array;
+  renderedDepth: Float32Array;
+}
+
+export interface ExtractedMesh {
+  request: MeshRequest;
+  weights: 'source' | 'adapted';
+  /** [V·3] world positions (y up, the face toward +z), [F·3] counter-clockwise triangles, [V·3] unit normals, [V·3] RGB8. */
+  positions: Float32Array;
+  indices: Uint32Array;
+  normals: Float32Array;
+  colors: Uint8Array;
+  vertices: number;
+  faces: number;
+  bounds: { min: [number, number, number]; max: [number, number, number] };
+  /** The σ level of the surface. */
+  level: number;
+  seconds: { density: number; surface: number; colours: number; consistency: number; total: number };
+  consistency: MeshConsistency | null;
+  files: Partial<Record<MeshFormat, Uint8Array>>;
+}
+
+/** Progress of `extractMesh()`: grid points sampled, the surface, vertex colours, the consistency render. */
+export interface MeshProgressEvent {
+  type: 'mesh-progress';
+  stage: 'density' | 'surface' | 'colours' | 'consistency';
+  done: number;
+  total: number;
+}
+
 /** The code that crosses the worker boundary: the AppError kind (src/core/errors.ts). */
 export type EngineErrorCode = ErrorKind;
 const ENGINE_ERROR_CODES: readonly EngineErrorCode[] = ERROR_KINDS;
@@ -360,6 +433,12 @@ export interface AdapterEngine {
    */
   renderVideo(request: VideoRequest): Promise<VideoResult>;
   cancelVideo(): Promise<void>;
+  /**
+   * One latent's mesh (density grid → marching cubes at level 10 → colours, files, consistency;
+   * 'mesh-progress' events meanwhile). `cancelMesh()` stops it between grid chunks: it then rejects 'cancelled'.
+   */
+  extractMesh?(request: MeshRequest): Promise<ExtractedMesh>;
+  cancelMesh?(): Promise<void>;
   subscribe(listener: (e: EngineEvent) => void): () => void;
   dispose(): Promise<void>;
 }

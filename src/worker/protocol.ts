@@ -47,6 +47,8 @@ const ENGINE_METHODS: readonly EngineMethod[] = [
   'importAdapted',
   'mixAdapted',
   'render',
+  'extractMesh',
+  'cancelMesh',
   'evaluate',
   'cancelEvaluation',
   'renderVideo',
