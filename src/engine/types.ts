@@ -243,6 +243,8 @@ export interface MeanEmbeddingEvent {
 /** What each frame shows per latent: the base generator, the adapted weights, or both (source left, adapted right). */
 export type VideoContent = 'source' | 'adapted' | 'side-by-side';
 export const VIDEO_CONTENTS: readonly VideoContent[] = ['source', 'adapted', 'side-by-side'];
+/** Bounds of a VideoRequest (the engine refuses requests outside them). */
+export const VIDEO_LIMITS = { seeds: 8, frames: 600, fps: 60 } as const;
 
 /** An orbit video: one row per latent (seed), one column per shown generator. */
 export interface VideoRequest {

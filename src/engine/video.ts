@@ -16,11 +16,11 @@ import type { GeneratorView } from '../adapter/generator-view.ts';
 import { latentFromSeed } from '../adapter/trainer.ts';
 import type { LoadedGenerator } from './models.ts';
 import { tick } from './rendering.ts';
-import { EngineError, VIDEO_CONTENTS, type RgbaImage, type VideoRequest, type VideoResult } from './types.ts';
+import { EngineError, VIDEO_CONTENTS, VIDEO_LIMITS, type RgbaImage, type VideoRequest, type VideoResult } from './types.ts';
 
-export const MAX_VIDEO_SEEDS = 8;
-export const MAX_VIDEO_FRAMES = 600;
-export const MAX_VIDEO_FPS = 60;
+const MAX_VIDEO_SEEDS = VIDEO_LIMITS.seeds;
+const MAX_VIDEO_FRAMES = VIDEO_LIMITS.frames;
+const MAX_VIDEO_FPS = VIDEO_LIMITS.fps;
 export const DEFAULT_VIDEO_PSI = 0.7;
 
 /** What a platform's encoder is opened for. */

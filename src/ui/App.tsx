@@ -9,6 +9,7 @@ import { OutputsPanel } from './components/OutputsPanel.tsx';
 import { MixPanel } from './components/MixPanel.tsx';
 import { MultiViewStrip } from './components/MultiViewStrip.tsx';
 import { EvaluatePanel } from './components/EvaluatePanel.tsx';
+import { VideoPanel } from './components/VideoPanel.tsx';
 import { Notices } from './components/Notices.tsx';
 import { Viewer } from './viewer/Viewer.tsx';
 import { useStudio } from './context.ts';
@@ -57,6 +58,7 @@ export function App() {
         <aside className="column right">
           <AdaptPanel />
           <OutputsPanel />
+          <VideoPanel />
           <MixPanel />
         </aside>
       </main>

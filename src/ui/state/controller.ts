@@ -10,7 +10,8 @@
  * - `backend` (engine-slice.ts): the engine in use, its compute backend, restarting after a lost device;
  * - `viewer` (viewer-slice.ts): the orbit view and the multi-view strip's latents;
  * - `evaluate` (evaluate-slice.ts): the evaluation report of the adapted weights;
- * - `mix` (mix-slice.ts): mixing adapted domains (several adapted-weights files, one weight each).
+ * - `mix` (mix-slice.ts): mixing adapted domains (several adapted-weights files, one weight each);
+ * - `video` (video-slice.ts): the orbit video (source / adapted / side by side), its progress and cancel.
  *
  * Components call the slices (`controller.run.start()`); the controller itself only starts up (in the
  * order a reload needs), routes engine events and tears down.
@@ -21,6 +22,7 @@ import type { ImageToolkit } from '../reference/image-toolkit.ts';
 import { EngineSlice } from './engine-slice.ts';
 import { EvaluateSlice } from './evaluate-slice.ts';
 import { MixSlice } from './mix-slice.ts';
+import { VideoSlice } from './video-slice.ts';
 import { ModelsSlice } from './models-slice.ts';
 import { PersistenceSlice } from './persistence-slice.ts';
 import { ReferenceSlice } from './reference-slice.ts';
@@ -52,6 +54,7 @@ export class StudioController {
   readonly viewer: ViewerSlice;
   readonly evaluate: EvaluateSlice;
   readonly mix: MixSlice;
+  readonly video: VideoSlice;
 
   constructor(
     engine: AdapterEngine,
@@ -69,6 +72,7 @@ export class StudioController {
     this.viewer = new ViewerSlice(this.ctx, this.persistence);
     this.evaluate = new EvaluateSlice(this.ctx);
     this.mix = new MixSlice(this.ctx);
+    this.video = new VideoSlice(this.ctx);
   }
 
   /** The engine in use (replaced after a lost GPU device when a factory was given). */
@@ -100,6 +104,7 @@ export class StudioController {
   private onEvent(e: EngineEvent): void {
     if (e.type === 'load-progress') this.models.onLoadProgress(e);
     else if (e.type === 'evaluation-progress') this.evaluate.onProgress(e);
+    else if (e.type === 'video-progress') this.video.onProgress(e);
     else this.run.onEvent(e);
   }
 

@@ -21,6 +21,7 @@ import { emptyHistory, type LossHistory } from './loss-history.ts';
 import type { CropRect } from '../reference/crop.ts';
 import type { DecodedImage } from '../reference/image-toolkit.ts';
 import { initialEvaluation, type EvaluationState } from './evaluate-slice.ts';
+import { initialVideo, type VideoState } from './video-slice.ts';
 import { initialMix, type MixState } from './mix-slice.ts';
 
 export interface LoadingState {
@@ -126,6 +127,8 @@ export interface StudioState {
   evaluation: EvaluationState;
   /** The domain mix of adapted-weights files (mix-slice.ts). */
   mix: MixState;
+  /** The orbit video (video-slice.ts). */
+  video: VideoState;
 }
 
 export const STRIP_YAWS = [-0.5, -0.25, 0, 0.25, 0.5];
@@ -190,6 +193,7 @@ export function initialState(): StudioState {
     viewer: initialViewer(),
     evaluation: initialEvaluation(),
     mix: initialMix(),
+    video: initialVideo(),
   };
 }
 
