@@ -1,7 +1,7 @@
 /**
  * Mesh extraction for the engine (EG3D's `gen_samples.py --shapes`, then a surface): the generator's
  * raw σ on a grid in its box (src/eg3d/density-grid.ts), marching cubes at the official level 10
- * (src/mesh/), optional Taubin smoothing, vertex colours, GLB / PLY files, and the consistency check
+ * (src/mesh/; another level on request), optional Taubin smoothing, vertex colours, GLB / PLY files, and the consistency check
  * against the volume renderer.
  *
  * - Weights: the base generator ('source') or the engine's adapted Tri-D ('adapted'). The tri-planes
@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { cameraFromYawPitch, frontalCamera } from '../eg3d/camera.ts';
-import { decodeAtPoints, OFFICIAL_SHAPE_LEVEL, sampleDensityGrid } from '../eg3d/density-grid.ts';
+import { decodeAtPoints, OFFICIAL_SHAPE_LEVEL, sampleDensityGrid, TRIMMED_VALUE } from '../eg3d/density-grid.ts';
 import type { WeightMap } from '../eg3d/weights.ts';
 import type { GeneratorView } from '../adapter/generator-view.ts';
 import { latentFromSeed } from '../adapter/trainer.ts';
@@ -50,11 +50,25 @@ function viewOf(gen: LoadedGenerator, adapted: ReadonlyMap<string, tf.Tensor> | 
 export function checkMeshRequest(r: MeshRequest): void {
   if (!Number.isInteger(r.seed) || r.seed < 0) throw new SettingsError(`the mesh seed must be a whole number ≥ 0 (got ${r.seed})`);
   if (!Number.isFinite(r.psi)) throw new SettingsError(`ψ must be a number (got ${r.psi})`);
+  if (r.level !== undefined && !Number.isFinite(r.level)) throw new SettingsError(`the surface level must be a number (got ${r.level})`);
   if (r.smoothing !== undefined && (!Number.isInteger(r.smoothing) || r.smoothing < 0 || r.smoothing > 50)) {
     throw new SettingsError(`smoothing must be 0–50 iterations (got ${r.smoothing})`);
   }
   for (const f of r.formats ?? []) if (!MESH_FORMATS.includes(f)) throw new SettingsError(`unknown mesh format '${f}' (${MESH_FORMATS.join(', ')})`);
   // the resolution is checked by the density sampler (8…512)
+}
+
+/** min / max of the grid's values, ignoring the trimmed border. */
+function valueRange(values: Float32Array): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === TRIMMED_VALUE) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [lo, hi];
 }
 
 /** RGB bytes from the decoder's raw RGB features (the viewer's conversion of image_raw). */
@@ -112,7 +126,7 @@ export async function extractMesh(gen: LoadedGenerator, adapted: ReadonlyMap<str
   const cfg = view.config;
   const boxWarp = cfg.rendering.boxWarp;
   const lrMul = cfg.decoder.lrMul;
-  const level = OFFICIAL_SHAPE_LEVEL;
+  const level = request.level ?? OFFICIAL_SHAPE_LEVEL;
   const progress = (stage: 'density' | 'surface' | 'colours' | 'consistency', done: number, total: number) =>
     host.emit({ type: 'mesh-progress', stage, done, total });
   const { planes, ws } = tf.tidy(() => {
@@ -133,6 +147,7 @@ export async function extractMesh(gen: LoadedGenerator, adapted: ReadonlyMap<str
       },
     });
     const tDensity = performance.now();
+    const densityRange = valueRange(grid.values);
     progress('surface', 0, 1);
     const n = grid.resolution;
     let mesh: TriangleMesh = marchingCubes({ values: grid.values, dims: [n, n, n], origin: grid.origin, spacing: [grid.spacing, grid.spacing, grid.spacing] }, level);
@@ -181,6 +196,7 @@ export async function extractMesh(gen: LoadedGenerator, adapted: ReadonlyMap<str
       faces: mesh.indices.length / 3,
       bounds: meshBounds(mesh.positions),
       level,
+      densityRange,
       seconds: {
         density: (tDensity - t0) / 1000,
         surface: (tSurface - tDensity) / 1000,

@@ -317,6 +317,8 @@ export interface MeshRequest {
   resolution: number;
   /** Taubin smoothing iterations (default 0: the surface as extracted). */
   smoothing?: number;
+  /** σ level of the surface (default 10, the official one; generators with another density scale may need another). */
+  level?: number;
   /** Files to write as well. */
   formats?: MeshFormat[];
   /** Compare with the rendered depth map (default true); camera yaw / pitch offsets from frontal (radians, default 0). */
@@ -356,8 +358,9 @@ export interface ExtractedMesh {
   vertices: number;
   faces: number;
   bounds: { min: [number, number, number]; max: [number, number, number] };
-  /** The σ level of the surface. */
+  /** The σ level of the surface, and the range of σ inside the trimmed grid (no surface when the level is outside it). */
   level: number;
+  densityRange: [number, number];
   seconds: { density: number; surface: number; colours: number; consistency: number; total: number };
   consistency: MeshConsistency | null;
   files: Partial<Record<MeshFormat, Uint8Array>>;
