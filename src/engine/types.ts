@@ -246,6 +246,24 @@ export const VIDEO_CONTENTS: readonly VideoContent[] = ['source', 'adapted', 'si
 /** Bounds of a VideoRequest (the engine refuses requests outside them). */
 export const VIDEO_LIMITS = { seeds: 8, frames: 600, fps: 60 } as const;
 
+/**
+ * Video seeds from text: integers separated by commas or spaces, "3-6" ranges allowed (as gen_videos.py's
+ * --seeds); null when a part is not a non-negative integer, or there are none or more than VIDEO_LIMITS.seeds.
+ */
+export function parseVideoSeeds(text: string): number[] | null {
+  const out: number[] = [];
+  for (const part of text.split(/[\s,]+/).filter(Boolean)) {
+    const range = /^(\d+)-(\d+)$/.exec(part);
+    if (range) {
+      const [a, b] = [Number(range[1]), Number(range[2])];
+      if (b < a || b - a >= VIDEO_LIMITS.seeds) return null;
+      for (let s = a; s <= b; s++) out.push(s);
+    } else if (/^\d+$/.test(part)) out.push(Number(part));
+    else return null;
+  }
+  return out.length >= 1 && out.length <= VIDEO_LIMITS.seeds && out.every(Number.isSafeInteger) ? out : null;
+}
+
 /** An orbit video: one row per latent (seed), one column per shown generator. */
 export interface VideoRequest {
   /** Latent seeds (z ~ N(0, I) from each), 1…8, one row each. */

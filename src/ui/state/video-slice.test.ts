@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { VideoRequest } from '../../engine/types.ts';
+import { parseVideoSeeds as parseSeeds, type VideoRequest } from '../../engine/types.ts';
 import { boot, tick } from './controller.test-doubles.ts';
-import { canMakeVideo, parseSeeds } from './video-slice.ts';
+import { canMakeVideo } from './video-slice.ts';
 
 describe('video slice', () => {
   it('parses seeds as gen_videos.py does (lists and ranges), refusing anything else', () => {

@@ -3,7 +3,7 @@
  * which latents, frames and length; start, progress, cancel, and the last clip (its bytes, for the
  * download and the preview). The engine renders and encodes it in the worker (renderVideo).
  */
-import { VIDEO_LIMITS, type VideoContent, type VideoProgressEvent, type VideoResult } from '../../engine/types.ts';
+import { parseVideoSeeds, VIDEO_LIMITS, type VideoContent, type VideoProgressEvent, type VideoResult } from '../../engine/types.ts';
 import { errorKind, errorMessage, type SliceContext } from './slice-context.ts';
 import { isActive, type StudioState } from './studio-store.ts';
 
@@ -31,24 +31,6 @@ export interface VideoState {
 
 export function initialVideo(): VideoState {
   return { status: 'idle', content: 'side-by-side', seeds: [7], frames: DEFAULT_VIDEO_FRAMES, seconds: DEFAULT_VIDEO_SECONDS, progress: null, result: null, resultSeeds: [], error: null };
-}
-
-/**
- * Seeds from what the user typed: integers separated by commas or spaces, "3-6" ranges allowed (as
- * gen_videos.py's --seeds); null when something is not a non-negative integer or there are none or too many.
- */
-export function parseSeeds(text: string): number[] | null {
-  const out: number[] = [];
-  for (const part of text.split(/[\s,]+/).filter(Boolean)) {
-    const range = /^(\d+)-(\d+)$/.exec(part);
-    if (range) {
-      const [a, b] = [Number(range[1]), Number(range[2])];
-      if (b < a || b - a >= MAX_VIDEO_SEEDS) return null;
-      for (let s = a; s <= b; s++) out.push(s);
-    } else if (/^\d+$/.test(part)) out.push(Number(part));
-    else return null;
-  }
-  return out.length >= 1 && out.length <= MAX_VIDEO_SEEDS && out.every(Number.isSafeInteger) ? out : null;
 }
 
 /** The content a clip can show now: adapted needs adapted weights. */
@@ -81,7 +63,7 @@ export class VideoSlice {
 
   /** Sets the seeds from text; a malformed list is reported and leaves the seeds as they were. */
   setSeeds(text: string): boolean {
-    const seeds = parseSeeds(text);
+    const seeds = parseVideoSeeds(text);
     if (!seeds) {
       this.patch({ error: `Seeds: 1 to ${MAX_VIDEO_SEEDS} non-negative integers, e.g. "7" or "7, 11" or "3-6".` });
       return false;
