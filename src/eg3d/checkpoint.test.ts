@@ -19,6 +19,7 @@ interface FixtureJson {
 class CountingSource implements ByteSource {
   bytesRead = 0;
   largestRead = 0;
+  reads = 0;
   constructor(private readonly inner: ByteSource) {}
   get size() {
     return this.inner.size;
@@ -28,6 +29,7 @@ class CountingSource implements ByteSource {
   }
   read(offset: number, length: number) {
     this.bytesRead += length;
+    this.reads++;
     this.largestRead = Math.max(this.largestRead, length);
     return this.inner.read(offset, length);
   }
@@ -62,6 +64,26 @@ describe.each(['tiny', 'ffhqlike'])('readEG3DPickle(eg3d-%s.pkl)', (cfg) => {
     const wAvg = (await ckpt.read('backbone.mapping.w_avg')).data;
     expect(wAvg.length).toBe(512);
     expect(wAvg.some((v) => v !== 0)).toBe(true);
+  });
+
+  it('readEach delivers every tensor once, equal to read(), reading each storage byte at most once in few reads', async () => {
+    const path = join(FIXTURES, `eg3d-${cfg}.pkl`);
+    const ckpt = await readEG3DPickle(await NodeFileByteSource.open(path));
+    const counted = new CountingSource(await NodeFileByteSource.open(path));
+    const bulk = await readEG3DPickle(counted);
+    const before = { bytes: counted.bytesRead, reads: counted.reads };
+    const seen = new Map<string, Float32Array>();
+    await bulk.readEach(bulk.keys, (key, shape, values, owned) => {
+      expect(seen.has(key), key).toBe(false);
+      expect(shape).toEqual(json.keys[key]);
+      seen.set(key, owned ? values : values.slice());
+    });
+    expect([...seen.keys()].sort()).toEqual([...ckpt.keys].sort());
+    const bytesOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    for (const k of ckpt.keys) expect(bytesOf(seen.get(k)!).equals(bytesOf((await ckpt.read(k)).data)), k).toBe(true);
+    // G_ema's storages only (the file also holds G and D): less than half the file, in a handful of reads.
+    expect(counted.bytesRead - before.bytes).toBeLessThan(counted.size / 2);
+    expect(counted.reads - before.reads).toBeLessThanOrEqual(Math.ceil(counted.size / (64 * 1024 * 1024)) + 3);
   });
 });
 
@@ -194,6 +216,11 @@ describe('readEG3DPickle on a hand-assembled generator pickle', () => {
     expect(await ckpt.read('w')).toEqual({ shape: [3, 2], data: Float32Array.from([1, 4, 2, 5, 3, 6]) });
     expect(await ckpt.read('keep')).toEqual({ shape: [2, 2], data: Float32Array.from([1, -2, 0.5, 3]) });
     expect(await ckpt.read('child.b')).toEqual({ shape: [], data: Float32Array.from([2]) });
+    // Bulk reading: the same values; 'w' and 'child.b' share one storage, decoded once.
+    const got = new Map<string, number[]>();
+    await ckpt.readEach(ckpt.keys, (key, _shape, values) => got.set(key, Array.from(values)));
+    expect(Object.fromEntries(got)).toEqual({ w: [1, 4, 2, 5, 3, 6], keep: [1, -2, 0.5, 3], 'child.b': [2] });
+    expect(ckpt.ref('w').storage).toBe(ckpt.ref('child.b').storage);
   });
 
   it('exports strided and fp16 tensors, and refuses to clobber a kept tensor sharing the storage', async () => {

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Random } from '../core/random.ts';
 import type { EG3DConfig } from './config.ts';
 import { UnsupportedArchitectureError } from './config.ts';
+import { transpose2d, transposeOuterInner } from '../io/transpose.ts';
 
 export type WeightMap = Map<string, tf.Tensor>;
 
@@ -42,15 +43,24 @@ export function tensorKind(name: string, rank: number): TensorKind {
   return 'other';
 }
 
-/** PyTorch layout → tfjs layout (see module comment). */
-export function torchToTf(name: string, shape: number[], data: Float32Array): tf.Tensor {
+/**
+ * PyTorch layout → tfjs layout on the CPU (blocked transposes, see src/io/transpose.ts): a fresh array
+ * except when no permutation is needed and `owned` (the caller gives `data` away).
+ */
+export function torchToTfLayout(name: string, shape: number[], data: Float32Array, owned = true): { shape: number[]; data: Float32Array } {
   const kind = tensorKind(name, shape.length);
-  return tf.tidy(() => {
-    const t = tf.tensor(data, shape, 'float32');
-    if (kind === 'fc') return tf.transpose(t, [1, 0]);
-    if (kind === 'conv') return tf.transpose(t, [2, 3, 1, 0]);
-    return t;
-  });
+  if (kind === 'fc') return { shape: [shape[1], shape[0]], data: transpose2d(data, shape[0], shape[1]) };
+  if (kind === 'conv') {
+    const [o, i, kh, kw] = shape;
+    return { shape: [kh, kw, i, o], data: transposeOuterInner(data, o, i, kh * kw) };
+  }
+  return { shape: [...shape], data: owned ? data : data.slice() };
+}
+
+/** PyTorch layout → tfjs tensor (see module comment); takes ownership of `data`. */
+export function torchToTf(name: string, shape: number[], data: Float32Array): tf.Tensor {
+  const t = torchToTfLayout(name, shape, data);
+  return tf.tensor(t.data, t.shape, 'float32');
 }
 
 /** tfjs layout → PyTorch layout (contiguous data), the inverse of torchToTf. */
@@ -193,6 +203,8 @@ export interface TensorSource {
   readonly keys: string[];
   shapeOf(key: string): number[];
   read(key: string): Promise<{ shape: number[]; data: Float32Array }>;
+  /** Bulk reading (EG3DCheckpoint.readEach): every key once, in any order; `owned` as in torchToTfLayout. */
+  readEach?(keys: readonly string[], visit: (key: string, shape: number[], values: Float32Array, owned: boolean) => void): Promise<void>;
 }
 
 export interface LoadWeightsOptions {
@@ -221,19 +233,29 @@ export async function loadWeights(config: EG3DConfig, source: TensorSource, opts
   if (unexpected.length) {
     throw new UnsupportedArchitectureError(`the checkpoint has ${unexpected.length} tensor(s) this port does not know, e.g. ${unexpected.slice(0, 3).join(', ')}`);
   }
-  const map: WeightMap = new Map();
+  const read: WeightMap = new Map();
+  const add = (key: string, shape: number[], values: Float32Array, owned: boolean) => {
+    const t = torchToTfLayout(key, shape, values, owned);
+    read.set(key, tf.tensor(t.data, t.shape, 'float32'));
+    opts.onProgress?.(read.size, specs.length);
+  };
   try {
-    for (let i = 0; i < specs.length; i++) {
-      const s = specs[i];
-      const { shape, data } = await source.read(s.name);
-      map.set(s.name, torchToTf(s.name, shape, data));
-      opts.onProgress?.(i + 1, specs.length);
+    if (source.readEach) {
+      await source.readEach(specs.map((s) => s.name), add);
+    } else {
+      for (const s of specs) {
+        const { shape, data } = await source.read(s.name);
+        add(s.name, shape, data, true);
+      }
     }
+    const missed = specs.filter((s) => !read.has(s.name));
+    if (missed.length) throw new UnsupportedArchitectureError(`the checkpoint reader returned no data for ${missed[0].name}`);
   } catch (e) {
-    for (const t of map.values()) t.dispose();
+    for (const t of read.values()) t.dispose();
     throw e;
   }
-  return map;
+  // The map in the architecture's (PyTorch state-dict) order, whatever order the file had.
+  return new Map(specs.map((s) => [s.name, read.get(s.name)!]));
 }
 
 export function disposeWeights(map: WeightMap): void {
