@@ -1,10 +1,14 @@
-/** Outputs: adapted weights (.safetensors, full .pkl when the base is a pickle) and re-loading them. */
+/**
+ * Outputs: adapted weights (.safetensors, full .pkl when the base is a pickle) and re-loading them; the
+ * viewer latent's mesh (GLB / PLY; the adapted weights' when there are any, else the source's).
+ */
 import { useState } from 'react';
 import { useController, useStudio } from '../context.ts';
 import { downloadBlob } from '../grid.ts';
 import { errorMessage } from '../state/controller.ts';
 import { isActive } from '../state/studio-store.ts';
 import { formatBytes } from '../state/format.ts';
+import type { MeshFormat } from '../../engine/types.ts';
 import { DropZone } from './DropZone.tsx';
 
 function baseName(name: string): string {
@@ -17,6 +21,8 @@ export function OutputsPanel() {
   const adaptedAvailable = useStudio((s) => s.adaptedAvailable);
   const state = useStudio((s) => s.run.state);
   const iteration = useStudio((s) => s.run.globalIteration);
+  const meshStatus = useStudio((s) => s.mesh.status);
+  const meshResolution = useStudio((s) => s.mesh.resolution);
   const [status, setStatus] = useState<{ text: string; error: boolean } | null>(null);
   const running = state === 'running' || state === 'preparing';
   const fromPickle = generator?.origin === 'file' && generator.name.toLowerCase().endsWith('.pkl');
@@ -33,6 +39,22 @@ export function OutputsPanel() {
     }
   }
 
+  async function saveMesh(format: MeshFormat) {
+    setStatus({ text: `Extracting the mesh (${meshResolution}³ grid)…`, error: false });
+    try {
+      const out = await c.mesh.exportFile(format);
+      if (!out) {
+        const st = c.store.getState().mesh;
+        setStatus({ text: st.status === 'cancelled' ? 'Mesh extraction cancelled.' : `Mesh export failed: ${st.error ?? 'no mesh'}`, error: st.status !== 'cancelled' });
+        return;
+      }
+      downloadBlob(new Blob([out.bytes as Uint8Array<ArrayBuffer>], { type: format === 'glb' ? 'model/gltf-binary' : 'application/octet-stream' }), out.name);
+      setStatus({ text: `Saved ${out.name} (${formatBytes(out.bytes.byteLength)}): ${out.mesh.vertices} vertices, ${out.mesh.faces} faces.`, error: false });
+    } catch (e) {
+      setStatus({ text: `Mesh export failed: ${errorMessage(e)}`, error: true });
+    }
+  }
+
   return (
     <section className="panel" aria-labelledby="outputs-title" data-testid="outputs-panel">
       <h2 id="outputs-title">Outputs</h2>
@@ -45,11 +67,18 @@ export function OutputsPanel() {
             ⤓ Full EG3D pickle (.pkl)
           </button>
         )}
+        <button onClick={() => void saveMesh('glb')} disabled={!generator || isActive(state) || meshStatus === 'running'} data-testid="download-glb">
+          ⤓ Mesh (.glb)
+        </button>
+        <button onClick={() => void saveMesh('ply')} disabled={!generator || isActive(state) || meshStatus === 'running'} data-testid="download-ply">
+          ⤓ Mesh (.ply)
+        </button>
       </div>
       <div className="muted small-text">
         Only Tri-D (<code>decoder.*</code>) and G2 (<code>superresolution.*</code>) change; the .safetensors holds just those,
         with the official key names, and loads only onto the same base generator.
-        {running ? ' Pause or stop the run to export.' : ''}
+        {running ? ' Pause or stop the run to export.' : ''} The mesh is the viewer&apos;s latent ({adaptedAvailable ? 'adapted' : 'source'}{' '}
+        weights) at the grid chosen in the viewer&apos;s Mesh mode ({meshResolution}³), with vertex colours.
       </div>
       <DropZone
         testId="import-drop"

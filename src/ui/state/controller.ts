@@ -11,7 +11,8 @@
  * - `viewer` (viewer-slice.ts): the orbit view and the multi-view strip's latents;
  * - `evaluate` (evaluate-slice.ts): the evaluation report of the adapted weights;
  * - `mix` (mix-slice.ts): mixing adapted domains (several adapted-weights files, one weight each);
- * - `video` (video-slice.ts): the orbit video (source / adapted / side by side), its progress and cancel.
+ * - `video` (video-slice.ts): the orbit video (source / adapted / side by side), its progress and cancel;
+ * - `mesh` (mesh-slice.ts): the viewer's Mesh mode and the GLB / PLY exports (extraction, progress, cancel).
  *
  * Components call the slices (`controller.run.start()`); the controller itself only starts up (in the
  * order a reload needs), routes engine events and tears down.
@@ -23,6 +24,7 @@ import { EngineSlice } from './engine-slice.ts';
 import { EvaluateSlice } from './evaluate-slice.ts';
 import { MixSlice } from './mix-slice.ts';
 import { VideoSlice } from './video-slice.ts';
+import { MeshSlice } from './mesh-slice.ts';
 import { ModelsSlice } from './models-slice.ts';
 import { PersistenceSlice } from './persistence-slice.ts';
 import { ReferenceSlice } from './reference-slice.ts';
@@ -55,6 +57,7 @@ export class StudioController {
   readonly evaluate: EvaluateSlice;
   readonly mix: MixSlice;
   readonly video: VideoSlice;
+  readonly mesh: MeshSlice;
 
   constructor(
     engine: AdapterEngine,
@@ -73,6 +76,7 @@ export class StudioController {
     this.evaluate = new EvaluateSlice(this.ctx);
     this.mix = new MixSlice(this.ctx);
     this.video = new VideoSlice(this.ctx);
+    this.mesh = new MeshSlice(this.ctx);
   }
 
   /** The engine in use (replaced after a lost GPU device when a factory was given). */
@@ -105,6 +109,7 @@ export class StudioController {
     if (e.type === 'load-progress') this.models.onLoadProgress(e);
     else if (e.type === 'evaluation-progress') this.evaluate.onProgress(e);
     else if (e.type === 'video-progress') this.video.onProgress(e);
+    else if (e.type === 'mesh-progress') this.mesh.onProgress(e);
     else this.run.onEvent(e);
   }
 

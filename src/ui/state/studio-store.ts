@@ -23,6 +23,7 @@ import type { DecodedImage } from '../reference/image-toolkit.ts';
 import { initialEvaluation, type EvaluationState } from './evaluate-slice.ts';
 import { initialVideo, type VideoState } from './video-slice.ts';
 import { initialMix, type MixState } from './mix-slice.ts';
+import { initialMesh, type MeshState } from './mesh-slice.ts';
 
 export interface LoadingState {
   target: 'generator' | 'encoder';
@@ -129,6 +130,8 @@ export interface StudioState {
   mix: MixState;
   /** The orbit video (video-slice.ts). */
   video: VideoState;
+  /** Mesh mode and the mesh exports (mesh-slice.ts). */
+  mesh: MeshState;
 }
 
 export const STRIP_YAWS = [-0.5, -0.25, 0, 0.25, 0.5];
@@ -194,6 +197,7 @@ export function initialState(): StudioState {
     evaluation: initialEvaluation(),
     mix: initialMix(),
     video: initialVideo(),
+    mesh: initialMesh(),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The orbit viewer: a @react-three/fiber canvas showing the engine's neural render for the current
  * camera as a texture. Drag orbits (yaw/pitch clamped to EG3D's valid range), the wheel zooms, and a
- * shader composites source and adapted renders for the before/after split.
+ * shader composites source and adapted renders for the before/after split. The Mesh mode
+ * (MeshView.tsx) shows the extracted meshes instead.
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { Canvas, useThree } from '@react-three/fiber';
@@ -11,6 +12,7 @@ import { useController, useStudio, useStudioContext } from '../context.ts';
 import { orbitDrag, wheelZoom } from './orbit.ts';
 import { displayScale, pixelAlignOffset } from './scale.ts';
 import type { ViewChoice } from '../state/studio-store.ts';
+import { MeshView } from './MeshView.tsx';
 
 const VERTEX = /* glsl */ `
 varying vec2 vUv;
@@ -203,6 +205,7 @@ export function Viewer() {
   const generatorId = useStudio((s) => s.generator?.id ?? null);
   const adaptedAvailable = useStudio((s) => s.adaptedAvailable);
   const version = useStudio((s) => s.weightsVersion);
+  const display = useStudio((s) => s.mesh.display);
   const [sourceRender, setSource] = useState<Shown | null>(null);
   const [adaptedRender, setAdapted] = useState<Shown | null>(null);
   const [pending, setPending] = useState(0);
@@ -219,7 +222,8 @@ export function Viewer() {
 
   // Ask for the renders this view needs; the queue drops superseded requests while one is in flight.
   useEffect(() => {
-    if (!generatorId) return;
+    // Mesh mode shows the extracted meshes: no neural renders meanwhile (they would slow the extraction).
+    if (!generatorId || display === 'mesh') return;
     const base = { seed: v.seed, yaw: v.yaw, pitch: v.pitch, psi: v.psi, mode: v.mode };
     const context = { generatorId, weightsVersion: version };
     const wantAdapted = adaptedAvailable && v.view !== 'source';
@@ -237,7 +241,7 @@ export function Viewer() {
     return () => {
       live = false;
     };
-  }, [generatorId, adaptedAvailable, version, v.seed, v.yaw, v.pitch, v.psi, v.mode, v.view, v.strength, renders]);
+  }, [generatorId, adaptedAvailable, version, v.seed, v.yaw, v.pitch, v.psi, v.mode, v.view, v.strength, renders, display]);
 
   // Wheel zoom needs a non-passive listener to keep the page from scrolling.
   useEffect(() => {
@@ -254,9 +258,31 @@ export function Viewer() {
   const shownView: ViewChoice = adaptedAvailable ? v.view : 'source';
   const deg = (r: number) => `${((r * 180) / Math.PI).toFixed(1)}°`;
 
+  const displayToggle = (
+    <div className="segmented" role="radiogroup" aria-label="Viewer mode">
+      {(['neural', 'mesh'] as const).map((k) => (
+        <button key={k} role="radio" aria-checked={display === k} className={display === k ? 'active' : ''} data-testid={`display-${k}`} onClick={() => c.mesh.setDisplay(k)}>
+          {k === 'neural' ? 'Neural render' : 'Mesh'}
+        </button>
+      ))}
+    </div>
+  );
+
+  if (display === 'mesh') {
+    return (
+      <section className="viewer-panel" aria-label="Orbit viewer" data-testid="viewer-panel">
+        <div className="viewer-toolbar" role="toolbar" aria-label="Viewer mode">
+          {displayToggle}
+        </div>
+        <MeshView />
+      </section>
+    );
+  }
+
   return (
     <section className="viewer-panel" aria-label="Orbit viewer" data-testid="viewer-panel">
       <div className="viewer-toolbar" role="toolbar" aria-label="Viewer options">
+        {displayToggle}
         <div className="segmented" role="radiogroup" aria-label="Weights shown">
           {(['source', 'adapted', 'split'] as const).map((k) => (
             <button
