@@ -41,6 +41,26 @@ describe('classifyError', () => {
     expect(toErrorInfo(new Error('Failed to allocate')).code).toBe('out-of-memory');
   });
 
+  it('a GPU out-of-memory (WebGPU error or a buffer over the device limits) says what to do on the GPU', () => {
+    class GPUOutOfMemoryError extends Error {
+      override name = 'GPUOutOfMemoryError';
+    }
+    for (const e of [
+      new GPUOutOfMemoryError('Allocation of 8589934592 bytes failed'),
+      new Error('Buffer size (6442450944) exceeds the max buffer size limit (4294967296).'),
+      new Error('Out of memory'),
+    ]) {
+      const err = classifyError(e, 'webgpu');
+      expect(err.code, e.message).toBe('out-of-memory');
+      expect(err.message).toMatch(/GPU ran out of memory/);
+      expect(err.message).toMatch(/batch size 1/);
+      expect(err.message).toMatch(/one CLIP encoder/);
+    }
+    // The same messages on the CPU backends keep the generic advice; unrelated errors stay internal.
+    expect(classifyError(new Error('Out of memory'), 'wasm').message).not.toMatch(/GPU/);
+    expect(classifyError(new Error('shader compilation failed'), 'webgpu').code).toBe('internal');
+  });
+
   it('fileError names the file for file kinds only', () => {
     expect(fileError(new TruncatedFileError('g.pkl', 10, 20, 15), 'g.pkl').message).toMatch(/^g\.pkl: /);
     expect(fileError(new UnsupportedArchitectureError('no'), 'x.pkl').message).toBe('x.pkl: no');

@@ -39,6 +39,12 @@ function isWasmAbort(e: unknown, backend: string | null = null): boolean {
   );
 }
 
+/** WebGPU's out-of-memory error, or a buffer beyond the device's limits (Dawn's validation message). */
+function isGpuTooLarge(e: unknown): boolean {
+  const name = e instanceof Error ? e.name : typeof e === 'object' && e !== null ? String((e as { constructor?: { name?: string } }).constructor?.name) : '';
+  return name === 'GPUOutOfMemoryError' || /exceeds the max(?:imum)? (?:storage )?buffer|maxBufferSize|maxStorageBufferBindingSize/i.test(messageOf(e));
+}
+
 /** A GPU device loss that surfaced as an exception (the backend's device-lost callback is the other route). */
 function isDeviceLost(e: unknown): boolean {
   return DEVICE_LOST.test(messageOf(e));
@@ -53,6 +59,14 @@ export function classifyError(e: unknown, backend: string | null = null): Engine
   if (e instanceof EngineError) return e;
   if (e instanceof AppError) return new EngineError(e.kind, e.message, { cause: e });
   const message = messageOf(e);
+  if (backend === 'webgpu' && (isOutOfMemory(e) || isGpuTooLarge(e))) {
+    return new EngineError(
+      'out-of-memory',
+      `The GPU ran out of memory (${message}). Use batch size 1, or one CLIP encoder (ViT-B/32) instead of two, ` +
+        'or step1Output = raw-upsampled for step 1, then start again; the loaded generator and the adapted weights exported or checkpointed so far are kept.',
+      { cause: e },
+    );
+  }
   if (isOutOfMemory(e)) {
     return new EngineError('out-of-memory', `Ran out of memory (${message}). Try batch size 1, fewer preview views, or the embedded demo model.`, { cause: e });
   }
