@@ -4,9 +4,9 @@
  * origin −box_warp/2, spacing box_warp/(N − 1)), the decoder's raw σ at each point (the value before
  * the renderer's softplus(σ − 1); the official shapes are extracted from it at level 10), with the
  * official trim of the cube's border (the outer 30/256 of each side set far below any level, which
- * removes the box-edge artefacts). Points are evaluated in chunks, so memory stays bounded by the
- * chunk (the grid itself is N³ floats: 64 MiB at 256³); the caller can report progress and stop
- * between chunks.
+ * removes the box-edge artefacts). Points are decoded in chunks of whole z-slices, so memory stays
+ * bounded by the chunk (the grid itself is N³ floats: 64 MiB at 256³); the caller can report progress
+ * and stop between chunks.
  *
  * Also the decoder at arbitrary points (σ and the first three feature channels — the raw RGB EG3D
  * composites into `image_raw`), which gives a mesh its vertex colours.
@@ -112,37 +112,67 @@ async function evaluateChunks(
   return out;
 }
 
-/** Raw σ on the N³ grid of the cube of side box_warp (planes of one sample, `[1, 3, H, W, C]`). */
+/**
+ * Raw σ on the N³ grid of the cube of side box_warp (planes of one sample, `[1, 3, H, W, C]`).
+ *
+ * The tri-plane feature of a point is the mean of three plane samples, each depending on two of its
+ * coordinates — plane 0 on (x, y), planes 1 and 2 on (x, z) — so on a grid it splits into a part
+ * A(x, y) and a part B(x, z): F(x, y, z) = A(x, y) + B(x, z). Two N² slices of the sampler give it
+ * exactly: S(x, y) = F(x, y, z₀) and T(x, z) = F(x, y₀, z), and F(x, y, z) = S(x, y) + T(x, z) − S(x, y₀).
+ * The grid then costs 2·N² sampler lookups and one broadcast add per point instead of N³ twelve-tap
+ * lookups (on wasm the lookups were ⅔ of the time per point); values agree with sampling each point to
+ * float32 rounding.
+ */
 export async function sampleDensityGrid(planes: tf.Tensor, weights: DecoderWeights, opts: DensityGridOptions): Promise<DensityGrid> {
   checkGridResolution(opts.resolution);
   checkPlanes(planes);
   const n = opts.resolution;
   const h = opts.boxWarp / (n - 1);
   const o = -opts.boxWarp / 2;
+  const total = n * n * n;
+  const values = new Float32Array(total);
   const sigmaWeights = sigmaOnlyWeights(weights);
   const sampler = createTriplaneSampler(planes, opts.boxWarp, opts.triplaneImpl);
+  let parts: { s: tf.Tensor3D; t: tf.Tensor3D } | null = null;
   try {
-    const values = await evaluateChunks(
-      sampler,
-      (from, to, xyz) => {
-        for (let i = from; i < to; i++) {
-          const x = i % n;
-          const y = Math.floor(i / n) % n;
-          const z = Math.floor(i / (n * n));
-          const k = (i - from) * 3;
+    // S[y][x] = F(x, y, z₀) and T[z][x] − S[y₀][x] with y₀ = z₀ = 0 (any grid line would do)
+    const slice = (fixed: 'z' | 'y') => {
+      const xyz = new Float32Array(n * n * 3);
+      for (let a = 0; a < n; a++) {
+        for (let x = 0; x < n; x++) {
+          const k = (a * n + x) * 3;
           xyz[k] = o + x * h;
-          xyz[k + 1] = o + y * h;
-          xyz[k + 2] = o + z * h;
+          xyz[k + 1] = fixed === 'z' ? o + a * h : o;
+          xyz[k + 2] = fixed === 'z' ? o : o + a * h;
         }
-      },
-      n * n * n,
-      (f) => decodePacked(f, sigmaWeights, { lrMul: opts.lrMul }),
-      1,
-      opts,
-    );
+      }
+      return tf.tidy(() => tf.reshape(sampler.sample(0, tf.tensor2d(xyz, [n * n, 3])), [n, n, -1]) as tf.Tensor3D);
+    };
+    parts = tf.tidy(() => {
+      const s = slice('z');
+      const t = slice('y');
+      return { s, t: tf.sub(t, tf.slice(s, [0, 0, 0], [1, n, s.shape[2]])) as tf.Tensor3D };
+    });
+    const { s, t } = parts;
+    const c = s.shape[2];
+    const perSlab = n * n;
+    const slabs = Math.max(1, Math.floor(Math.max(1, Math.floor(opts.chunkPoints ?? DEFAULT_CHUNK_POINTS)) / perSlab));
+    for (let z0 = 0; z0 < n; z0 += slabs) {
+      if (opts.shouldStop?.()) throw new DensitySamplingCancelled('the density sampling was cancelled');
+      const nz = Math.min(slabs, n - z0);
+      const sigma = tf.tidy(() => {
+        const tz = tf.reshape(tf.slice(t, [z0, 0, 0], [nz, n, c]), [nz, 1, n, c]);
+        const feats = tf.reshape(tf.add(tf.reshape(s, [1, n, n, c]), tz), [nz * perSlab, c]) as tf.Tensor2D;
+        return decodePacked(feats, sigmaWeights, { lrMul: opts.lrMul });
+      });
+      values.set((await sigma.data()) as Float32Array, z0 * perSlab);
+      sigma.dispose();
+      await opts.onProgress?.((z0 + nz) * perSlab, total);
+    }
     if (opts.trimBorder ?? true) trimBorder(values, n);
     return { values, resolution: n, origin: [o, o, o], spacing: h };
   } finally {
+    if (parts) tf.dispose([parts.s, parts.t]);
     sampler.dispose();
     sigmaWeights.get(DECODER_KEYS[2])!.dispose();
     sigmaWeights.get(DECODER_KEYS[3])!.dispose();
