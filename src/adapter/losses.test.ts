@@ -9,6 +9,7 @@ import {
   lossImageStructureLowres,
   lossMoments,
   lossRemd,
+  softForeground,
   meanDirection,
   referenceDirection,
   bilinearSampleMatrix,
@@ -202,11 +203,25 @@ describe('hypercolumn L_dis (STROTSS-like)', () => {
     // A covariance difference: scaling sample spread by 2 around the same mean. Σ_r = [[1/6, −1/6], [−1/6, 1/6]]; ×4 → |Δ| sum = 4·(3/6) = 2, / d² = 0.5.
     const c = tf.tensor3d([[[-0.5, 1.5], [1.5, -0.5], [0.5, 0.5]]]);
     expect(val(lossMoments(c, r2))).toBeCloseTo(0.5, 5);
+    // Weighted: only the points with weight count (the two black ones → μ 0, Σ 0: |0 − 0.25| + |0 − 0.1875| = 0.4375).
+    const a4 = tf.tensor3d([[[0], [0], [1], [1]]]);
+    expect(val(lossMoments(a4, ref, tf.tensor3d([[[1], [1], [0], [0]]])))).toBeCloseTo(0.4375, 6);
+    // Uniform weights (any scale) = unweighted.
+    expect(val(lossMoments(a, ref, tf.tensor3d([[[3], [3], [3], [3]]])))).toBeCloseTo(0.5, 6);
     // The gradient moves the mean toward the reference's.
     const g = tf.grad((x: tf.Tensor) => lossMoments(x as tf.Tensor3D, ref))(a);
     const gv = Array.from(g.dataSync());
     expect(gv.every(Number.isFinite)).toBe(true);
     expect(gv.reduce((s, v) => s + v, 0)).toBeGreaterThan(0);
+  });
+
+  it('soft foreground: near side of the depth midpoint → 1, far side → 0, per image', () => {
+    // Image 1: head at 2, backdrop at 4 (midpoint 3); image 2: head at 10, backdrop at 11.
+    const d = tf.tensor4d([2, 2, 4, 4, 10, 11, 11, 11], [2, 2, 2, 1]);
+    const f = Array.from(softForeground(d).dataSync());
+    expect(f.map((v) => Math.round(v))).toEqual([1, 1, 0, 0, 1, 0, 0, 0]);
+    expect(Math.min(f[0], f[1], f[4])).toBeGreaterThan(0.99);
+    expect(Math.max(f[2], f[3], f[5])).toBeLessThan(0.01);
   });
 
   it('colour tokens area-down-sample the image to the grid, then sample it', () => {
@@ -245,6 +260,7 @@ describeBackends('the four losses against the cpu oracle, forward and backward',
     ['L_dis (cosine REMD)', (a) => lossRemd(a as tf.Tensor3D, tf.tensor2d(data.tokR, [12, 8])), () => tf.tensor3d(data.tokA, [2, 9, 8])],
     ['L_dis (euclidean REMD)', (a) => lossRemd(a as tf.Tensor3D, tf.tensor2d(data.tokR, [12, 8]), 'euclidean'), () => tf.tensor3d(data.tokA, [2, 9, 8])],
     ['L_dis (colour moments)', (a) => lossMoments(a as tf.Tensor3D, tf.tensor2d(data.tokR, [12, 8])), () => tf.tensor3d(data.tokA, [2, 9, 8])],
+    ['L_dis (weighted colour moments)', (a) => lossMoments(a as tf.Tensor3D, tf.tensor2d(data.tokR, [12, 8]), softForeground(tf.tensor4d(data.mapS.slice(0, 18), [2, 3, 3, 1])).reshape([2, 9, 1]) as tf.Tensor3D), () => tf.tensor3d(data.tokA, [2, 9, 8])],
     ['L_F-str (selfsim-mse)', (a) => lossFeatureStructure(a as tf.Tensor3D, tf.tensor3d(data.tokS, [2, 9, 8]), 'selfsim-mse'), () => tf.tensor3d(data.tokA, [2, 9, 8])],
     ['L_F-str (selfsim-l1)', (a) => lossFeatureStructure(a as tf.Tensor3D, tf.tensor3d(data.tokS, [2, 9, 8]), 'selfsim-l1'), () => tf.tensor3d(data.tokA, [2, 9, 8])],
     ['L_I-str (lowres-l1)', (a) => lossImageStructureLowres(a as tf.Tensor4D, tf.tensor4d(data.imgS, [2, 16, 16, 3]), 8), () => tf.tensor4d(data.imgA, [2, 16, 16, 3])],

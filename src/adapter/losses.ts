@@ -269,9 +269,10 @@ export function colourTokens(images: tf.Tensor4D, points: Float32Array, size: nu
  * (1/d)·‖μ_a − μ_r‖₁ + (1/d²)·‖Σ_a − Σ_r‖₁, averaged over the batch. Unlike the REMD, which matches
  * every point to its nearest counterpart (it takes the reference's colours, not their proportions),
  * the moments pull the whole distribution — its mean and spread — toward the reference's.
- * `adapted` [N, n, d]; `reference` [m, d] or [1, m, d] (a constant).
+ * `adapted` [N, n, d]; `reference` [m, d] or [1, m, d] (a constant); `weights` [N, n, 1] (optional,
+ * ≥ 0, a constant): the adapted moments are weighted means over the points (e.g. the foreground).
  */
-export function lossMoments(adapted: tf.Tensor3D, reference: tf.Tensor): tf.Scalar {
+export function lossMoments(adapted: tf.Tensor3D, reference: tf.Tensor, weights?: tf.Tensor3D): tf.Scalar {
   return tf.tidy(() => {
     const [N, n, d] = adapted.shape;
     const ref = tf.reshape(reference, [-1, d]) as tf.Tensor2D;
@@ -279,11 +280,28 @@ export function lossMoments(adapted: tf.Tensor3D, reference: tf.Tensor): tf.Scal
     const muR = tf.mean(ref, 0, true); // [1, d]
     const rc = tf.sub(ref, muR);
     const covR = tf.div(tf.matMul(rc, rc, true, false), m); // [d, d]
-    const muA = tf.mean(adapted, 1, true); // [N, 1, d]
+    // Normalised point weights per sample (uniform without `weights`).
+    const w = weights ? tf.div(weights, tf.maximum(tf.sum(weights, 1, true), 1e-6)) : tf.fill([N, n, 1], 1 / n);
+    const muA = tf.sum(tf.mul(adapted, w), 1, true); // [N, 1, d]
     const ac = tf.sub(adapted, muA);
-    const covA = tf.div(tf.matMul(ac, ac, true, false), n); // [N, d, d]
+    const covA = tf.matMul(tf.mul(ac, w), ac, true, false); // [N, d, d]
     const meanTerm = tf.div(tf.sum(tf.abs(tf.sub(tf.reshape(muA, [N, d]), muR)), 1), d); // [N]
     const covTerm = tf.div(tf.sum(tf.abs(tf.sub(covA, tf.reshape(covR, [1, d, d]))), [1, 2]), d * d); // [N]
     return tf.mean(tf.add(meanTerm, covTerm)) as tf.Scalar;
+  });
+}
+
+/**
+ * Soft foreground of rendered depth maps `[N, R, R, 1]` → `[N, R, R, 1]` in (0, 1): pixels in front of
+ * the midpoint between each map's nearest and farthest depth (the head before the backdrop / far end),
+ * with a sigmoid edge 5 % of the depth range wide. Tensor ops only: no read-back in the training loop.
+ */
+export function softForeground(depth: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const lo = tf.min(depth, [1, 2, 3], true);
+    const hi = tf.max(depth, [1, 2, 3], true);
+    const mid = tf.div(tf.add(lo, hi), 2);
+    const width = tf.add(tf.mul(tf.sub(hi, lo), 0.05), 1e-6);
+    return tf.sigmoid(tf.div(tf.sub(mid, depth), width)) as tf.Tensor4D;
   });
 }

@@ -5,6 +5,7 @@
  */
 import { FEATURE_STRUCTURE_MODES, IMAGE_STRUCTURE_MODES, type FeatureStructureMode, type ImageStructureMode } from './losses.ts';
 import { SettingsError } from '../core/errors.ts';
+import { TEMPLATE_MODES, type TemplateMode } from '../clip/prompt-templates.ts';
 
 export type Step1Output = 'sr' | 'raw-upsampled';
 export type Step2Trainable = 'g2' | 'g2+tri-d';
@@ -12,6 +13,8 @@ export type RenderDraws = 'shared-random' | 'deterministic';
 /** What L_dis compares: one block's token grid (DiFa / DoRM), or STROTSS-like hypercolumns at sampled points. */
 export type DisTokens = 'block' | 'hypercolumn';
 export const DIS_TOKENS: readonly DisTokens[] = ['block', 'hypercolumn'];
+export type ColourRegion = 'image' | 'foreground';
+export const COLOUR_REGIONS: readonly ColourRegion[] = ['image', 'foreground'];
 
 export interface MethodOptions {
   /** What the losses see in step 1: the SR output through the frozen G2, or the raw render upsampled. */
@@ -55,6 +58,12 @@ export interface MethodOptions {
    * the reference's colours, the moments their proportions (docs/method.md, "Experiments").
    */
   disColourMomentWeight: number;
+  /**
+   * Where the moment term measures the adapted colours: every point ('image'), or the points weighted by
+   * the source render's soft foreground ('foreground', `softForeground` of its depth) — the head takes
+   * the reference's palette, whatever share of the reference its backdrop has.
+   */
+  disColourMomentRegion: ColourRegion;
   /** λ_dir multiplier per encoder: −1 = each encoder's own default (CLIP 1, embedded MobileNetV2 0); ≥ 0 = this for every encoder. */
   encoderDirectionWeight: number;
   /** Learning-rate multipliers of step 1 (Tri-D) and step 2 (G2) over the settings' learning rate. */
@@ -74,6 +83,8 @@ export interface MethodOptions {
   previewLatents: number;
   previewViews: number;
   previewYaw: number;
+  /** Zero-shot: a description is embedded through every prompt template, averaged ('ensemble'), or as it is ('plain'). */
+  textTemplates: TemplateMode;
 }
 
 export const DEFAULT_METHOD_OPTIONS: Readonly<MethodOptions> = {
@@ -91,6 +102,7 @@ export const DEFAULT_METHOD_OPTIONS: Readonly<MethodOptions> = {
   disGrid: 40,
   disColourWeight: 5,
   disColourMomentWeight: 0,
+  disColourMomentRegion: 'image',
   encoderDirectionWeight: -1,
   triDLrScale: 1,
   g2LrScale: 0.25,
@@ -103,6 +115,7 @@ export const DEFAULT_METHOD_OPTIONS: Readonly<MethodOptions> = {
   previewLatents: 2,
   previewViews: 3,
   previewYaw: 0.45,
+  textTemplates: 'ensemble',
 };
 
 export interface OptionDescription {
@@ -132,6 +145,7 @@ export const METHOD_OPTION_DESCRIPTIONS: readonly OptionDescription[] = [
   { name: 'disGrid', kind: 'number', min: 4, max: 224, integer: true, help: 'side of the grid the hypercolumn points are drawn from' },
   { name: 'disColourWeight', kind: 'number', min: 0, max: 100, help: 'weight of the colour REMD (RGB at the same points, Euclidean) inside L_dis; 0 = off' },
   { name: 'disColourMomentWeight', kind: 'number', min: 0, max: 1000, help: 'weight of the colour moment term (mean + covariance of RGB at the points vs the reference, STROTSS ℓ_m) inside L_dis; 0 = off' },
+  { name: 'disColourMomentRegion', kind: 'enum', values: COLOUR_REGIONS, help: "colour moments over every point ('image') or weighted by the source render's foreground ('foreground')" },
   { name: 'encoderDirectionWeight', kind: 'number', min: -1, max: 100, help: 'L_dir weight multiplier per encoder (−1 = encoder default: CLIP 1, embedded MobileNetV2 0)' },
   { name: 'triDLrScale', kind: 'number', min: 0.01, max: 1000, help: 'step 1 (Tri-D) learning rate = settings lr × this' },
   { name: 'g2LrScale', kind: 'number', min: 0.01, max: 1000, help: 'step 2 (G2) learning rate = settings lr × this' },
@@ -144,6 +158,7 @@ export const METHOD_OPTION_DESCRIPTIONS: readonly OptionDescription[] = [
   { name: 'previewLatents', kind: 'number', min: 1, max: 8, integer: true, help: 'preview latents' },
   { name: 'previewViews', kind: 'number', min: 1, max: 7, integer: true, help: 'preview views per latent' },
   { name: 'previewYaw', kind: 'number', min: 0, max: 1.2, help: 'largest preview yaw (radians)' },
+  { name: 'textTemplates', kind: 'enum', values: TEMPLATE_MODES, help: 'zero-shot: embed descriptions through every prompt template, averaged (ensemble), or as typed (plain)' },
 ];
 
 export class MethodOptionError extends SettingsError {

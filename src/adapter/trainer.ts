@@ -26,9 +26,11 @@ import {
   lossImageStructureLowres,
   lossRemd,
   lossMoments,
+  softForeground,
   colourTokens,
   gridPoints,
   hypercolumnTokens,
+  sampleAt,
   referenceDirection,
   samplePoints,
 } from './losses.ts';
@@ -311,7 +313,11 @@ export class AdapterTrainer {
         }
         return g.superresolve(raw, features, ws);
       };
-      const srcFeatures = src.render(planes, cams, draws).features;
+      const srcRender = src.render(planes, cams, draws);
+      const srcFeatures = srcRender.features;
+      // Foreground weights of the colour points (source render, a constant), when the moments ask for them.
+      const momentWeights =
+        points && opts.disColourMomentWeight > 0 && opts.disColourMomentRegion === 'foreground' ? sampleAt(softForeground(srcRender.depth), points) : undefined;
       const srcImage = view(srcFeatures, src);
       const srcEnc = this.encoders.map((e) => e.encoder.encodeImages(srcImage, e.tokenBlock));
       // Step 2 (G2 only): the adapted render is a constant too.
@@ -339,7 +345,7 @@ export class AdapterTrainer {
             if (colour) {
               const adColours = colourTokens(adImage, points!, opts.disGrid);
               if (opts.disColourWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourWeight, lossRemd(adColours, e.refColours!, 'euclidean')));
-              if (opts.disColourMomentWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourMomentWeight, lossMoments(adColours, e.refColours!)));
+              if (opts.disColourMomentWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourMomentWeight, lossMoments(adColours, e.refColours!, momentWeights)));
             }
           }
           if (w.featureStructure) fstr = tf.add(fstr, lossFeatureStructure(ad.tokens, srcEnc[i].tokens, opts.featureStructure));
