@@ -5,6 +5,13 @@
  *                      [--steps 150,150] [--seed N] [--batch N] [--lr X] [--psi X] [--mean-samples N]
  *                      [--weights dir,dis,istr,fstr] [--option name=value ...] [--grid <png>]
  *                      [--pickle-out <file.pkl>] [--checkpoint-out <file>] [--resume <checkpoint>]
+ *                      [--prompt "a pencil sketch" [--source-prompt photo] [--text-weight W] [--vocab <bpe vocabulary>]]
+ *
+ * Zero-shot (text-driven, src/adapter/zero-shot.ts): --prompt describes the target domain and replaces
+ * --reference (or, with --reference too, mixes the text direction in with weight --text-weight, default
+ * 0.5). It needs a --clip with a text tower and CLIP's BPE vocabulary: --vocab, or a
+ * bpe_simple_vocab_16e6.txt(.gz) / *bpe*.txt(.gz) / merges.txt beside the first --clip file. The
+ * prompt is recorded in the weights' metadata.
  *
  * Runs the 3D-Adapter schedule with the same engine the studio uses (LocalEngine, backend from
  * TFJS_BACKEND, default wasm), prints a progress bar, writes the adapted Tri-D + G2 weights, and a
@@ -19,8 +26,8 @@
  * when --preset is absent) and explicit flags override the preset, so the same preset and seed give
  * the studio's run.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { encode as encodePng } from 'fast-png';
 import { initNodeBackend, backendFromEnv, nodeCapabilities } from '../../src/platform/node-backend.ts';
 import { openEmbeddedFile } from '../../src/platform/node-embedded.ts';
@@ -29,6 +36,7 @@ import { LocalEngine } from '../../src/engine/local-engine.ts';
 import { DEFAULT_PRESET, PRESET_IDS, defaultAdaptSettings, type PresetId } from '../../src/engine/defaults.ts';
 import { describeMeanEmbedding, isMeanEmbeddingStable, MEAN_EMBEDDING_STABLE, needsClipConfig, type AdaptSettings, type EncoderSource, type EngineEvent, type MeanEmbeddingEvent, type ModelInfo, type RgbaImage } from '../../src/engine/types.ts';
 import { METHOD_OPTION_DESCRIPTIONS } from '../../src/adapter/options.ts';
+import { DEFAULT_SOURCE_PROMPT } from '../../src/adapter/zero-shot.ts';
 import { IncompatibleFileError, SettingsError } from '../../src/core/errors.ts';
 import { readReferenceImage } from '../reference-image.ts';
 
@@ -50,13 +58,19 @@ interface AdaptArgs {
   preset: PresetId;
   overrides: SettingsOverrides;
   options: Record<string, string | number>;
+  /** Zero-shot: the target description (empty = none), the source description, the text weight (with a reference) and the BPE vocabulary. */
+  prompt: string;
+  sourcePrompt: string;
+  textWeight: number | null;
+  vocab: string;
 }
 
 const USAGE = `usage: npm run cli -- adapt [--generator <file.pkl|embedded (default)>] [--clip <file> [--clip-config <json>] ...] [--default-encoder]
        --reference <image|example:sketch|example:cartoon> --out <file.safetensors> [--preset ${PRESET_IDS.join('|')} (default ${DEFAULT_PRESET})]
        [--steps 150,150] [--seed N] [--batch N] [--lr X] [--psi X] [--mean-samples N] [--weights dir,dis,istr,fstr]
        [--option name=value ...] [--grid <png>] [--pickle-out <pkl>] [--checkpoint-out <file>] [--resume <checkpoint>]
---clip-config applies to the --clip just before it; flags after the preset override its values; method options: ${METHOD_OPTION_DESCRIPTIONS.map((d) => d.name).join(', ')}`;
+       [--prompt <target description> [--source-prompt photo] [--text-weight 0.5] [--vocab <bpe_simple_vocab_16e6.txt.gz|merges.txt>]]
+--prompt replaces --reference (zero-shot; needs a --clip with a text tower); --clip-config applies to the --clip just before it; flags after the preset override its values; method options: ${METHOD_OPTION_DESCRIPTIONS.map((d) => d.name).join(', ')}`;
 
 export function parseAdaptArgs(argv: string[]): AdaptArgs {
   const a: AdaptArgs = {
@@ -73,6 +87,10 @@ export function parseAdaptArgs(argv: string[]): AdaptArgs {
     preset: DEFAULT_PRESET,
     overrides: {},
     options: {},
+    prompt: '',
+    sourcePrompt: '',
+    textWeight: null,
+    vocab: '',
   };
   const o = a.overrides;
   const value = (i: number, flag: string) => {
@@ -135,21 +153,40 @@ export function parseAdaptArgs(argv: string[]): AdaptArgs {
         a.options[kv.slice(0, eq)] = v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
         break;
       }
+      case '--prompt': a.prompt = value(++i, f); break;
+      case '--source-prompt': a.sourcePrompt = value(++i, f); break;
+      case '--text-weight': a.textWeight = num(++i, f); break;
+      case '--vocab': a.vocab = value(++i, f); break;
       case '--help': case '-h': throw new SettingsError(USAGE);
       default: throw new SettingsError(`unknown argument ${f}\n${USAGE}`);
     }
   }
   if (!a.generator) a.generator = 'embedded';
-  if (!a.reference || !a.out) throw new SettingsError(`--reference and --out are required\n${USAGE}`);
+  if ((!a.reference && !a.prompt) || !a.out) throw new SettingsError(`--reference (or --prompt) and --out are required\n${USAGE}`);
+  if (!a.prompt && (a.sourcePrompt || a.textWeight !== null || a.vocab)) throw new SettingsError(`--source-prompt, --text-weight and --vocab belong to --prompt\n${USAGE}`);
+  if (a.prompt && !a.clips.length) throw new SettingsError(`--prompt needs a --clip with a text tower (the embedded encoder has none)\n${USAGE}`);
   if (!a.clips.length) a.defaultEncoder = true;
   if (!a.grid) a.grid = a.out.replace(/\.safetensors$/i, '') + '.grid.png';
   return a;
 }
 
 /** The run's settings: the preset's (studio defaults), then the explicit flags, then the encoders. */
-export function settingsFromArgs(a: Pick<AdaptArgs, 'preset' | 'overrides' | 'options'>, encoders: string[]): AdaptSettings {
+export function settingsFromArgs(a: Pick<AdaptArgs, 'preset' | 'overrides' | 'options'> & Partial<Pick<AdaptArgs, 'prompt' | 'sourcePrompt' | 'textWeight' | 'reference'>>, encoders: string[]): AdaptSettings {
   const s = defaultAdaptSettings(a.preset);
-  return { ...s, ...a.overrides, encoders, options: { ...s.options, ...a.options } };
+  const settings: AdaptSettings = { ...s, ...a.overrides, encoders, options: { ...s.options, ...a.options } };
+  if (a.prompt) settings.text = { prompt: a.prompt, sourcePrompt: a.sourcePrompt || DEFAULT_SOURCE_PROMPT, weight: a.textWeight ?? (a.reference ? 0.5 : 1) };
+  return settings;
+}
+
+/** CLIP's BPE vocabulary for --prompt: the one given, else one beside the first --clip file (null when none is found). */
+export function findVocabulary(given: string, clips: string[]): string | null {
+  if (given) return given;
+  if (!clips.length) return null;
+  const dir = dirname(resolve(clips[0]));
+  if (!existsSync(dir)) return null;
+  const names = readdirSync(dir);
+  const pick = names.find((n) => n === 'bpe_simple_vocab_16e6.txt.gz') ?? names.find((n) => /bpe.*\.txt(\.gz)?$/i.test(n)) ?? names.find((n) => n === 'merges.txt');
+  return pick ? join(dir, pick) : null;
 }
 
 /** Tiles equally sized RGBA images row-major into one image. */
@@ -256,9 +293,16 @@ export async function run(argv: string[]): Promise<void> {
     }
     if (a.defaultEncoder) encoderIds.push((await engine.loadEncoder({ kind: 'embedded' })).id);
     process.stderr.write(`\nencoders: ${encoderIds.join(', ')}\n`);
-    await engine.setReference(readReferenceImage(a.reference));
+    if (a.reference) await engine.setReference(readReferenceImage(a.reference));
+    if (a.prompt) {
+      const vocab = findVocabulary(a.vocab, a.clips);
+      if (!vocab) throw new SettingsError(`--prompt needs CLIP's BPE vocabulary: --vocab <bpe_simple_vocab_16e6.txt.gz | merges.txt> (none beside ${a.clips[0]})`);
+      const v = await engine.loadVocabulary(new Blob([readFileSync(vocab)]), basename(vocab));
+      process.stderr.write(`vocabulary: ${v.name} (${v.tokens} tokens)\n`);
+    }
 
     const settings = settingsFromArgs(a, encoderIds);
+    if (settings.text) process.stderr.write(`zero-shot: "${settings.text.sourcePrompt}" → "${settings.text.prompt}"${a.reference ? ` with the reference (text weight ${settings.text.weight})` : ' (text only: no L_dis, no μ_s)'}\n`);
     process.stderr.write(`preset ${a.preset}: ${settings.iterations.join(' + ')} iterations, batch ${settings.batchSize}, seed ${settings.seed}\n`);
     const t0 = performance.now();
     await engine.start(settings, a.resume ? new Uint8Array(readFileSync(a.resume)) : undefined);

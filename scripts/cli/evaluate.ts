@@ -1,7 +1,7 @@
 /**
  * npm run cli -- evaluate [--generator <file.pkl|embedded>] --adapted <delta.safetensors> [--clip <file> ...]
  *                         [--reference <img|example:id>] [--latents 32] [--seed N] [--psi 0.7] [--json out.json] [--grid out.png]
- *                         [--render-resolution R] [--samples D,DI] [--no-face] [--no-texture]
+ *                         [--render-resolution R] [--samples D,DI] [--no-face] [--no-texture] [--vocab <bpe vocabulary>]
  *
  * The evaluation report (src/evaluate): the base generator (default: the embedded demo generator) vs the
  * same generator with the adapted Tri-D + G2 weights of a delta `.safetensors`, over held-out latents ×
@@ -9,6 +9,9 @@
  * the reference (Lab palette, InceptionV3 Gram matrices; CLIP with --clip), multi-view consistency.
  * Prints a table; --json writes the full result (thumbnails as PNG data URLs); --grid writes the
  * thumbnails as the adapt grid lays them out (rows: source / adapted per latent; columns: yaws).
+ * Zero-shot weights (a prompt in their metadata): each --clip with a text tower adds a line against the
+ * prompt (similarity to the target text, alignment with the text direction); it needs CLIP's BPE
+ * vocabulary (--vocab, or one beside the first --clip file, as adapt finds it).
  * Runs through the engine the studio uses (LocalEngine.evaluate; face-api from src/platform/node-evaluation.ts).
  * Backend from TFJS_BACKEND (default wasm).
  */
@@ -23,7 +26,7 @@ import { LocalEngine } from '../../src/engine/local-engine.ts';
 import type { RenderOverrides } from '../../src/adapter/generator-view.ts';
 import { SettingsError } from '../../src/core/errors.ts';
 import type { EvaluationResult, RgbaImage } from '../../src/engine/types.ts';
-import { tile } from './adapt.ts';
+import { findVocabulary, tile } from './adapt.ts';
 import { readReferenceImage } from '../reference-image.ts';
 
 export interface EvaluateArgs {
@@ -40,14 +43,15 @@ export interface EvaluateArgs {
   samples: [number, number] | null;
   face: boolean;
   texture: boolean;
+  vocab: string;
 }
 
 const USAGE = `usage: npm run cli -- evaluate [--generator <file.pkl|embedded (default)>] --adapted <delta.safetensors>
        [--clip <file> ...] [--reference <image|example:sketch|example:cartoon>] [--latents 32] [--seed N] [--psi 0.7] [--json out.json] [--grid out.png]
-       [--render-resolution R] [--samples D,DI] [--no-face] [--no-texture]`;
+       [--render-resolution R] [--samples D,DI] [--no-face] [--no-texture] [--vocab <bpe_simple_vocab_16e6.txt.gz|merges.txt>]`;
 
 export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
-  const a: EvaluateArgs = { generator: 'embedded', adapted: '', clips: [], reference: '', latents: 32, seed: 0, psi: 0.7, json: '', grid: '', renderResolution: null, samples: null, face: true, texture: true };
+  const a: EvaluateArgs = { generator: 'embedded', adapted: '', clips: [], reference: '', latents: 32, seed: 0, psi: 0.7, json: '', grid: '', renderResolution: null, samples: null, face: true, texture: true, vocab: '' };
   const value = (i: number, flag: string) => {
     const v = argv[i];
     if (v === undefined || v.startsWith('--')) throw new SettingsError(`${flag} needs a value\n${USAGE}`);
@@ -84,6 +88,7 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
       }
       case '--no-face': a.face = false; break;
       case '--no-texture': a.texture = false; break;
+      case '--vocab': a.vocab = value(++i, f); break;
       case '--help': case '-h': throw new SettingsError(USAGE);
       default: throw new SettingsError(`unknown argument ${f}\n${USAGE}`);
     }
@@ -174,13 +179,18 @@ export async function run(argv: string[]): Promise<void> {
     if (a.reference) await engine.setReference(readReferenceImage(a.reference));
     const clipIds: string[] = [];
     for (const c of a.clips) clipIds.push((await engine.loadEncoder({ kind: 'file', file: new Blob([readFileSync(c)]), name: basename(c) })).id);
+    const vocab = findVocabulary(a.vocab, a.clips);
+    if (vocab) await engine.loadVocabulary(new Blob([readFileSync(vocab)]), basename(vocab));
     tLoad = performance.now();
 
     const report = await engine.evaluate({ latents: a.latents, seed: a.seed, psi: a.psi, identity: a.face, texture: a.texture, clipEncoders: clipIds });
     const { result } = report;
     const it = report.adaptedIterations;
     log(`\ngenerator: ${gen.name}; adapted: ${a.adapted} (${it.triD} Tri-D + ${it.g2} G2 iterations); backend ${backend}\n`);
+    if (report.adaptedMetadata.prompt !== undefined) log(`zero-shot weights: "${report.adaptedMetadata.sourcePrompt ?? 'photo'}" → "${report.adaptedMetadata.prompt}"\n`);
     console.log(formatTable(result));
+    if (report.clipEncoders.length) console.log(report.clipEncoders.map((c, i) => `CLIP${i + 1}: ${c.name}${result.means.clip[i]?.target === 'prompt' ? ' (vs the prompt)' : ' (vs the reference)'}`).join('\n'));
+    for (const n of report.notes) console.log(`note: ${n}`);
     console.log(`identity: ${report.identityModel ?? (a.face ? 'no face model' : 'off (--no-face)')}; texture: ${report.textureModel ?? (a.reference ? 'off (--no-texture)' : 'needs --reference')}`);
     console.log(`load ${((tLoad - t0) / 1000).toFixed(1)} s, evaluation ${result.seconds.toFixed(1)} s (${a.latents} latents × ${result.options.yaws.length} views, backend ${backend})`);
     if (a.json) {

@@ -66,5 +66,6 @@ export function runMetadata(
     iterations: { triD: Math.min(globalIteration, settings.iterations[0]), g2: Math.max(0, globalIteration - settings.iterations[0]) },
     lossHistory: summarizeLosses(lossTotals, settings.iterations),
     createdAt: new Date().toISOString(),
+    ...(settings.text ? { prompt: settings.text.prompt, sourcePrompt: settings.text.sourcePrompt } : {}),
   };
 }

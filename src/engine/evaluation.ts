@@ -14,6 +14,10 @@ import { foregroundMask, headDepth, maskedMeanAbsDiff } from '../evaluate/geomet
 import type { FaceEmbedder, TextureNetwork } from '../evaluate/types.ts';
 import { FormatError, InternalError } from '../core/errors.ts';
 import type { AdaptedState } from './adapted.ts';
+import type { ClipTokenizer } from '../clip/tokenizer.ts';
+import { hasTextTower, textDirection } from '../clip/text-direction.ts';
+import { parseMethodOptions } from '../adapter/options.ts';
+import type { ClipEvalInput } from '../evaluate/types.ts';
 import type { LoadedEncoder, LoadedGenerator } from './models.ts';
 import { EngineError, type EngineEvaluation, type EngineEvent, type EvaluationRequest, type PreviewEstimate, type RgbaImage } from './types.ts';
 
@@ -122,6 +126,8 @@ export interface EvaluationSpec {
   /** Loaded encoders; the CLIP lines use those the request names (default: every file encoder). */
   encoders: LoadedEncoder[];
   request: EvaluationRequest;
+  /** CLIP's BPE vocabulary: with it, a zero-shot run's prompt is measured by the CLIPs with a text tower. */
+  tokenizer?: ClipTokenizer | null;
 }
 
 export interface EvaluationHost {
@@ -168,7 +174,7 @@ export async function runEvaluation(spec: EvaluationSpec, host: EvaluationHost):
     step++;
     stopped();
   }
-  if (!reference) notes.push('style: no reference image, so no palette, texture or CLIP measures');
+  if (!reference) notes.push(`style: no reference image, so no palette, texture or CLIP${adapted.meta.prompt !== undefined ? '-to-reference' : ''} measures`);
   if (request.identity === false) notes.push('identity: off');
   if (request.texture === false) notes.push('texture: off');
 
@@ -178,6 +184,34 @@ export async function runEvaluation(spec: EvaluationSpec, host: EvaluationHost):
     if (!e) throw new EngineError('bad-settings', `unknown encoder '${id}' for the evaluation`);
     return e;
   });
+
+  // Zero-shot weights: the CLIPs with a text tower also measure against the prompt (with the run's templates).
+  const prompt = adapted.meta.prompt;
+  const promptOf = async (e: LoadedEncoder): Promise<ClipEvalInput['prompt']> => {
+    if (prompt === undefined || !spec.tokenizer || !hasTextTower(e.encoder)) return undefined;
+    const settings = adapted.meta.settings as { options?: Record<string, string | number | boolean> } | null;
+    let templates = parseMethodOptions({}).textTemplates;
+    try {
+      templates = parseMethodOptions(settings?.options ?? {}).textTemplates;
+    } catch {
+      // Options of another version of the studio: the default templates.
+    }
+    const t = await textDirection(e.encoder, spec.tokenizer, prompt, adapted.meta.sourcePrompt ?? 'photo', templates);
+    return { text: prompt, target: t.target, source: t.source };
+  };
+  const clipInputs: ClipEvalInput[] = [];
+  // One entry per CLIP line of the result, in its order: the reference line, then the prompt line.
+  const clipLines: { id: string; name: string }[] = [];
+  for (const e of clips) {
+    const p = await promptOf(e);
+    if (!reference && !p) continue;
+    clipInputs.push({ encoder: e.encoder, ...(p ? { prompt: p } : {}) });
+    if (reference) clipLines.push({ id: e.info.id, name: e.info.name });
+    if (p) clipLines.push({ id: e.info.id, name: `${e.info.name} · “${p.text}”` });
+  }
+  if (prompt !== undefined && !clipInputs.some((c) => c.prompt)) {
+    notes.push(`prompt: no CLIP with a text tower${spec.tokenizer ? '' : " and CLIP's BPE vocabulary"} loaded, so no similarity to “${prompt}”`);
+  }
 
   // A cancel sent together with the call (a message behind it, in the worker) is seen before the first latent.
   await new Promise<void>((r) => setTimeout(r, 0));
@@ -192,7 +226,7 @@ export async function runEvaluation(spec: EvaluationSpec, host: EvaluationHost):
     reference,
     face,
     texture,
-    clip: reference ? clips.map((e) => ({ encoder: e.encoder })) : [],
+    clip: clipInputs,
     options: {
       latents: total,
       ...(request.seed !== undefined ? { seed: request.seed } : {}),
@@ -213,7 +247,7 @@ export async function runEvaluation(spec: EvaluationSpec, host: EvaluationHost):
     identityModel: face?.name ?? null,
     textureModel: texture?.name ?? null,
     notes,
-    clipEncoders: reference ? clips.map((e) => ({ id: e.info.id, name: e.info.name })) : [],
+    clipEncoders: clipLines,
   };
 }
 

@@ -20,6 +20,9 @@ import { checkpointOf, exportPickle, exportSafetensors, importAdapted } from './
 import { MeanEmbeddingCache } from './mean-embeddings.ts';
 import { extractMesh } from './mesh.ts';
 import { DomainMixer } from './mixing.ts';
+import { readVocabulary } from './vocabulary.ts';
+import type { ClipTokenizer } from '../clip/tokenizer.ts';
+import { checkTextTarget } from '../adapter/zero-shot.ts';
 import { ModelRegistry } from './models.ts';
 import { acceptReference } from './reference.ts';
 import { renderView } from './rendering.ts';
@@ -42,6 +45,7 @@ import {
   type MixPartRequest,
   type MeshRequest,
   type ModelInfo,
+  type VocabularyInfo,
   type RenderRequest,
   type RgbaImage,
   type VideoRequest,
@@ -79,6 +83,8 @@ export class LocalEngine implements AdapterEngine {
   private adapted: AdaptedState | null = null;
   /** The parts of a domain mix (mixAdapted), read once. */
   private readonly mixer = new DomainMixer();
+  /** CLIP's BPE vocabulary (loadVocabulary), for zero-shot runs and the prompt measures. */
+  private tokenizer: ClipTokenizer | null = null;
   private disposed = false;
   private readonly evaluationModels: EvaluationModels;
   /** The evaluation in progress (its stop flag) and when it has finished. */
@@ -198,11 +204,15 @@ export class LocalEngine implements AdapterEngine {
     return this.guard(async () => {
       this.requireIdle('start another run');
       const gen = this.models.requireGenerator();
-      if (!this.reference) throw new EngineError('not-ready', 'set a reference image first');
+      if (settings.text) settings = { ...settings, text: checkTextTarget(settings.text) };
+      if (!this.reference && !settings.text) throw new EngineError('not-ready', 'set a reference image first (or describe the target domain for a zero-shot run)');
+      // A zero-shot run may leave the reference aside (text only).
+      const reference = settings.text?.withReference === false ? null : this.reference;
+      if (settings.text && !this.tokenizer) throw new EngineError('not-ready', "a zero-shot run needs CLIP's BPE vocabulary: load bpe_simple_vocab_16e6.txt.gz (OpenAI CLIP) or the model's merges.txt");
       const encoders = this.models.selectEncoders(settings.encoders);
       const options = parseMethodOptions(settings.options);
       const run = new AdaptationRun(
-        { gen, encoders, reference: this.reference, settings, options, resumeFrom },
+        { gen, encoders, reference, tokenizer: this.tokenizer, settings, options, resumeFrom },
         {
           meanEmbeddings: this.meanEmbeddings,
           backend: () => this.backend(),
@@ -281,6 +291,15 @@ export class LocalEngine implements AdapterEngine {
     });
   }
 
+  loadVocabulary(file: Blob, name: string): Promise<VocabularyInfo> {
+    return this.guard(async () => {
+      this.requireIdle('load a vocabulary');
+      const { tokenizer, info } = await readVocabulary(file, name);
+      this.tokenizer = tokenizer;
+      return info;
+    });
+  }
+
   mixAdapted(parts: MixPartRequest[]): Promise<MixInfo> {
     return this.guard(async () => {
       this.requireIdle('mix adapted weights');
@@ -309,7 +328,7 @@ export class LocalEngine implements AdapterEngine {
       // Set before the first await: loads, imports, runs and a second evaluation are refused from here on.
       this.evaluation = control;
       const execution = runEvaluation(
-        { gen, adapted, reference: this.reference, encoders: this.models.loadedEncoders(), request },
+        { gen, adapted, reference: this.reference, encoders: this.models.loadedEncoders(), request, tokenizer: this.tokenizer },
         { models: this.evaluationModels, emit: (e) => this.emit(e), shouldStop: () => control.stop || this.disposed },
       );
       control.ended = execution.catch(() => undefined);

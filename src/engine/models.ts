@@ -11,6 +11,7 @@ import { EG3DGenerator } from '../eg3d/generator.ts';
 import { loadWeights, parameterCounts } from '../eg3d/weights.ts';
 import { DEFAULT_CHUNK_RAYS } from '../eg3d/renderer.ts';
 import { loadClipEncoder, type ClipImageEncoder, type FeatureEncoder } from '../clip/encoder.ts';
+import { hasTextTower } from '../clip/text-direction.ts';
 import { ClipHeadsUnknownError, parseClipConfig, type ClipArchitecture } from '../clip/load.ts';
 import { FormatError, IncompatibleFileError } from '../core/errors.ts';
 import { loadDefaultEncoder } from '../clip/default-encoder.ts';
@@ -162,13 +163,17 @@ export class ModelRegistry {
         if (source.config && config !== undefined) parseClipConfig(config, source.config.name);
         sha256 = await sha256OfSource(src, { onProgress: (l, t) => this.emit({ type: 'load-progress', what: `SHA-256 of ${source.name}`, loaded: l, total: t }) });
         let clip: ClipImageEncoder;
-        try {
-          clip = await loadClipEncoder(src, {
+        const load = (text: boolean) =>
+          loadClipEncoder(src, {
             id: `clip-${sha256.slice(0, 12)}`,
             config,
             configName: source.config?.name,
+            text,
             onProgress: (l: number, t: number) => this.emit({ type: 'load-progress', what: source.name, loaded: l, total: t }),
           });
+        try {
+          // The text tower too when the file has one (zero-shot runs): if only its head count is unknown, the image tower alone.
+          clip = await load(true).catch((e: unknown) => (e instanceof ClipHeadsUnknownError ? load(false) : Promise.reject(e)));
         } catch (e) {
           if (!(e instanceof ClipHeadsUnknownError)) throw e;
           // Without a config, say that one would load it (the marker the UI and CLI look for); with one, that it did not tell.
@@ -189,8 +194,9 @@ export class ModelRegistry {
       name: encoder.name,
       origin,
       sha256,
-      summary: `${encoder.name}: ${encoder.numBlocks} blocks${headsNote}, ${encoder.embedDim}-d embedding, tokens from block ${encoder.defaultTokenBlock}`,
+      summary: `${encoder.name}: ${encoder.numBlocks} blocks${headsNote}, ${encoder.embedDim}-d embedding, tokens from block ${encoder.defaultTokenBlock}${hasTextTower(encoder) ? ', text tower' : ''}`,
       parameters: encoder.parameterCount(),
+      textTower: hasTextTower(encoder),
     };
     const existing = this.encoders.get(encoder.id);
     if (existing && existing.info.summary === info.summary) {

@@ -17,12 +17,17 @@ import type { LoadedEncoder, LoadedGenerator } from './models.ts';
 import { previewCameras, previewRenders, tick } from './rendering.ts';
 import { PreviewEstimator } from './evaluation.ts';
 import type { FaceEmbedder } from '../evaluate/types.ts';
+import type { ClipTokenizer } from '../clip/tokenizer.ts';
+import { checkZeroShotEncoders, needsMeanEmbedding, prepareZeroShotEncoder, zeroShotLossWeights } from '../adapter/zero-shot.ts';
 import { EngineError, type AdaptSettings, type EngineEvent, type RgbaImage } from './types.ts';
 
 export interface RunSpec {
   gen: LoadedGenerator;
   encoders: LoadedEncoder[];
-  reference: RgbaImage;
+  /** Null only in a text-only zero-shot run (settings.text). */
+  reference: RgbaImage | null;
+  /** CLIP's BPE vocabulary, for zero-shot runs. */
+  tokenizer?: ClipTokenizer | null;
   settings: AdaptSettings;
   options: MethodOptions;
   /** Bytes of a 'checkpoint' event: the run continues from its iteration. */
@@ -124,8 +129,15 @@ export class AdaptationRun {
     try {
       // μ_s only feeds L_dir: encoders whose direction weight is 0 (the embedded MobileNetV2 by
       // default, or λ_dir = 0) need none, and a run with no such encoder skips the μ_s phase.
-      const withDirection = this.spec.encoders.filter(({ encoder }) => settings.lossWeights.dir > 0 && directionWeightOf(encoder, options) > 0);
-      emit({ type: 'state', state: 'preparing', message: withDirection.length ? 'computing the mean source embedding' : 'preparing the reference' });
+      const { reference } = this.spec;
+      const text = settings.text ?? null;
+      if (text) checkZeroShotEncoders(this.spec.encoders.map((e) => e.encoder), options, settings.lossWeights.dir, reference !== null);
+      else if (!reference) throw new EngineError('not-ready', 'set a reference image first (or describe the target domain for a zero-shot run)');
+      // A zero-shot run needs μ_s only for the image part of its direction (a reference and a text weight < 1).
+      const withDirection = this.spec.encoders.filter(({ encoder }) =>
+        text ? needsMeanEmbedding(encoder, options, settings.lossWeights.dir, text, reference !== null) : settings.lossWeights.dir > 0 && directionWeightOf(encoder, options) > 0,
+      );
+      emit({ type: 'state', state: 'preparing', message: withDirection.length ? 'computing the mean source embedding' : text ? 'embedding the descriptions' : 'preparing the reference' });
       const t0 = performance.now();
       const computed = withDirection.length === 0 ? [] : await this.host.meanEmbeddings.get({
         gen,
@@ -143,13 +155,17 @@ export class AdaptationRun {
         emit({ type: 'mean-embedding', encoder: info.id, encoderName: info.name, samples, stability, cached });
       });
       const meanOf = (e: (typeof this.spec.encoders)[number]) => computed[withDirection.indexOf(e)]?.mean ?? null;
-      const trainerEncoders: TrainerEncoder[] = this.spec.encoders.map(({ encoder }, i) => {
+      const trainerEncoders: TrainerEncoder[] = [];
+      for (const [i, { encoder }] of this.spec.encoders.entries()) {
         const block = options.tokenBlock < 0 ? encoder.defaultTokenBlock : options.tokenBlock;
         if (block >= encoder.numBlocks) throw new EngineError('bad-settings', `token block ${block} does not exist in ${encoder.name} (0..${encoder.numBlocks - 1})`);
-        const e = prepareTrainerEncoder(encoder, this.spec.reference, meanOf(this.spec.encoders[i]), options);
+        const meanEmbedding = meanOf(this.spec.encoders[i]);
+        const e = text
+          ? await prepareZeroShotEncoder({ encoder, reference, meanEmbedding, options, text, tokenizer: this.spec.tokenizer ?? null, templates: options.textTemplates })
+          : prepareTrainerEncoder(encoder, reference!, meanEmbedding, options);
         prepared.push(e);
-        return e;
-      });
+        trainerEncoders.push(e);
+      }
 
       const resumed = this.spec.resumeFrom ? await readRunCheckpoint(gen, this.spec.resumeFrom) : null;
       let trainer: AdapterTrainer;
@@ -162,7 +178,8 @@ export class AdaptationRun {
             batchSize: settings.batchSize,
             learningRate: settings.learningRate,
             betas: settings.betas,
-            lossWeights: settings.lossWeights,
+            // Text-only: no reference, so no L_dis (src/adapter/zero-shot.ts).
+            lossWeights: text ? zeroShotLossWeights(settings.lossWeights, reference !== null) : settings.lossWeights,
             seed: settings.seed,
             truncationPsi: settings.truncationPsi,
             options,
@@ -184,7 +201,7 @@ export class AdaptationRun {
 
       const sourceRenders = await previewRenders(gen.view, options);
       const previewSource = sourceRenders.images;
-      this.estimator = new PreviewEstimator(this.spec.reference, sourceRenders);
+      this.estimator = reference ? new PreviewEstimator(reference, sourceRenders) : null;
       await this.emitPreview(previewSource);
       emit({ type: 'state', state: 'running' });
 

@@ -57,6 +57,8 @@ export interface ModelInfo {
   /** Architecture summary, e.g. "EG3D 512², SuperresolutionHybrid8XDC, neural 128²". */
   summary: string;
   parameters: number;
+  /** Encoders: the file has a text tower (loaded; zero-shot runs and prompt measures use it). */
+  textTower?: boolean;
 }
 
 export interface LossWeights {
@@ -84,6 +86,19 @@ export interface AdaptSettings {
   previewEvery: number;
   /** Reconstructed-method options (see docs/method.md); engine-specific keys. */
   options: Record<string, string | number | boolean>;
+  /** Zero-shot: a text target (src/adapter/zero-shot.ts); with no reference image the run is text-only. */
+  text?: TextTarget;
+}
+
+export type { TextTarget } from '../adapter/zero-shot.ts';
+import type { TextTarget } from '../adapter/zero-shot.ts';
+
+/** CLIP's BPE vocabulary as the engine read it (AdapterEngine.loadVocabulary). */
+export interface VocabularyInfo {
+  name: string;
+  sha256: string;
+  /** Tokens of the vocabulary (49408 for CLIP's). */
+  tokens: number;
 }
 
 export type AdaptPhase = 'mean-embedding' | 'tri-d' | 'g2';
@@ -441,6 +456,8 @@ export interface AdapterEngine {
    * weights (src/adapter/mix.ts). Parts not listed are dropped; an empty list drops the mix.
    */
   mixAdapted?(parts: MixPartRequest[]): Promise<MixInfo>;
+  /** Reads CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt(.gz) or a model's merges.txt) for the text tower; replaces the previous one. */
+  loadVocabulary?(file: Blob, name: string): Promise<VocabularyInfo>;
   render(request: RenderRequest): Promise<RgbaImage>;
   /**
    * The evaluation report: the source vs the current adapted weights over held-out latents × 5 views

@@ -73,7 +73,7 @@ export const MEASURE_DESCRIPTIONS: Record<string, string> = {
     "sliced 2-Wasserstein distance (seeded unit directions, quantile matching) between CIE L*a*b* (D65) pixels of the face region (source foreground ∩ fixed face box, all views of a latent) and the reference's pixels; units ≈ ΔE*ab. Lower = closer to the reference's colours.",
   texture:
     'mean over layers of ‖G(render) − G(reference)‖_F / ‖G(reference)‖_F, Gram matrices of early layers of a network the training losses do not use; mean over views. Lower = closer to the reference texture.',
-  clip: "with a user CLIP: mean cosine of the renders' embeddings with the reference's, and mean cosine of (E(adapted) − E(source)) with (E(reference) − μ_s), μ_s = mean source embedding.",
+  clip: "with a user CLIP: mean cosine of the renders' embeddings with the reference's, and mean cosine of (E(adapted) − E(source)) with (E(reference) − μ_s), μ_s = mean source embedding; for zero-shot weights also the same against the prompt: cosine with the target text's embedding and alignment with T(target) − T(source).",
   consistency:
     'each view lifted to the world with its rendered depth and projected into its neighbouring views (both directions); mean |ΔRGB| (RGB in [0, 1]) over pixels that are foreground in both and visible (|distance − sampled depth| ≤ tolerance), at neural rendering resolution.',
 };
@@ -246,7 +246,10 @@ function changePct(x: SourceAdapted | null): number | null {
 
 interface ClipAccumulator {
   name: string;
+  encoder: ClipEvalInput['encoder'];
   ref: Float32Array;
+  /** The domain direction (text lines: T(target) − T(source)); absent = E(reference) − μ_s. */
+  domain?: Float32Array;
   /** Per latent: source and adapted embeddings [V·D]. */
   perLatent: { source: Float32Array; adapted: Float32Array }[];
   given: Float32Array | undefined;
@@ -289,13 +292,18 @@ export async function evaluateAdaptation(inputs: EvaluationInputs): Promise<Eval
   const refLab = refSmall ? labPixels(refSmall.data, 4) : null;
   const refGrams = texture && reference ? (await texture.grams([reference]))[0] : null;
   const clips: ClipAccumulator[] = [];
-  if (reference) {
-    for (const c of inputs.clip ?? []) {
+  for (const c of inputs.clip ?? []) {
+    if (reference) {
       const f = c.encoder.encodeReference(reference, c.encoder.defaultTokenBlock);
       const ref = (await f.embedding.data()) as Float32Array;
       f.embedding.dispose();
       f.tokens.dispose();
-      clips.push({ name: c.encoder.name, ref, perLatent: [], given: c.meanEmbedding });
+      clips.push({ name: c.encoder.name, encoder: c.encoder, ref, perLatent: [], given: c.meanEmbedding });
+    }
+    // Zero-shot: the same measures against the target text (its embedding and the text direction).
+    if (c.prompt) {
+      const domain = c.prompt.target.map((x, i) => x - c.prompt!.source[i]);
+      clips.push({ name: `${c.encoder.name} · “${c.prompt.text}”`, encoder: c.encoder, ref: c.prompt.target, domain, perLatent: [], given: undefined });
     }
   }
   const sw = (lab: Float32Array) => slicedWasserstein(lab, refLab!, 3, { projections: o.swProjections, quantiles: o.swQuantiles, seed: o.swSeed });
@@ -381,9 +389,10 @@ export async function evaluateAdaptation(inputs: EvaluationInputs): Promise<Eval
       const g = await texture.grams([...src.images, ...adp.images]);
       tex = { source: mean(g.slice(0, V).map((x) => texture.distance(x, refGrams))), adapted: mean(g.slice(V).map((x) => texture.distance(x, refGrams))) };
     }
-    for (let c = 0; c < clips.length; c++) {
-      const enc = inputs.clip![c].encoder;
-      clips[c].perLatent.push({ source: await embedRenders(enc, src.images), adapted: await embedRenders(enc, adp.images) });
+    const embedded = new Map<ClipEvalInput['encoder'], { source: Float32Array; adapted: Float32Array }>();
+    for (const acc of clips) {
+      if (!embedded.has(acc.encoder)) embedded.set(acc.encoder, { source: await embedRenders(acc.encoder, src.images), adapted: await embedRenders(acc.encoder, adp.images) });
+      acc.perLatent.push(embedded.get(acc.encoder)!);
     }
 
     rows.push({
@@ -418,7 +427,7 @@ export async function evaluateAdaptation(inputs: EvaluationInputs): Promise<Eval
       }
       for (let i = 0; i < d; i++) mu[i] /= Math.max(1, n);
     }
-    const domain = acc.ref.map((x, i) => x - mu![i]);
+    const domain = acc.domain ?? acc.ref.map((x, i) => x - mu![i]);
     acc.perLatent.forEach((l, r) => {
       const views = l.source.length / d;
       const ss: number[] = [];
@@ -431,7 +440,7 @@ export async function evaluateAdaptation(inputs: EvaluationInputs): Promise<Eval
         as.push(cosine(ea, acc.ref));
         al.push(cosine(ea.map((x, i) => x - es[i]), domain));
       }
-      rows[r].clip.push({ encoder: acc.name, similarity: { source: mean(ss), adapted: mean(as) }, directionAlignment: mean(al) });
+      rows[r].clip.push({ encoder: acc.name, similarity: { source: mean(ss), adapted: mean(as) }, directionAlignment: mean(al), ...(acc.domain ? { target: 'prompt' as const } : {}) });
     });
   }
 
@@ -453,6 +462,7 @@ export async function evaluateAdaptation(inputs: EvaluationInputs): Promise<Eval
       encoder: acc.name,
       similarity: meanSA(rows.map((r) => r.clip[c].similarity)),
       directionAlignment: mean(rows.map((r) => r.clip[c].directionAlignment)),
+      ...(acc.domain ? { target: 'prompt' as const } : {}),
     })),
     consistency: meanSA(rows.map((r) => r.consistency)),
     detectedLatents: rows.filter((r) => r.identityCrop === 'detected').length,

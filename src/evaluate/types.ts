@@ -81,6 +81,12 @@ export interface ClipEvalInput {
   encoder: FeatureEncoder;
   /** μ_s, the mean source embedding ([D], not normalised). Default: the mean over this evaluation's source renders. */
   meanEmbedding?: Float32Array;
+  /**
+   * Zero-shot runs: the target description with its text embedding and the source description's
+   * (normalised, template-averaged, src/clip/text-direction.ts). Adds a line for this encoder that
+   * measures against the text: similarity to the target text, and alignment with T(target) − T(source).
+   */
+  prompt?: { text: string; target: Float32Array; source: Float32Array };
 }
 
 export interface EvaluationInputs {
@@ -115,6 +121,8 @@ export interface ClipRowMeasures {
   similarity: SourceAdapted;
   /** Mean cosine of (E(adapted) − E(source)) with (E(reference) − μ_s); 0 where the two renders embed identically. */
   directionAlignment: number;
+  /** 'prompt': a zero-shot line, measured against the target text (similarity) and T(target) − T(source) (alignment). */
+  target?: 'prompt';
 }
 
 export interface EvaluationRow {

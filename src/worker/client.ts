@@ -154,6 +154,7 @@ export function createEngineClient(endpoint: MessageEndpoint, onClose?: () => vo
     exportPickle: () => call('exportPickle'),
     importAdapted: (file) => call('importAdapted', file),
     mixAdapted: (parts) => call('mixAdapted', parts),
+    loadVocabulary: (file, name) => call('loadVocabulary', file, name),
     render: (request) => call('render', request),
     extractMesh: (request) => call('extractMesh', request),
     cancelMesh: () => call('cancelMesh'),

@@ -46,6 +46,7 @@ const ENGINE_METHODS: readonly EngineMethod[] = [
   'exportPickle',
   'importAdapted',
   'mixAdapted',
+  'loadVocabulary',
   'render',
   'extractMesh',
   'cancelMesh',

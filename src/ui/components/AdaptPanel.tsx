@@ -4,6 +4,7 @@ import { PRESETS, presetMatching } from '../state/settings.ts';
 import { formatDuration, formatRate } from '../state/format.ts';
 import { LOSS_KEYS, LOSS_LABELS } from '../state/loss-history.ts';
 import { canStart, isActive } from '../state/studio-store.ts';
+import { ZeroShotSection } from './ZeroShotSection.tsx';
 import { describeMeanEmbedding, isMeanEmbeddingStable, type AdaptSettings, type LossWeights } from '../../engine/types.ts';
 import { ProgressBar } from './ProgressBar.tsx';
 import { LossChart } from './LossChart.tsx';
@@ -308,12 +309,14 @@ export function AdaptPanel() {
   const losses = useStudio((s) => s.losses);
   const total = useStudio((s) => s.run.totalIterations);
   const hasReference = useStudio((s) => s.reference !== null);
+  const zeroShot = useStudio((s) => s.settings.text !== undefined);
   const active = isActive(state);
 
   return (
     <section className="panel" aria-labelledby="adapt-title" data-testid="adapt-panel">
       <h2 id="adapt-title">Adaptation</h2>
       <Settings locked={active} />
+      <ZeroShotSection locked={active} />
       <div className="controls" role="group" aria-label="Run controls">
         {!active && (
           <button className="primary" disabled={!startable} onClick={() => c.run.start()} data-testid="start">
@@ -341,7 +344,7 @@ export function AdaptPanel() {
           </button>
         )}
       </div>
-      {!hasReference && <div className="muted small-text">Choose a reference image (or an example) to start.</div>}
+      {!hasReference && !zeroShot && <div className="muted small-text">Choose a reference image (or an example) to start — or describe the target (zero-shot).</div>}
       <Progress />
       <div className="charts" data-testid="loss-charts">
         {LOSS_KEYS.map((k) => (

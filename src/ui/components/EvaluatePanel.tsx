@@ -127,7 +127,7 @@ function Summary({ report }: { report: EngineEvaluation }) {
         {m.clip.map((c, i) => (
           <tr key={`sim-${i}`} data-testid="eval-clip">
             <th scope="row">
-              CLIP similarity to the reference
+              {c.target === 'prompt' ? 'CLIP similarity to the prompt' : 'CLIP similarity to the reference'}
               <div className="eval-note">
                 {report.clipEncoders[i]?.name ?? c.encoder} · direction alignment {f3(c.directionAlignment)}
               </div>

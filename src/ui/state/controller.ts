@@ -11,6 +11,7 @@
  * - `viewer` (viewer-slice.ts): the orbit view and the multi-view strip's latents;
  * - `evaluate` (evaluate-slice.ts): the evaluation report of the adapted weights;
  * - `mix` (mix-slice.ts): mixing adapted domains (several adapted-weights files, one weight each);
+ * - `zeroShot` (zero-shot-slice.ts): the text target of a zero-shot run (settings.text) and CLIP's BPE vocabulary;
  * - `video` (video-slice.ts): the orbit video (source / adapted / side by side), its progress and cancel;
  * - `mesh` (mesh-slice.ts): the viewer's Mesh mode and the GLB / PLY exports (extraction, progress, cancel).
  *
@@ -23,6 +24,7 @@ import type { ImageToolkit } from '../reference/image-toolkit.ts';
 import { EngineSlice } from './engine-slice.ts';
 import { EvaluateSlice } from './evaluate-slice.ts';
 import { MixSlice } from './mix-slice.ts';
+import { ZeroShotSlice } from './zero-shot-slice.ts';
 import { VideoSlice } from './video-slice.ts';
 import { MeshSlice } from './mesh-slice.ts';
 import { ModelsSlice } from './models-slice.ts';
@@ -56,6 +58,7 @@ export class StudioController {
   readonly viewer: ViewerSlice;
   readonly evaluate: EvaluateSlice;
   readonly mix: MixSlice;
+  readonly zeroShot: ZeroShotSlice;
   readonly video: VideoSlice;
   readonly mesh: MeshSlice;
 
@@ -75,6 +78,8 @@ export class StudioController {
     this.viewer = new ViewerSlice(this.ctx, this.persistence);
     this.evaluate = new EvaluateSlice(this.ctx);
     this.mix = new MixSlice(this.ctx);
+    this.zeroShot = new ZeroShotSlice(this.ctx, (text) => this.run.updateSettings({ text }));
+    this.run.beforeZeroShot = () => this.zeroShot.ensureOnEngine();
     this.video = new VideoSlice(this.ctx);
     this.mesh = new MeshSlice(this.ctx);
   }

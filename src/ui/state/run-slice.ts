@@ -23,6 +23,8 @@ export class RunSlice {
   private readonly checkpointInterval: number;
   private checkpointInFlight = false;
   private lastCheckpointRequest = -Infinity;
+  /** Before a zero-shot run (settings.text): gives the engine CLIP's BPE vocabulary again if it was replaced (zero-shot-slice.ts). */
+  beforeZeroShot: (() => Promise<void>) | null = null;
 
   constructor(
     private readonly ctx: SliceContext,
@@ -135,8 +137,8 @@ export class RunSlice {
       ctx.set({ settingsError: errorMessage(e) });
       return;
     }
-    if (!ctx.s.reference) {
-      ctx.set({ engineError: { code: 'bad-reference', message: 'Choose a reference image first.' } });
+    if (!ctx.s.reference && !settings.text) {
+      ctx.set({ engineError: { code: 'bad-reference', message: 'Choose a reference image first (or describe the target domain: zero-shot).' } });
       return;
     }
     await this.persistence.saveSettings(settings);
@@ -152,7 +154,10 @@ export class RunSlice {
       meanEmbeddings: [],
       run: { ...initialRun(), state: 'preparing', totalIterations: settings.iterations[0] + settings.iterations[1] },
     });
-    await this.runEngine(() => ctx.engine.start(settings));
+    await this.runEngine(async () => {
+      if (settings.text) await this.beforeZeroShot?.();
+      await ctx.engine.start(settings);
+    });
   }
 
   /** Continues from the last checkpoint (after a reload, a stop, a lost GPU device or a stopped worker: a fresh engine first). */
@@ -163,7 +168,7 @@ export class RunSlice {
       ctx.set({ engineError: { code: 'not-ready', message: 'There is no saved checkpoint to resume from.' } });
       return;
     }
-    if (!ctx.s.reference) {
+    if (!ctx.s.reference && !(saved.settings as { text?: unknown } | null)?.text) {
       ctx.set({ engineError: { code: 'bad-reference', message: 'The reference image is missing; choose it again to resume.' } });
       return;
     }
@@ -181,7 +186,10 @@ export class RunSlice {
       meanEmbeddings: [],
       run: { ...initialRun(), state: 'preparing', globalIteration: saved.globalIteration, totalIterations: saved.totalIterations },
     });
-    await this.runEngine(() => ctx.engine.start(settings, saved.bytes));
+    await this.runEngine(async () => {
+      if (settings.text) await this.beforeZeroShot?.();
+      await ctx.engine.start(settings, saved.bytes);
+    });
   }
 
   private async runEngine(op: () => Promise<void>): Promise<void> {

@@ -23,6 +23,7 @@ import type { DecodedImage } from '../reference/image-toolkit.ts';
 import { initialEvaluation, type EvaluationState } from './evaluate-slice.ts';
 import { initialVideo, type VideoState } from './video-slice.ts';
 import { initialMix, type MixState } from './mix-slice.ts';
+import { initialZeroShot, zeroShotReady, type ZeroShotState } from './zero-shot-slice.ts';
 import { initialMesh, type MeshState } from './mesh-slice.ts';
 
 export interface LoadingState {
@@ -128,6 +129,8 @@ export interface StudioState {
   evaluation: EvaluationState;
   /** The domain mix of adapted-weights files (mix-slice.ts). */
   mix: MixState;
+  /** CLIP's BPE vocabulary for zero-shot runs (zero-shot-slice.ts); the text target is `settings.text`. */
+  zeroShot: ZeroShotState;
   /** The orbit video (video-slice.ts). */
   video: VideoState;
   /** Mesh mode and the mesh exports (mesh-slice.ts). */
@@ -196,6 +199,7 @@ export function initialState(): StudioState {
     viewer: initialViewer(),
     evaluation: initialEvaluation(),
     mix: initialMix(),
+    zeroShot: initialZeroShot(),
     video: initialVideo(),
     mesh: initialMesh(),
   };
@@ -212,8 +216,8 @@ export function canStart(s: StudioState): boolean {
   const st = s.run.state;
   return (
     s.generator !== null &&
-    s.reference !== null &&
-    s.reference.applied &&
+    // A reference image, or a zero-shot text target that can run (then the reference is optional).
+    (s.settings.text ? zeroShotReady(s) : s.reference !== null && s.reference.applied) &&
     s.loading === null &&
     s.evaluation.status !== 'running' &&
     (st === 'idle' || st === 'done' || st === 'cancelled' || st === 'error')
