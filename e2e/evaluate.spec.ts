@@ -7,45 +7,8 @@
  * may leave the local server. Screenshot: e2e-artifacts/evaluate-report.png.
  */
 import { expect, test } from '@playwright/test';
-import * as tf from '@tensorflow/tfjs';
-import { Random } from '../src/core/random.ts';
-import { isTrainableKey, writeAdaptedSafetensors } from '../src/adapter/export.ts';
-import { loadEmbeddedGenerator } from '../src/engine/embedded.ts';
-import { openEmbeddedFile } from '../src/platform/node-embedded.ts';
+import { perturbedAdaptedFile } from './adapted-file.ts';
 import { dropFile, guardNetwork, openStudio, shot } from './helpers.ts';
-
-/** The embedded generator's Tri-D + G2 plus seeded noise (0.3 × each tensor's std), as the studio's adapted-weights file. */
-async function perturbedAdaptedFile(): Promise<Uint8Array> {
-  await tf.setBackend('cpu');
-  const emb = await loadEmbeddedGenerator(openEmbeddedFile);
-  const rng = new Random(12);
-  const adapted = new Map<string, tf.Tensor>();
-  try {
-    for (const [k, t] of emb.generator.weights) {
-      if (!isTrainableKey(k)) continue;
-      adapted.set(
-        k,
-        tf.tidy(() => {
-          const std = tf.sqrt(tf.moments(t).variance);
-          return tf.add(t, tf.mul(tf.tensor(rng.normalArray(t.size), t.shape), tf.mul(std, 0.3)));
-        }),
-      );
-    }
-    return writeAdaptedSafetensors(adapted, {
-      baseGeneratorSha256: emb.sha256,
-      baseGeneratorName: emb.name,
-      encoders: [],
-      settings: {},
-      seed: 12,
-      iterations: { triD: 1, g2: 1 },
-      lossHistory: [],
-      createdAt: new Date(0).toISOString(),
-    });
-  } finally {
-    tf.dispose([...adapted.values()]);
-    emb.generator.dispose();
-  }
-}
 
 test('evaluate: the report of loaded adapted weights, with thumbnails', async ({ page }) => {
   const network = await guardNetwork(page);
