@@ -39,7 +39,7 @@ export function isReportStale(s: StudioState): boolean {
 
 /** Whether "Evaluate adaptation" can start now: adapted weights exist, nothing else is running. */
 export function canEvaluate(s: StudioState): boolean {
-  return s.adaptedAvailable && s.generator !== null && s.loading === null && !isActive(s.run.state) && s.evaluation.status !== 'running';
+  return s.adaptedAvailable && s.generator !== null && s.loading === null && !isActive(s.run.state) && s.evaluation.status !== 'running' && s.video.status !== 'running';
 }
 
 export class EvaluateSlice {

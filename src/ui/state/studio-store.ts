@@ -220,6 +220,7 @@ export function canStart(s: StudioState): boolean {
     (s.settings.text ? zeroShotReady(s) : s.reference !== null && s.reference.applied) &&
     s.loading === null &&
     s.evaluation.status !== 'running' &&
+    s.video.status !== 'running' &&
     (st === 'idle' || st === 'done' || st === 'cancelled' || st === 'error')
   );
 }

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parseVideoSeeds as parseSeeds, type VideoRequest } from '../../engine/types.ts';
 import { boot, tick } from './controller.test-doubles.ts';
 import { canMakeVideo } from './video-slice.ts';
+import { canEvaluate } from './evaluate-slice.ts';
+import { canStart } from './studio-store.ts';
 
 describe('video slice', () => {
   it('parses seeds as gen_videos.py does (lists and ranges), refusing anything else', () => {
@@ -30,6 +32,8 @@ describe('video slice', () => {
     expect(c.video.setSeeds('7, 11')).toBe(true);
     c.video.setFrames(12);
     c.video.setSeconds(2);
+    expect(canStart(store.getState())).toBe(true);
+    expect(canEvaluate(store.getState())).toBe(true);
     let release!: () => void;
     engine.videoGate = new Promise((r) => (release = r));
     const done = c.video.start();
@@ -37,6 +41,9 @@ describe('video slice', () => {
     expect(store.getState().video.status).toBe('running');
     expect(store.getState().video.progress).toEqual({ done: 1, total: 12 });
     expect(canMakeVideo(store.getState())).toBe(false);
+    // the engine refuses runs and evaluations meanwhile: the studio does not offer them
+    expect(canStart(store.getState())).toBe(false);
+    expect(canEvaluate(store.getState())).toBe(false);
     c.video.setSeeds('99'); // edited while it runs: the result keeps the seeds it was made with
     release();
     await done;
