@@ -35,19 +35,24 @@ interface Case {
   options?: Partial<MethodOptions>;
 }
 
-function trainerFor(gen: EG3DGenerator, enc: FeatureEncoder, chunkRays: number, iterations: [number, number], options: Partial<MethodOptions> = {}): { trainer: AdapterTrainer; owned: tf.Tensor[] } {
+/** A trainer over random reference features (also used by bench:gpu and the gpu-profile section). */
+export function trainerFor(gen: EG3DGenerator, encoders: FeatureEncoder | FeatureEncoder[], chunkRays: number, iterations: [number, number], options: Partial<MethodOptions> = {}, batchSize = 1): { trainer: AdapterTrainer; owned: tf.Tensor[] } {
   const view = new GeneratorView(gen, chunkRays);
+  const owned: tf.Tensor[] = [];
   // Reference features and direction do not affect the cost; random ones avoid a reference image.
-  const refs = tf.tidy(() => {
-    const probe = enc.encodeImages(tf.zeros([1, 64, 64, 3]) as tf.Tensor4D, enc.defaultTokenBlock);
-    const refTokens = tf.randomNormal(probe.tokens.shape, 0, 1, 'float32', 2);
-    const dir = tf.randomNormal([enc.embedDim], 0, 1, 'float32', 3);
-    return [refTokens, tf.div(dir, tf.norm(dir))];
+  const refs = (Array.isArray(encoders) ? encoders : [encoders]).map((enc) => {
+    const [refTokens, refDirection] = tf.tidy(() => {
+      const probe = enc.encodeImages(tf.zeros([1, 64, 64, 3]) as tf.Tensor4D, enc.defaultTokenBlock);
+      const tokens = tf.randomNormal(probe.tokens.shape, 0, 1, 'float32', 2);
+      const dir = tf.randomNormal([enc.embedDim], 0, 1, 'float32', 3);
+      return [tokens, tf.div(dir, tf.norm(dir))];
+    });
+    owned.push(refTokens, refDirection);
+    return { encoder: enc, tokenBlock: enc.defaultTokenBlock, refTokens, refDirection: refDirection as tf.Tensor1D };
   });
-  const owned: tf.Tensor[] = [...refs];
-  const trainer = new AdapterTrainer(view, [{ encoder: enc, tokenBlock: enc.defaultTokenBlock, refTokens: refs[0], refDirection: refs[1] as tf.Tensor1D }], {
+  const trainer = new AdapterTrainer(view, refs, {
     iterations,
-    batchSize: 1,
+    batchSize,
     learningRate: DIFA_OPTIMISER.learningRate,
     betas: [DIFA_OPTIMISER.betas[0], DIFA_OPTIMISER.betas[1]],
     lossWeights: { ...DEFAULT_LOSS_WEIGHTS },

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { describeCpuThreads, type Capabilities } from '../core/backend.ts';
 
@@ -20,9 +20,23 @@ export type NodeBackendName = 'wasm' | 'cpu' | 'webgpu';
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 let webgpuRegistered = false;
 
+/** A Vulkan driver other than the CPU ones (SwiftShader, lavapipe) is installed: let the loader pick the GPU. */
+function hasHardwareVulkanDriver(): boolean {
+  for (const dir of ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d']) {
+    let files: string[] = [];
+    try {
+      files = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    if (files.some((f) => f.endsWith('.json') && !/swiftshader|lvp|lavapipe/i.test(f))) return true;
+  }
+  return false;
+}
+
 async function registerNodeWebGPU(): Promise<void> {
   if (webgpuRegistered) return;
-  if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) {
+  if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD) && !hasHardwareVulkanDriver()) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD; // read by the Vulkan loader when Dawn starts
   }
   const { create, globals } = await import('webgpu');
