@@ -21,6 +21,7 @@ import { MeanEmbeddingCache } from './mean-embeddings.ts';
 import { extractMesh } from './mesh.ts';
 import { DomainMixer } from './mixing.ts';
 import { readVocabulary } from './vocabulary.ts';
+import { ffhqAlignment } from '../evaluate/face-align.ts';
 import type { ClipTokenizer } from '../clip/tokenizer.ts';
 import { checkTextTarget } from '../adapter/zero-shot.ts';
 import { ModelRegistry } from './models.ts';
@@ -46,6 +47,7 @@ import {
   type MeshRequest,
   type ModelInfo,
   type VocabularyInfo,
+  type FaceDetection,
   type RenderRequest,
   type RgbaImage,
   type VideoRequest,
@@ -297,6 +299,18 @@ export class LocalEngine implements AdapterEngine {
       const { tokenizer, info } = await readVocabulary(file, name);
       this.tokenizer = tokenizer;
       return info;
+    });
+  }
+
+  detectFace(image: RgbaImage): Promise<FaceDetection | null> {
+    return this.guard(async () => {
+      if (this.disposed) throw new EngineError('not-ready', 'the engine has been disposed');
+      if (!this.evaluationModels.hasFaceModel) throw new EngineError('not-ready', 'this engine was set up without a face model');
+      const face = await this.evaluationModels.face();
+      if (!face.landmarks) throw new EngineError('internal', `${face.name} gives no landmarks`);
+      const found = await face.landmarks(image);
+      if (!found) return null;
+      return { box: found.box, score: found.score, landmarks: found.points, aligned: ffhqAlignment(found.points) };
     });
   }
 

@@ -93,6 +93,14 @@ export interface AdaptSettings {
 export type { TextTarget } from '../adapter/zero-shot.ts';
 import type { TextTarget } from '../adapter/zero-shot.ts';
 
+/** A face found by AdapterEngine.detectFace: its box, detector score, 68 landmarks and the FFHQ-aligned square (centre, side, angle in radians). */
+export interface FaceDetection {
+  box: { x: number; y: number; width: number; height: number };
+  score: number;
+  landmarks: { x: number; y: number }[];
+  aligned: { cx: number; cy: number; size: number; angle: number };
+}
+
 /** CLIP's BPE vocabulary as the engine read it (AdapterEngine.loadVocabulary). */
 export interface VocabularyInfo {
   name: string;
@@ -458,6 +466,12 @@ export interface AdapterEngine {
   mixAdapted?(parts: MixPartRequest[]): Promise<MixInfo>;
   /** Reads CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt(.gz) or a model's merges.txt) for the text tower; replaces the previous one. */
   loadVocabulary?(file: Blob, name: string): Promise<VocabularyInfo>;
+  /**
+   * The most confident face of an image with its 68 landmarks and the FFHQ-aligned square crop they
+   * give (src/evaluate/face-align.ts), in the image's pixels; null when no face is found. Loads the
+   * evaluation's face model on first use.
+   */
+  detectFace?(image: RgbaImage): Promise<FaceDetection | null>;
   render(request: RenderRequest): Promise<RgbaImage>;
   /**
    * The evaluation report: the source vs the current adapted weights over held-out latents × 5 views

@@ -24,6 +24,11 @@ interface FaceApiDetection {
   detection: { box: { x: number; y: number; width: number; height: number }; score: number };
 }
 
+interface FaceApiLandmarkDetection {
+  detection: { box: { x: number; y: number; width: number; height: number }; score: number };
+  landmarks: { positions: { x: number; y: number }[] };
+}
+
 /** The structural subset of the `@vladmandic/face-api` module this evaluator uses. */
 export interface FaceApiModule {
   nets: {
@@ -32,7 +37,9 @@ export interface FaceApiModule {
     faceRecognitionNet: FaceApiNet & { computeFaceDescriptor(input: unknown): Promise<Float32Array | Float32Array[]> };
   };
   SsdMobilenetv1Options: new (o: { minConfidence?: number; maxResults?: number }) => unknown;
-  detectSingleFace(input: unknown, options: unknown): { withFaceLandmarks(): { withFaceDescriptor(): Promise<FaceApiDetection | undefined> } };
+  detectSingleFace(input: unknown, options: unknown): {
+    withFaceLandmarks(): PromiseLike<FaceApiLandmarkDetection | undefined> & { withFaceDescriptor(): Promise<FaceApiDetection | undefined> };
+  };
 }
 
 /** One face-api weight file pair: `<name>-weights_manifest.json` (parsed) and `<name>.bin`. */
@@ -108,6 +115,19 @@ export class FaceApiEmbedder implements FaceEmbedder {
       if (!r) return null;
       const b = r.detection.box;
       return { box: { x: b.x, y: b.y, width: b.width, height: b.height }, score: r.detection.score, descriptor: Float32Array.from(r.descriptor) };
+    } finally {
+      t.dispose();
+    }
+  }
+
+  async landmarks(image: EvalImage): Promise<{ box: FaceBox; score: number; points: { x: number; y: number }[] } | null> {
+    this.check();
+    const t = imageTensor(image);
+    try {
+      const r = await this.api.detectSingleFace(t, new this.api.SsdMobilenetv1Options({ minConfidence: this.options.minConfidence, maxResults: 1 })).withFaceLandmarks();
+      if (!r) return null;
+      const b = r.detection.box;
+      return { box: { x: b.x, y: b.y, width: b.width, height: b.height }, score: r.detection.score, points: r.landmarks.positions.map((p) => ({ x: p.x, y: p.y })) };
     } finally {
       t.dispose();
     }

@@ -27,6 +27,8 @@ export interface FaceEmbedder {
   detect(image: EvalImage): Promise<{ box: FaceBox; score: number; descriptor: Float32Array } | null>;
   /** Descriptor of a given crop (no detection, no alignment). */
   describeCrop(image: EvalImage, box: FaceBox): Promise<Float32Array>;
+  /** The most confident face with its 68 landmarks (image pixels), or null when none is found (the face-aware reference crop). */
+  landmarks?(image: EvalImage): Promise<{ box: FaceBox; score: number; points: { x: number; y: number }[] } | null>;
   dispose(): void;
 }
 

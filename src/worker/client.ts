@@ -155,6 +155,7 @@ export function createEngineClient(endpoint: MessageEndpoint, onClose?: () => vo
     importAdapted: (file) => call('importAdapted', file),
     mixAdapted: (parts) => call('mixAdapted', parts),
     loadVocabulary: (file, name) => call('loadVocabulary', file, name),
+    detectFace: (image) => call('detectFace', image),
     render: (request) => call('render', request),
     extractMesh: (request) => call('extractMesh', request),
     cancelMesh: () => call('cancelMesh'),

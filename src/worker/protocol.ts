@@ -47,6 +47,7 @@ const ENGINE_METHODS: readonly EngineMethod[] = [
   'importAdapted',
   'mixAdapted',
   'loadVocabulary',
+  'detectFace',
   'render',
   'extractMesh',
   'cancelMesh',

@@ -1,7 +1,7 @@
 /** Reference image: drop / pick / paste, a movable square crop, the example gallery. */
 import { useEffect, useRef, useState } from 'react';
 import { useController, useStudio } from '../context.ts';
-import { moveCrop, resizeCrop } from '../reference/crop.ts';
+import { moveCrop, resizeCrop, rotateCrop } from '../reference/crop.ts';
 import { EXAMPLES, drawExample } from '../examples/index.ts';
 import { drawRgba } from '../grid.ts';
 import type { ReferenceState } from '../state/studio-store.ts';
@@ -41,9 +41,18 @@ function CropEditor({ reference }: { reference: ReferenceState }) {
     ctx.fillStyle = 'rgba(8,10,14,0.62)';
     ctx.beginPath();
     ctx.rect(0, 0, cv.width, cv.height);
-    ctx.rect(crop.x * scale, crop.y * scale, crop.size * scale, crop.size * scale);
+    // The crop square, turned about its centre when the face-aware crop levels the eyes.
+    const a = crop.angle ?? 0;
+    const cx = (crop.x + crop.size / 2) * scale, cy = (crop.y + crop.size / 2) * scale, r = (crop.size / 2) * scale;
+    [[-1, -1], [1, -1], [1, 1], [-1, 1]].forEach(([u, v], i) => {
+      const px = cx + r * (u * Math.cos(a) - v * Math.sin(a)), py = cy + r * (u * Math.sin(a) + v * Math.cos(a));
+      if (i === 0) ctx.moveTo(px, py);
+      else ctx.lineTo(px, py);
+    });
+    ctx.closePath();
     ctx.fill('evenodd');
   }, [image, crop, scale, w, h]);
+  const landmarks = reference.face?.landmarks;
 
   return (
     <div className="crop-editor" style={{ width: w, height: h }}>
@@ -55,7 +64,7 @@ function CropEditor({ reference }: { reference: ReferenceState }) {
         aria-label="Crop position (drag to move, arrow keys to nudge)"
         aria-valuetext={`x ${crop.x}, y ${crop.y}, size ${crop.size}`}
         tabIndex={0}
-        style={{ left: crop.x * scale, top: crop.y * scale, width: crop.size * scale, height: crop.size * scale }}
+        style={{ left: crop.x * scale, top: crop.y * scale, width: crop.size * scale, height: crop.size * scale, transform: crop.angle ? `rotate(${crop.angle}rad)` : undefined }}
         onPointerDown={(e) => {
           e.currentTarget.setPointerCapture(e.pointerId);
           drag.current = { x: e.clientX, y: e.clientY };
@@ -83,6 +92,13 @@ function CropEditor({ reference }: { reference: ReferenceState }) {
           if (e.key.startsWith('Arrow')) void c.reference.commitCrop();
         }}
       />
+      {landmarks && (
+        <svg className="face-landmarks" width={w} height={h} viewBox={`0 0 ${w} ${h}`} data-testid="face-landmarks" data-count={landmarks.length} aria-hidden>
+          {landmarks.map((p, i) => (
+            <circle key={i} cx={p.x * scale} cy={p.y * scale} r={1.6} />
+          ))}
+        </svg>
+      )}
     </div>
   );
 }
@@ -151,8 +167,18 @@ export function ReferencePanel() {
                 {ref.image.scaled ? ` (shown at ${ref.image.width}×${ref.image.height})` : ''}
               </div>
               <div className="muted">
-                crop {ref.crop.size}² at ({ref.crop.x}, {ref.crop.y})
+                crop {Math.round(ref.crop.size)}² at ({Math.round(ref.crop.x)}, {Math.round(ref.crop.y)}){ref.crop.angle ? `, tilted ${((ref.crop.angle * 180) / Math.PI).toFixed(1)}°` : ''}
               </div>
+              {ref.face && (
+                <div className={ref.face.status === 'none' ? 'warning small-text' : 'muted small-text'} role={ref.face.status === 'none' ? 'alert' : 'status'} data-testid="face-status" data-status={ref.face.status}>
+                  {ref.face.status === 'detecting' ? 'Looking for a face…' : ref.face.message}
+                </div>
+              )}
+              {ref.face?.proposal && (
+                <button className="small" onClick={() => void c.reference.useFaceCrop()} data-testid="use-face-crop">
+                  Use the face crop
+                </button>
+              )}
               <label className="field">
                 <span>Crop size</span>
                 <input
@@ -165,6 +191,21 @@ export function ReferencePanel() {
                   onKeyUp={() => void c.reference.commitCrop()}
                   aria-label="Crop size"
                   data-testid="crop-size"
+                />
+              </label>
+              <label className="field">
+                <span>Tilt</span>
+                <input
+                  type="range"
+                  min={-45}
+                  max={45}
+                  step={0.5}
+                  value={((ref.crop.angle ?? 0) * 180) / Math.PI}
+                  onChange={(e) => c.reference.previewCrop(rotateCrop(ref.crop, (Number(e.target.value) * Math.PI) / 180, ref.image.width, ref.image.height))}
+                  onPointerUp={() => void c.reference.commitCrop()}
+                  onKeyUp={() => void c.reference.commitCrop()}
+                  aria-label="Crop tilt (degrees)"
+                  data-testid="crop-tilt"
                 />
               </label>
             </div>

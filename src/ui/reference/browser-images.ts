@@ -84,9 +84,27 @@ export function createBrowserImageToolkit(): ImageToolkit {
       const ctx = context2d(size, size);
       ctx.imageSmoothingEnabled = true;
       ctx.imageSmoothingQuality = 'high';
-      ctx.drawImage(image.bitmap as ImageBitmap, crop.x, crop.y, crop.size, crop.size, 0, 0, size, size);
+      const angle = crop.angle ?? 0;
+      if (angle === 0) ctx.drawImage(image.bitmap as ImageBitmap, crop.x, crop.y, crop.size, crop.size, 0, 0, size, size);
+      else {
+        // The turned square: map its centre to the output's, undo its rotation, scale its side to the output.
+        const s = size / crop.size;
+        ctx.translate(size / 2, size / 2);
+        ctx.rotate(-angle);
+        ctx.scale(s, s);
+        ctx.drawImage(image.bitmap as ImageBitmap, -(crop.x + crop.size / 2), -(crop.y + crop.size / 2));
+      }
       const data = ctx.getImageData(0, 0, size, size).data;
       return { width: size, height: size, data: new Uint8ClampedArray(data) };
+    },
+
+    pixels(image: DecodedImage, maxSide: number): RgbaImage {
+      const fit = fitWithin(image.width, image.height, maxSide);
+      const ctx = context2d(fit.width, fit.height);
+      ctx.imageSmoothingEnabled = true;
+      ctx.imageSmoothingQuality = 'high';
+      ctx.drawImage(image.bitmap as ImageBitmap, 0, 0, fit.width, fit.height);
+      return { width: fit.width, height: fit.height, data: new Uint8ClampedArray(ctx.getImageData(0, 0, fit.width, fit.height).data) };
     },
 
     async encode(image: DecodedImage): Promise<Blob> {

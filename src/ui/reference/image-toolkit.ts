@@ -36,6 +36,8 @@ export interface ImageToolkit {
   decode(file: Blob, name: string): Promise<DecodedImage>;
   /** Square crop resampled to outSize × outSize. */
   crop(image: DecodedImage, crop: CropRect, outSize: number): RgbaImage;
+  /** The whole image with its long side at most `maxSide` (the face detection's input); optional for tests. */
+  pixels?(image: DecodedImage, maxSide: number): RgbaImage;
   /** Lossless encoding of the kept image, for persistence across reloads. */
   encode(image: DecodedImage): Promise<Blob>;
   /** A built-in example reference drawn by code. */

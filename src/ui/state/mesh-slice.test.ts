@@ -60,7 +60,7 @@ describe('mesh slice', () => {
     release();
     await tick();
     await tick();
-    expect(engine.requests).toEqual([{ seed: 5, psi: 0.7, weights: 'source', resolution: 64, smoothing: 0, formats: ['glb', 'ply'] }]);
+    expect(engine.requests).toEqual([{ seed: 5, psi: 0.7, weights: 'source', resolution: 64, smoothing: 0, formats: ['glb', 'ply'], consistency: false }]);
     expect(store.getState().mesh.status).toBe('done');
     expect(currentMesh(store.getState(), 'source')?.vertices).toBe(3);
     // the same latent again: nothing new is extracted; another seed makes it stale

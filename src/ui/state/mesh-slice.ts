@@ -165,7 +165,8 @@ export class MeshSlice {
     const key = currentMeshKey(s, weights)!;
     this.patch({ status: 'running', running: weights, progress: null, error: null });
     try {
-      const mesh = await engine.extractMesh({ seed: key.seed, psi: key.psi, weights, resolution: key.resolution, smoothing: key.smoothing, formats: ['glb', 'ply'] });
+      // No consistency render here (a full volume render per mesh; the CLI and the tests report it).
+      const mesh = await engine.extractMesh({ seed: key.seed, psi: key.psi, weights, resolution: key.resolution, smoothing: key.smoothing, formats: ['glb', 'ply'], consistency: false });
       this.patch({ status: 'done', running: null, progress: null, [weights]: { key, mesh } });
       return mesh;
     } catch (e) {

@@ -4,11 +4,14 @@
  * over slower older ones; the reference cannot change while a run uses it.
  */
 import type { RgbaImage } from '../../engine/types.ts';
-import { centredCrop, clampCrop, type CropRect } from '../reference/crop.ts';
+import { alignedCrop, centredCrop, clampCrop, type CropRect } from '../reference/crop.ts';
 import { REFERENCE_SIZE, type DecodedImage } from '../reference/image-toolkit.ts';
 import type { PersistenceSlice } from './persistence-slice.ts';
 import { errorMessage, type SliceContext } from './slice-context.ts';
-import { isActive } from './studio-store.ts';
+import { isActive, type ReferenceFace } from './studio-store.ts';
+
+/** Long side of the copy the face detection looks at (face-api's detector works at 512² anyway). */
+const FACE_INPUT_SIDE = 640;
 
 export class ReferenceSlice {
   /** Newest reference request; an older one finishing later is dropped (last drop wins). */
@@ -60,9 +63,59 @@ export class ReferenceSlice {
     const old = ctx.s.reference;
     ctx.set({ reference: { image, crop: centredCrop(image.width, image.height), origin, applied: false } });
     if (old && old.image !== image) ctx.images.release(old.image);
+    // A dropped image: propose the FFHQ-aligned crop of its face (a warning, not a refusal, when there is none).
+    if (origin === 'file') await this.detectFace(image);
     await this.apply();
     // Saved for the next visit in the background (the UI does not wait for it).
     void this.persistence.queueReference();
+  }
+
+  /** Finds the face of the reference image and moves the crop to its FFHQ-aligned square. */
+  private async detectFace(image: DecodedImage): Promise<void> {
+    const { ctx } = this;
+    const setFace = (face: ReferenceFace, crop?: CropRect) => {
+      const r = ctx.s.reference;
+      if (r?.image === image) ctx.set({ reference: { ...r, face, ...(crop ? { crop } : {}) } });
+    };
+    const engine = ctx.engine;
+    if (!engine.detectFace || !ctx.images.pixels) {
+      setFace({ status: 'unavailable', message: 'Face detection is not available here: the crop is centred.' });
+      return;
+    }
+    setFace({ status: 'detecting' });
+    try {
+      const px = ctx.images.pixels(image, FACE_INPUT_SIDE);
+      const found = await engine.detectFace(px);
+      if (!found) {
+        setFace({ status: 'none', message: 'No face found: the crop is centred. Artistic references often are not faces; move and size the crop by hand if needed.' });
+        return;
+      }
+      const k = image.width / px.width; // detection pixels → image pixels
+      const landmarks = found.landmarks.map((p) => ({ x: p.x * k, y: p.y * k }));
+      const a = found.aligned;
+      const proposal = alignedCrop({ cx: a.cx * k, cy: a.cy * k, size: a.size * k, angle: a.angle }, image.width, image.height);
+      const clipped = proposal.size < a.size * k - 0.5;
+      setFace(
+        {
+          status: 'found',
+          landmarks,
+          score: found.score,
+          proposal,
+          message: `Face found (score ${found.score.toFixed(2)}): FFHQ-aligned crop, eyes level${clipped ? ' (smaller than FFHQ’s: the image ends there)' : ''}. Drag, size or tilt it to adjust.`,
+        },
+        proposal,
+      );
+    } catch (e) {
+      setFace({ status: 'unavailable', message: `Face detection failed (${errorMessage(e)}): the crop is centred.` });
+    }
+  }
+
+  /** Puts the crop back on the proposed face crop. */
+  async useFaceCrop(): Promise<void> {
+    const r = this.ctx.s.reference;
+    if (!r?.face?.proposal || !this.guardIdle()) return;
+    this.ctx.set({ reference: { ...r, crop: r.face.proposal, applied: false } });
+    await this.commitCrop();
   }
 
   /** Moves/resizes the crop in the store only (cheap, for drag feedback); commitCrop applies it. */

@@ -86,6 +86,17 @@ export interface ReferenceState {
   origin: 'file' | 'example' | 'restored';
   /** True once the engine accepted the cropped image. */
   applied: boolean;
+  /** The face-aware crop of a dropped image (reference-slice.ts): detection status, landmarks in the image's pixels. */
+  face?: ReferenceFace;
+}
+
+export interface ReferenceFace {
+  status: 'detecting' | 'found' | 'none' | 'unavailable';
+  landmarks?: { x: number; y: number }[];
+  score?: number;
+  /** The proposed FFHQ-aligned crop ("Use the face crop" restores it after the user moved it). */
+  proposal?: CropRect;
+  message?: string;
 }
 
 export interface StudioState {

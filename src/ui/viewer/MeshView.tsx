@@ -5,7 +5,7 @@
  * (switchable off to look all around). World frame as EG3D's: y up, the face toward +z.
  */
 import { useEffect, useMemo, useRef } from 'react';
-import { Canvas } from '@react-three/fiber';
+import { Canvas, useThree } from '@react-three/fiber';
 import { OrbitControls } from '@react-three/drei';
 import * as THREE from 'three';
 import type { ExtractedMesh } from '../../engine/types.ts';
@@ -42,10 +42,25 @@ function MeshObject({ mesh, x }: { mesh: ExtractedMesh; x: number }) {
   );
 }
 
+/** Puts the camera at `position` (looking at the orbit target) whenever it changes: one head or two side by side. */
+function CameraPlacement({ position }: { position: THREE.Vector3 }) {
+  const camera = useThree((st) => st.camera);
+  const controls = useThree((st) => st.controls) as unknown as { update(): void; target: THREE.Vector3 } | null;
+  const invalidate = useThree((st) => st.invalidate);
+  useEffect(() => {
+    camera.position.copy(position);
+    camera.lookAt(0, 0, 0);
+    controls?.target.set(0, 0, 0);
+    controls?.update();
+    invalidate();
+  }, [camera, controls, position, invalidate]);
+  return null;
+}
+
 const STAGES: Record<string, string> = { density: 'Sampling the density grid', surface: 'Marching cubes', colours: 'Vertex colours', consistency: 'Checking against the render' };
 
 /** Spacing of the two heads side by side (world units; a head spans ≈ 0.6). */
-const PAIR_OFFSET = 0.42;
+const PAIR_OFFSET = 0.5;
 
 export function MeshView() {
   const c = useController();
@@ -57,8 +72,9 @@ export function MeshView() {
   const meshes = shown.map((w) => ({ w, mesh: currentMesh(s, w) }));
   const ready = meshes.filter((x): x is { w: MeshWeights; mesh: ExtractedMesh } => x.mesh !== null);
   const pair = shown.length === 2;
-  const distance = pair ? 3.8 : 2.7;
-  // The camera starts where the neural view's camera is (yaw right, negative pitch up).
+  const distance = pair ? 4.4 : 2.7;
+  // The camera starts where the neural view's camera is (yaw right, negative pitch up), again when one
+  // head becomes two side by side or back.
   const start = useMemo(
     () => new THREE.Vector3(distance * Math.sin(v.yaw) * Math.cos(v.pitch), -distance * Math.sin(v.pitch), distance * Math.cos(v.yaw) * Math.cos(v.pitch)),
     // only where Mesh mode opens: orbiting does not follow later pose changes of the neural view
@@ -147,6 +163,7 @@ export function MeshView() {
           {ready.map(({ w, mesh }) => (
             <MeshObject key={w} mesh={mesh} x={pair ? (w === 'source' ? -PAIR_OFFSET : PAIR_OFFSET) : 0} />
           ))}
+          <CameraPlacement position={start} />
           <OrbitControls
             makeDefault
             target={[0, 0, 0]}
