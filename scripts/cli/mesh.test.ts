@@ -32,6 +32,7 @@ describe('mesh CLI', () => {
     const a = parseMeshArgs(['--seed', '3', '--out', 'head.GLB', '--yaw', '-0.3']);
     expect([a.generator, a.adapted, a.seed, a.resolution, a.psi, a.smooth, a.level, a.yaw, a.consistency, a.format]).toEqual(['embedded', '', 3, 128, 0.7, 0, null, -0.3, true, 'glb']);
     expect(parseMeshArgs(['--seed', '0', '--out', 'x.ply', '--level', '2.5', '--no-consistency']).format).toBe('ply');
+    expect(parseMeshArgs(['--seed', '0', '--out', 'x.ply', '--decimate', '2', '--smooth', '3'])).toMatchObject({ decimate: 2, smooth: 3 });
     expect(() => parseMeshArgs(['--out', 'x.ply'])).toThrow(/--seed is required/);
     expect(() => parseMeshArgs(['--seed', '1'])).toThrow(/--out is required/);
     expect(() => parseMeshArgs(['--seed', '1', '--out', 'x.obj'])).toThrow(/\.glb or \.ply/);

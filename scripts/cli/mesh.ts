@@ -1,10 +1,11 @@
 /**
  * npm run cli -- mesh [--generator <file.pkl|embedded>] [--adapted <delta.safetensors>] --seed N
- *                     [--resolution 128] [--psi 0.7] [--smooth K] [--level 10] [--yaw R] [--pitch R] [--no-consistency] --out head.glb|head.ply
+ *                     [--resolution 128] [--psi 0.7] [--smooth K] [--decimate K] [--level 10] [--yaw R] [--pitch R] [--no-consistency] --out head.glb|head.ply
  *
  * One latent's shape as EG3D's gen_samples.py --shapes makes it (raw σ on an N³ grid over the
  * generator's box, border trimmed, surface at level 10 unless --level says otherwise), through the engine the studio uses
- * (LocalEngine.extractMesh): marching cubes, optional Taubin smoothing (--smooth K), vertex colours
+ * (LocalEngine.extractMesh): marching cubes, optional Taubin smoothing (--smooth K) and vertex-clustering
+ * decimation (--decimate K: cells of K grid steps), vertex colours
  * from the decoder's raw RGB (with --adapted: the adapted Tri-D's), written as binary glTF (.glb) or
  * PLY (.ply) by the --out extension. Prints vertex / face counts, the time of each stage and the
  * consistency figure: the mesh's depth from the render camera (frontal, or --yaw/--pitch) against the
@@ -26,6 +27,7 @@ export interface MeshArgs {
   resolution: number;
   psi: number;
   smooth: number;
+  decimate: number;
   level: number | null;
   yaw: number;
   pitch: number;
@@ -35,10 +37,10 @@ export interface MeshArgs {
 }
 
 const USAGE = `usage: npm run cli -- mesh [--generator <file.pkl|embedded (default)>] [--adapted <delta.safetensors>] --seed N
-       [--resolution 128] [--psi 0.7] [--smooth K] [--level 10] [--yaw R] [--pitch R] [--no-consistency] --out head.glb|head.ply`;
+       [--resolution 128] [--psi 0.7] [--smooth K] [--decimate K] [--level 10] [--yaw R] [--pitch R] [--no-consistency] --out head.glb|head.ply`;
 
 export function parseMeshArgs(argv: string[]): MeshArgs {
-  const a: Omit<MeshArgs, 'format'> & { format?: MeshFormat } = { generator: 'embedded', adapted: '', seed: NaN, resolution: 128, psi: 0.7, smooth: 0, level: null, yaw: 0, pitch: 0, consistency: true, out: '' };
+  const a: Omit<MeshArgs, 'format'> & { format?: MeshFormat } = { generator: 'embedded', adapted: '', seed: NaN, resolution: 128, psi: 0.7, smooth: 0, decimate: 0, level: null, yaw: 0, pitch: 0, consistency: true, out: '' };
   const value = (i: number, flag: string) => {
     const v = argv[i];
     if (v === undefined || (v.startsWith('--') && !/^--?\d/.test(v))) throw new SettingsError(`${flag} needs a value\n${USAGE}`);
@@ -63,6 +65,7 @@ export function parseMeshArgs(argv: string[]): MeshArgs {
       case '--resolution': a.resolution = int(++i, f, 8); break;
       case '--psi': a.psi = num(++i, f); break;
       case '--smooth': a.smooth = int(++i, f, 0); break;
+      case '--decimate': a.decimate = num(++i, f); break;
       case '--level': a.level = num(++i, f); break;
       case '--yaw': a.yaw = num(++i, f); break;
       case '--pitch': a.pitch = num(++i, f); break;
@@ -83,7 +86,7 @@ export function parseMeshArgs(argv: string[]): MeshArgs {
 export function describeMesh(m: ExtractedMesh): string {
   const s = m.seconds;
   const lines = [
-    `${m.vertices} vertices, ${m.faces} faces (${m.request.resolution}³ grid, level ${m.level}, ${m.weights} weights${m.request.smoothing ? `, ${m.request.smoothing} smoothing passes` : ''})`,
+    `${m.vertices} vertices, ${m.faces} faces (${m.request.resolution}³ grid, level ${m.level}, ${m.weights} weights${m.request.smoothing ? `, ${m.request.smoothing} smoothing passes` : ''}${m.request.decimate ? `, decimated with ${m.request.decimate}-step cells` : ''})`,
     `time ${s.total.toFixed(1)} s: density grid ${s.density.toFixed(1)} s, surface ${s.surface.toFixed(2)} s, colours ${s.colours.toFixed(2)} s, consistency ${s.consistency.toFixed(2)} s`,
   ];
   if (m.vertices > 0) lines.splice(1, 0, `bounds [${m.bounds.min.map((x) => x.toFixed(3)).join(', ')}] … [${m.bounds.max.map((x) => x.toFixed(3)).join(', ')}]`);
@@ -122,6 +125,7 @@ export async function run(argv: string[]): Promise<void> {
       weights: a.adapted ? 'adapted' : 'source',
       resolution: a.resolution,
       smoothing: a.smooth,
+      ...(a.decimate ? { decimate: a.decimate } : {}),
       ...(a.level !== null ? { level: a.level } : {}),
       formats: [a.format],
       consistency: a.consistency,

@@ -97,6 +97,14 @@ describe('LocalEngine.extractMesh on the embedded demo generator', () => {
     expect(progress[progress.length - 1]).toBe('consistency:1/1');
     expect(progress.filter((p) => p.startsWith('density')).length).toBe(Math.ceil(64 ** 3 / 65536));
 
+    // decimation (cells of 2 grid steps) keeps the head with a fraction of the faces
+    const full32 = await engine.extractMesh({ ...request, resolution: 32, consistency: false, formats: [] });
+    const dec32 = await engine.extractMesh({ ...request, resolution: 32, consistency: false, formats: [], decimate: 2 });
+    expect(dec32.faces).toBeLessThan(full32.faces / 2);
+    expect(dec32.faces).toBeGreaterThan(full32.faces / 8);
+    expect(dec32.colors.length).toBe(dec32.vertices * 3);
+    await expect(engine.extractMesh({ ...request, decimate: 0.5 })).rejects.toMatchObject({ code: 'bad-settings' });
+
     // cancel during the density sampling
     const running = engine.extractMesh({ ...request, resolution: 96 });
     await new Promise<void>((resolve) => {

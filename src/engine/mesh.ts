@@ -1,7 +1,7 @@
 /**
  * Mesh extraction for the engine (EG3D's `gen_samples.py --shapes`, then a surface): the generator's
  * raw σ on a grid in its box (src/eg3d/density-grid.ts), marching cubes at the official level 10
- * (src/mesh/; another level on request), optional Taubin smoothing, vertex colours, GLB / PLY files, and the consistency check
+ * (src/mesh/; another level on request), optional Taubin smoothing and vertex-clustering decimation, vertex colours, GLB / PLY files, and the consistency check
  * against the volume renderer.
  *
  * - Weights: the base generator ('source') or the engine's adapted Tri-D ('adapted'). The tri-planes
@@ -31,6 +31,7 @@ import { marchingCubes } from '../mesh/marching-cubes.ts';
 import { meshBounds, vertexNormals, type TriangleMesh } from '../mesh/mesh.ts';
 import { rasterizeMin } from '../mesh/raster.ts';
 import { taubinSmooth } from '../mesh/smooth.ts';
+import { decimateByClustering } from '../mesh/decimate.ts';
 import { writeGlb } from '../mesh/glb.ts';
 import { writePly } from '../mesh/ply.ts';
 import type { LoadedGenerator } from './models.ts';
@@ -53,6 +54,9 @@ export function checkMeshRequest(r: MeshRequest): void {
   if (r.level !== undefined && !Number.isFinite(r.level)) throw new SettingsError(`the surface level must be a number (got ${r.level})`);
   if (r.smoothing !== undefined && (!Number.isInteger(r.smoothing) || r.smoothing < 0 || r.smoothing > 50)) {
     throw new SettingsError(`smoothing must be 0–50 iterations (got ${r.smoothing})`);
+  }
+  if (r.decimate !== undefined && !(Number.isFinite(r.decimate) && r.decimate >= 1 && r.decimate <= 16)) {
+    throw new SettingsError(`decimation must be 1–16 grid steps (got ${r.decimate})`);
   }
   for (const f of r.formats ?? []) if (!MESH_FORMATS.includes(f)) throw new SettingsError(`unknown mesh format '${f}' (${MESH_FORMATS.join(', ')})`);
   // the resolution is checked by the density sampler (8…512)
@@ -152,6 +156,7 @@ export async function extractMesh(gen: LoadedGenerator, adapted: ReadonlyMap<str
     const n = grid.resolution;
     let mesh: TriangleMesh = marchingCubes({ values: grid.values, dims: [n, n, n], origin: grid.origin, spacing: [grid.spacing, grid.spacing, grid.spacing] }, level);
     if (request.smoothing) mesh = taubinSmooth(mesh, { iterations: request.smoothing });
+    if (request.decimate) mesh = decimateByClustering(mesh, request.decimate * grid.spacing);
     const normals = vertexNormals(mesh.positions, mesh.indices);
     progress('surface', 1, 1);
     await tick();

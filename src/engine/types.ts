@@ -314,7 +314,7 @@ export interface VideoResult {
   frames: number;
   fps: number;
   seconds: number;
-  /** Time spent rendering frames (the generator) and in the encoder (adding frames, finishing the file). */
+  /** Time spent rendering frames (the generator), and waiting for the writer (adding frames, finishing the file; a writer that encodes in the background while the next frame renders adds little). */
   renderSeconds: number;
   encodeSeconds: number;
 }

@@ -120,3 +120,22 @@ describe('marchingCubes', () => {
     expect(after.sd).toBeLessThan(before.sd * 0.7);
   });
 });
+
+describe('decimateByClustering', () => {
+  it('cuts a sphere to a fraction of its faces while keeping its radius (within 1 %) and outward winding', async () => {
+    const { decimateByClustering } = await import('./decimate.ts');
+    const r = 0.35;
+    const mesh = marchingCubes(sphereGrid(72, r, [0, 0, 0]), 0);
+    const colors = new Uint8Array(mesh.positions.length).fill(100);
+    const small = decimateByClustering({ ...mesh, colors }, 3 / 71);
+    const faces = small.indices.length / 3;
+    expect(faces).toBeLessThan(mesh.indices.length / 3 / 4);
+    expect(faces).toBeGreaterThan(500);
+    let sum = 0;
+    for (let i = 0; i < small.positions.length; i += 3) sum += Math.hypot(small.positions[i], small.positions[i + 1], small.positions[i + 2]);
+    expect(Math.abs(sum / (small.positions.length / 3) - r) / r).toBeLessThan(0.01);
+    expect(signedVolume(small)).toBeGreaterThan(0.9 * signedVolume(mesh));
+    expect(small.colors!.every((c) => c === 100)).toBe(true);
+    expect(() => decimateByClustering(mesh, 0)).toThrow(/positive/);
+  });
+});

@@ -24,7 +24,6 @@ function fileName(r: VideoResult, seeds: number[]): string {
 function ClipSummary({ result, seeds }: { result: VideoResult; seeds: number[] }) {
   const url = useMemo(() => URL.createObjectURL(new Blob([result.bytes as Uint8Array<ArrayBuffer>], { type: result.mimeType })), [result]);
   useEffect(() => () => URL.revokeObjectURL(url), [url]);
-  const encodeFps = result.encodeSeconds > 0 ? result.frames / result.encodeSeconds : Infinity;
   return (
     <div className="video-result" data-testid="video-result" data-mime={result.mimeType} data-codec={result.codec}>
       <video className="video-preview" src={url} controls loop muted autoPlay playsInline data-testid="video-preview" aria-label="Orbit video preview" />
@@ -35,8 +34,8 @@ function ClipSummary({ result, seeds }: { result: VideoResult; seeds: number[] }
       </div>
       <div className="muted small-text" data-testid="video-stats">
         {result.codec} · {result.width}×{result.height} · {result.frames} frames at {result.fps.toFixed(result.fps % 1 ? 2 : 0)} fps ({result.seconds} s) · rendering{' '}
-        {result.renderSeconds.toFixed(1)} s ({(result.frames / result.renderSeconds).toFixed(1)} frames/s), encoding {result.encodeSeconds.toFixed(2)} s (
-        {Number.isFinite(encodeFps) ? encodeFps.toFixed(0) : '—'} frames/s)
+        {result.renderSeconds.toFixed(1)} s ({(result.frames / result.renderSeconds).toFixed(2)} frames/s), waiting for the encoder{' '}
+        {result.encodeSeconds.toFixed(2)} s
       </div>
     </div>
   );
