@@ -360,6 +360,8 @@ export interface MeshRequest {
   smoothing?: number;
   /** σ level of the surface (default 10, the official one; generators with another density scale may need another). */
   level?: number;
+  /** Vertex-clustering decimation with cells of this many grid steps (≥ 1; default none): faces fall roughly with its square. */
+  decimate?: number;
   /** Files to write as well. */
   formats?: MeshFormat[];
   /** Compare with the rendered depth map (default true); camera yaw / pitch offsets from frontal (radians, default 0). */
