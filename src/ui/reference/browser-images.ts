@@ -80,7 +80,8 @@ export function createBrowserImageToolkit(): ImageToolkit {
     },
 
     crop(image: DecodedImage, crop: CropRect, outSize: number): RgbaImage {
-      const size = Math.max(1, Math.min(outSize, crop.size));
+      // Whole pixels: a turned crop's side is fractional (its centre and corners are exact).
+      const size = Math.max(1, Math.round(Math.min(outSize, crop.size)));
       const ctx = context2d(size, size);
       ctx.imageSmoothingEnabled = true;
       ctx.imageSmoothingQuality = 'high';
