@@ -21,7 +21,7 @@ import { loadClipEncoder, ClipImageEncoder, type FeatureEncoder } from '../../sr
 import { OPENAI_VIT_CONFIGS, randomVisionTransformer } from '../../src/clip/vit.ts';
 import { GeneratorView } from '../../src/adapter/generator-view.ts';
 import { DEFAULT_CHUNK_RAYS } from '../../src/eg3d/renderer.ts';
-import { AdapterTrainer } from '../../src/adapter/trainer.ts';
+import { AdapterTrainer, prepareTrainerEncoder } from '../../src/adapter/trainer.ts';
 import { DEFAULT_METHOD_OPTIONS, type MethodOptions } from '../../src/adapter/options.ts';
 import { DEFAULT_LOSS_WEIGHTS, DIFA_OPTIMISER } from '../../src/engine/defaults.ts';
 
@@ -35,22 +35,20 @@ interface Case {
   options?: Partial<MethodOptions>;
 }
 
-/** A trainer over random reference features (also used by bench:gpu and the gpu-profile section). */
+/**
+ * A trainer toward a synthetic reference (seeded noise image, random μ_s): the reference's content does not
+ * change the cost, and prepareTrainerEncoder builds whatever the method options ask for (tokens, Δ_ref,
+ * hypercolumns, colours). Also used by bench:gpu and the gpu-profile section.
+ */
 export function trainerFor(gen: EG3DGenerator, encoders: FeatureEncoder | FeatureEncoder[], chunkRays: number, iterations: [number, number], options: Partial<MethodOptions> = {}, batchSize = 1): { trainer: AdapterTrainer; owned: tf.Tensor[] } {
   const view = new GeneratorView(gen, chunkRays);
-  const owned: tf.Tensor[] = [];
-  // Reference features and direction do not affect the cost; random ones avoid a reference image.
-  const refs = (Array.isArray(encoders) ? encoders : [encoders]).map((enc) => {
-    const [refTokens, refDirection] = tf.tidy(() => {
-      const probe = enc.encodeImages(tf.zeros([1, 64, 64, 3]) as tf.Tensor4D, enc.defaultTokenBlock);
-      const tokens = tf.randomNormal(probe.tokens.shape, 0, 1, 'float32', 2);
-      const dir = tf.randomNormal([enc.embedDim], 0, 1, 'float32', 3);
-      return [tokens, tf.div(dir, tf.norm(dir))];
-    });
-    owned.push(refTokens, refDirection);
-    return { encoder: enc, tokenBlock: enc.defaultTokenBlock, refTokens, refDirection: refDirection as tf.Tensor1D };
-  });
-  const trainer = new AdapterTrainer(view, refs, {
+  const method: MethodOptions = { ...DEFAULT_METHOD_OPTIONS, ...options };
+  const rng = new Random(4);
+  const side = 64;
+  const reference = { width: side, height: side, data: Uint8ClampedArray.from({ length: side * side * 4 }, (_, i) => (i % 4 === 3 ? 255 : Math.floor(rng.next() * 256))) };
+  const prepared = (Array.isArray(encoders) ? encoders : [encoders]).map((enc) => prepareTrainerEncoder(enc, reference, rng.normalArray(enc.embedDim), method));
+  const owned: tf.Tensor[] = prepared.flatMap((e) => [e.refTokens, e.refDirection, e.refHypercolumn, e.refColours].filter((t): t is tf.Tensor => t != null));
+  const trainer = new AdapterTrainer(view, prepared, {
     iterations,
     batchSize,
     learningRate: DIFA_OPTIMISER.learningRate,
@@ -58,7 +56,7 @@ export function trainerFor(gen: EG3DGenerator, encoders: FeatureEncoder | Featur
     lossWeights: { ...DEFAULT_LOSS_WEIGHTS },
     seed: 1,
     truncationPsi: 1,
-    options: { ...DEFAULT_METHOD_OPTIONS, ...options },
+    options: method,
   });
   return { trainer, owned };
 }
