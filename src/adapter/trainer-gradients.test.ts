@@ -1,7 +1,7 @@
 /**
  * The trainer's gradients on this leg's backend (wasm, or webgpu with `npm run test:webgpu`) against
  * the cpu backend: one step-1 iteration (Tri-D gradients through the renderer, the tiny CLIP and the
- * four losses, with the hypercolumn + colour L_dis so every loss branch is on the tape). The tiny EG3D
+ * four losses, with the hypercolumn + colour REMD + foreground colour moments L_dis so every loss branch is on the tape). The tiny EG3D
  * fixture with small random tri-planes in place of its backbone output (the backbone is frozen: no
  * gradient reaches it, and its 256² forward costs minutes on SwiftShader) and the raw render
  * up-sampled instead of G2 (G2 through the pure-JS cpu oracle took ~10 min here; its gradients are
@@ -58,7 +58,7 @@ class SmallPlanes implements AdaptableGenerator {
   }
 }
 
-const OPTIONS: MethodOptions = { ...DEFAULT_METHOD_OPTIONS, disTokens: 'hypercolumn', disColourWeight: 1, step1Output: 'raw-upsampled' };
+const OPTIONS: MethodOptions = { ...DEFAULT_METHOD_OPTIONS, disTokens: 'hypercolumn', disColourWeight: 1, disColourMomentWeight: 1, disColourMomentRegion: 'foreground', step1Output: 'raw-upsampled' };
 
 /** Gradients and loss components of a step-1 iteration on the active backend. */
 async function trainerGradients(): Promise<Map<string, Float32Array>> {
