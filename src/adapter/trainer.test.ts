@@ -253,14 +253,14 @@ describe('AdapterTrainer on the tiny fixture', () => {
     expect(tf.memory().numTensors).toBeLessThan(before);
   });
 
-  it('adapts toward the reference with the embedded default encoder too (its default: no L_dir, hypercolumn + colour REMD + colour moments)', async () => {
+  it('adapts toward the reference with the embedded default encoder too (its default: no L_dir, hypercolumn + colour L_dis)', async () => {
     const mobilenet = await loadDefaultEncoder();
     try {
       const enc = await prepareEncoder(mobilenet);
       expect(enc.directionWeight).toBe(0);
       expect(enc.mapBlocks).toEqual([2, 5, 9, 12]);
       const tr = new AdapterTrainer(view, [enc], { ...config([3, 0], 4), learningRate: 0.02 });
-      // L_dis (hypercolumn REMD + colour REMD + colour moments) on the three training draws, before and after.
+      // L_dis (hypercolumn REMD + colour terms) on the three training draws, before and after.
       const dis = () =>
         [0, 1, 2].reduce((sum, g) => {
           const { grads, components } = tr.computeGradients(g);
