@@ -33,6 +33,7 @@ import { initNodeBackend, backendFromEnv, nodeCapabilities } from '../../src/pla
 import { openEmbeddedFile } from '../../src/platform/node-embedded.ts';
 import { NodeMeanEmbeddingStore } from '../../src/platform/node-mean-store.ts';
 import { LocalEngine } from '../../src/engine/local-engine.ts';
+import { argReader, fileBlob, loadCliGenerator } from '../cli-engine.ts';
 import { DEFAULT_PRESET, PRESET_IDS, defaultAdaptSettings, type PresetId } from '../../src/engine/defaults.ts';
 import { describeMeanEmbedding, isMeanEmbeddingStable, MEAN_EMBEDDING_STABLE, needsClipConfig, type AdaptSettings, type EncoderSource, type EngineEvent, type MeanEmbeddingEvent, type ModelInfo, type RgbaImage } from '../../src/engine/types.ts';
 import { METHOD_OPTION_DESCRIPTIONS } from '../../src/adapter/options.ts';
@@ -93,21 +94,7 @@ export function parseAdaptArgs(argv: string[]): AdaptArgs {
     vocab: '',
   };
   const o = a.overrides;
-  const value = (i: number, flag: string) => {
-    const v = argv[i];
-    if (v === undefined || v.startsWith('--')) throw new SettingsError(`${flag} needs a value\n${USAGE}`);
-    return v;
-  };
-  const num = (i: number, flag: string) => {
-    const n = Number(value(i, flag));
-    if (!Number.isFinite(n)) throw new SettingsError(`${flag} needs a number (got ${argv[i]})`);
-    return n;
-  };
-  const list = (i: number, flag: string, n: number) => {
-    const xs = value(i, flag).split(',').map(Number);
-    if (xs.length !== n || xs.some((x) => !Number.isFinite(x))) throw new SettingsError(`${flag} needs ${n} comma-separated numbers (got ${argv[i]})`);
-    return xs;
-  };
+  const { value, num, list } = argReader(argv, USAGE);
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     switch (f) {
@@ -243,9 +230,9 @@ function printEvent(e: EngineEvent): void {
 export async function loadClip(engine: Pick<LocalEngine, 'loadEncoder'>, path: string, config?: string): Promise<ModelInfo> {
   const source: EncoderSource = {
     kind: 'file',
-    file: new Blob([readFileSync(path)]),
+    file: fileBlob(path),
     name: basename(path),
-    ...(config ? { config: { file: new Blob([readFileSync(config)]), name: basename(config) } } : {}),
+    ...(config ? { config: { file: fileBlob(config), name: basename(config) } } : {}),
   };
   try {
     return await engine.loadEncoder(source);
@@ -280,10 +267,7 @@ export async function run(argv: string[]): Promise<void> {
   try {
     const cap = await engine.probe();
     process.stderr.write(`${cap.summary}\n`);
-    const gen =
-      a.generator === 'embedded'
-        ? await engine.loadGenerator({ kind: 'embedded' })
-        : await engine.loadGenerator({ kind: 'file', file: new Blob([readFileSync(a.generator)]), name: basename(a.generator) });
+    const gen = await loadCliGenerator(engine, a.generator);
     process.stderr.write(`\ngenerator: ${gen.name} — ${gen.summary}\n`);
     const encoderIds: string[] = [];
     for (const [k, c] of a.clips.entries()) {
@@ -297,7 +281,7 @@ export async function run(argv: string[]): Promise<void> {
     if (a.prompt) {
       const vocab = findVocabulary(a.vocab, a.clips);
       if (!vocab) throw new SettingsError(`--prompt needs CLIP's BPE vocabulary: --vocab <bpe_simple_vocab_16e6.txt.gz | merges.txt> (none beside ${a.clips[0]})`);
-      const v = await engine.loadVocabulary(new Blob([readFileSync(vocab)]), basename(vocab));
+      const v = await engine.loadVocabulary(fileBlob(vocab), basename(vocab));
       process.stderr.write(`vocabulary: ${v.name} (${v.tokens} tokens)\n`);
     }
 

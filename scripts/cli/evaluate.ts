@@ -15,14 +15,12 @@
  * Runs through the engine the studio uses (LocalEngine.evaluate; face-api from src/platform/node-evaluation.ts).
  * Backend from TFJS_BACKEND (default wasm).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { encode as encodePng } from 'fast-png';
-import { initNodeBackend, backendFromEnv } from '../../src/platform/node-backend.ts';
-import { openEmbeddedFile } from '../../src/platform/node-embedded.ts';
 import { loadFaceApiNode as loadPlatformFaceApi, loadNodeFaceApi } from '../../src/platform/node-evaluation.ts';
 import type { FaceApiModelFiles, FaceApiModule } from '../../src/evaluate/index.ts';
-import { LocalEngine } from '../../src/engine/local-engine.ts';
+import { argReader, fileBlob, loadCliGenerator, openCliEngine } from '../cli-engine.ts';
 import type { RenderOverrides } from '../../src/adapter/generator-view.ts';
 import { SettingsError } from '../../src/core/errors.ts';
 import type { EvaluationResult, RgbaImage } from '../../src/engine/types.ts';
@@ -52,16 +50,7 @@ const USAGE = `usage: npm run cli -- evaluate [--generator <file.pkl|embedded (d
 
 export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
   const a: EvaluateArgs = { generator: 'embedded', adapted: '', clips: [], reference: '', latents: 32, seed: 0, psi: 0.7, json: '', grid: '', renderResolution: null, samples: null, face: true, texture: true, vocab: '' };
-  const value = (i: number, flag: string) => {
-    const v = argv[i];
-    if (v === undefined || v.startsWith('--')) throw new SettingsError(`${flag} needs a value\n${USAGE}`);
-    return v;
-  };
-  const int = (i: number, flag: string, min: number) => {
-    const n = Number(value(i, flag));
-    if (!Number.isInteger(n) || n < min) throw new SettingsError(`${flag} needs an integer ≥ ${min} (got ${argv[i]})`);
-    return n;
-  };
+  const { value, int, num } = argReader(argv, USAGE);
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     switch (f) {
@@ -71,12 +60,7 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
       case '--reference': a.reference = value(++i, f); break;
       case '--latents': a.latents = int(++i, f, 1); break;
       case '--seed': a.seed = int(++i, f, 0); break;
-      case '--psi': {
-        const v = Number(value(++i, f));
-        if (!Number.isFinite(v)) throw new SettingsError(`--psi needs a number (got ${argv[i]})`);
-        a.psi = v;
-        break;
-      }
+      case '--psi': a.psi = num(++i, f); break;
       case '--json': a.json = value(++i, f); break;
       case '--grid': a.grid = value(++i, f); break;
       case '--render-resolution': a.renderResolution = int(++i, f, 4); break;
@@ -150,8 +134,6 @@ export function formatTable(r: EvaluationResult): string {
 
 export async function run(argv: string[]): Promise<void> {
   const a = parseEvaluateArgs(argv);
-  const backend = backendFromEnv();
-  await initNodeBackend(backend);
   const t0 = performance.now();
   const log = (s: string) => process.stderr.write(s);
 
@@ -159,28 +141,20 @@ export async function run(argv: string[]): Promise<void> {
   if (a.renderResolution) overrides.resolution = a.renderResolution;
   if (a.samples) [overrides.depthResolution, overrides.depthResolutionImportance] = a.samples;
   // The engine the studio uses (LocalEngine): its evaluate() loads face-api and InceptionV3 on first use.
-  const engine = new LocalEngine({
-    probe: async () => ({ backend, summary: `tfjs ${backend} (Node)` }),
-    openEmbeddedFile,
-    renderOverrides: overrides,
-    evaluationModels: { loadFaceApi: loadNodeFaceApi },
-  });
+  const { engine, backend } = await openCliEngine({ renderOverrides: overrides, evaluationModels: { loadFaceApi: loadNodeFaceApi } });
   let tLoad = t0;
   engine.subscribe((e) => {
     if (e.type === 'evaluation-progress' && e.stage === 'evaluating') log(`\revaluating ${e.done}/${e.total} latents (${((performance.now() - tLoad) / 1000).toFixed(1)} s)   `);
     else if (e.type === 'evaluation-progress') log(`loading the ${e.what}\n`);
   });
   try {
-    const gen =
-      a.generator === 'embedded'
-        ? await engine.loadGenerator({ kind: 'embedded' })
-        : await engine.loadGenerator({ kind: 'file', file: new Blob([readFileSync(a.generator)]), name: basename(a.generator) });
-    await engine.importAdapted(new Blob([readFileSync(a.adapted)]));
+    const gen = await loadCliGenerator(engine, a.generator);
+    await engine.importAdapted(fileBlob(a.adapted));
     if (a.reference) await engine.setReference(readReferenceImage(a.reference));
     const clipIds: string[] = [];
-    for (const c of a.clips) clipIds.push((await engine.loadEncoder({ kind: 'file', file: new Blob([readFileSync(c)]), name: basename(c) })).id);
+    for (const c of a.clips) clipIds.push((await engine.loadEncoder({ kind: 'file', file: fileBlob(c), name: basename(c) })).id);
     const vocab = findVocabulary(a.vocab, a.clips);
-    if (vocab) await engine.loadVocabulary(new Blob([readFileSync(vocab)]), basename(vocab));
+    if (vocab) await engine.loadVocabulary(fileBlob(vocab), basename(vocab));
     tLoad = performance.now();
 
     const report = await engine.evaluate({ latents: a.latents, seed: a.seed, psi: a.psi, identity: a.face, texture: a.texture, clipEncoders: clipIds });

@@ -12,11 +12,9 @@
  * volume-rendered depth map, mean |Δ| on the render's foreground, its median (bias) and the residual.
  * Backend from TFJS_BACKEND (default wasm).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { basename, extname } from 'node:path';
-import { initNodeBackend, backendFromEnv } from '../../src/platform/node-backend.ts';
-import { openEmbeddedFile } from '../../src/platform/node-embedded.ts';
-import { LocalEngine } from '../../src/engine/local-engine.ts';
+import { writeFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { argReader, fileBlob, loadCliGenerator, openCliEngine } from '../cli-engine.ts';
 import { SettingsError } from '../../src/core/errors.ts';
 import type { ExtractedMesh, MeshFormat } from '../../src/engine/types.ts';
 
@@ -41,21 +39,7 @@ const USAGE = `usage: npm run cli -- mesh [--generator <file.pkl|embedded (defau
 
 export function parseMeshArgs(argv: string[]): MeshArgs {
   const a: Omit<MeshArgs, 'format'> & { format?: MeshFormat } = { generator: 'embedded', adapted: '', seed: NaN, resolution: 128, psi: 0.7, smooth: 0, decimate: 0, level: null, yaw: 0, pitch: 0, consistency: true, out: '' };
-  const value = (i: number, flag: string) => {
-    const v = argv[i];
-    if (v === undefined || (v.startsWith('--') && !/^--?\d/.test(v))) throw new SettingsError(`${flag} needs a value\n${USAGE}`);
-    return v;
-  };
-  const int = (i: number, flag: string, min: number) => {
-    const n = Number(value(i, flag));
-    if (!Number.isInteger(n) || n < min) throw new SettingsError(`${flag} needs an integer ≥ ${min} (got ${argv[i]})`);
-    return n;
-  };
-  const num = (i: number, flag: string) => {
-    const n = Number(value(i, flag));
-    if (!Number.isFinite(n)) throw new SettingsError(`${flag} needs a number (got ${argv[i]})`);
-    return n;
-  };
+  const { value, int, num } = argReader(argv, USAGE);
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     switch (f) {
@@ -105,20 +89,15 @@ export function describeMesh(m: ExtractedMesh): string {
 
 export async function run(argv: string[]): Promise<void> {
   const a = parseMeshArgs(argv);
-  const backend = backendFromEnv();
-  await initNodeBackend(backend);
-  const engine = new LocalEngine({ probe: async () => ({ backend, summary: `tfjs ${backend} (Node)` }), openEmbeddedFile });
+  const { engine, backend } = await openCliEngine();
   const log = (s: string) => process.stderr.write(s);
   engine.subscribe((e) => {
     if (e.type === 'mesh-progress' && e.stage === 'density') log(`\rdensity grid ${((100 * e.done) / e.total).toFixed(0)} %   `);
     else if (e.type === 'mesh-progress' && e.done === 0) log(`\n${e.stage}…`);
   });
   try {
-    const gen =
-      a.generator === 'embedded'
-        ? await engine.loadGenerator({ kind: 'embedded' })
-        : await engine.loadGenerator({ kind: 'file', file: new Blob([readFileSync(a.generator)]), name: basename(a.generator) });
-    if (a.adapted) await engine.importAdapted(new Blob([readFileSync(a.adapted)]));
+    const gen = await loadCliGenerator(engine, a.generator);
+    if (a.adapted) await engine.importAdapted(fileBlob(a.adapted));
     const m = await engine.extractMesh({
       seed: a.seed,
       psi: a.psi,

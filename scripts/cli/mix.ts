@@ -7,11 +7,9 @@
  * adapted-weights file like any adaptation's; its metadata lists the parts and their weights. A file
  * made on another base generator is refused. A part without ':weight' has weight 1.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { initNodeBackend, backendFromEnv } from '../../src/platform/node-backend.ts';
-import { openEmbeddedFile } from '../../src/platform/node-embedded.ts';
-import { LocalEngine } from '../../src/engine/local-engine.ts';
+import { argReader, fileBlob, loadCliGenerator, openCliEngine } from '../cli-engine.ts';
 import { parseMixArgument } from '../../src/adapter/mix.ts';
 import { SettingsError } from '../../src/core/errors.ts';
 
@@ -25,11 +23,7 @@ const USAGE = 'usage: npm run cli -- mix a.safetensors:0.5 b.safetensors:0.5 [..
 
 export function parseMixArgs(argv: string[]): MixArgs {
   const a: MixArgs = { parts: [], out: '', generator: 'embedded' };
-  const value = (i: number, flag: string) => {
-    const v = argv[i];
-    if (v === undefined || v.startsWith('--')) throw new SettingsError(`${flag} needs a value\n${USAGE}`);
-    return v;
-  };
+  const { value } = argReader(argv, USAGE);
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     if (f === '--out') a.out = value(++i, f);
@@ -45,15 +39,10 @@ export function parseMixArgs(argv: string[]): MixArgs {
 
 export async function run(argv: string[]): Promise<void> {
   const a = parseMixArgs(argv);
-  const backend = backendFromEnv();
-  await initNodeBackend(backend);
-  const engine = new LocalEngine({ probe: async () => ({ backend, summary: `tfjs ${backend} (Node)` }), openEmbeddedFile });
+  const { engine } = await openCliEngine();
   try {
-    const gen =
-      a.generator === 'embedded'
-        ? await engine.loadGenerator({ kind: 'embedded' })
-        : await engine.loadGenerator({ kind: 'file', file: new Blob([readFileSync(a.generator)]), name: basename(a.generator) });
-    const info = await engine.mixAdapted(a.parts.map((p, i) => ({ id: String(i), weight: p.weight, file: new Blob([readFileSync(p.path)]), name: basename(p.path) })));
+    const gen = await loadCliGenerator(engine, a.generator);
+    const info = await engine.mixAdapted(a.parts.map((p, i) => ({ id: String(i), weight: p.weight, file: fileBlob(p.path), name: basename(p.path) })));
     const bytes = await engine.exportSafetensors();
     writeFileSync(a.out, bytes);
     const sum = a.parts.reduce((s, p) => s + p.weight, 0);

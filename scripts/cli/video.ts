@@ -14,12 +14,10 @@
  * use the studio's Orbit video panel (WebCodecs in the browser).
  * Backend from TFJS_BACKEND (default wasm).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
-import { initNodeBackend, backendFromEnv } from '../../src/platform/node-backend.ts';
-import { openEmbeddedFile } from '../../src/platform/node-embedded.ts';
 import { openApngWriter } from '../../src/platform/node-apng.ts';
-import { LocalEngine } from '../../src/engine/local-engine.ts';
+import { argReader, fileBlob, loadCliGenerator, openCliEngine } from '../cli-engine.ts';
 import type { RenderOverrides } from '../../src/adapter/generator-view.ts';
 import { SettingsError } from '../../src/core/errors.ts';
 import { parseVideoSeeds, VIDEO_CONTENTS, type VideoContent } from '../../src/engine/types.ts';
@@ -46,21 +44,7 @@ side-by-side with --adapted, else source. One row per seed; the camera path is g
 
 export function parseVideoArgs(argv: string[]): VideoArgs {
   const a: VideoArgs = { generator: 'embedded', adapted: '', content: null, seeds: [], frames: 60, seconds: 4, psi: 0.7, renderResolution: null, samples: null, out: '' };
-  const value = (i: number, flag: string) => {
-    const v = argv[i];
-    if (v === undefined || v.startsWith('--')) throw new SettingsError(`${flag} needs a value\n${USAGE}`);
-    return v;
-  };
-  const number = (i: number, flag: string) => {
-    const n = Number(value(i, flag));
-    if (!Number.isFinite(n)) throw new SettingsError(`${flag} needs a number (got ${argv[i]})`);
-    return n;
-  };
-  const int = (i: number, flag: string, min: number) => {
-    const n = number(i, flag);
-    if (!Number.isInteger(n) || n < min) throw new SettingsError(`${flag} needs an integer ≥ ${min} (got ${argv[i]})`);
-    return n;
-  };
+  const { value, num: number, int } = argReader(argv, USAGE);
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     switch (f) {
@@ -105,28 +89,18 @@ export function parseVideoArgs(argv: string[]): VideoArgs {
 
 export async function run(argv: string[]): Promise<void> {
   const a = parseVideoArgs(argv);
-  const backend = backendFromEnv();
-  await initNodeBackend(backend);
   const t0 = performance.now();
   const log = (s: string) => process.stderr.write(s);
   const overrides: RenderOverrides = {};
   if (a.renderResolution) overrides.resolution = a.renderResolution;
   if (a.samples) [overrides.depthResolution, overrides.depthResolutionImportance] = a.samples;
-  const engine = new LocalEngine({
-    probe: async () => ({ backend, summary: `tfjs ${backend} (Node)` }),
-    openEmbeddedFile,
-    renderOverrides: overrides,
-    openVideoWriter: openApngWriter,
-  });
+  const { engine, backend } = await openCliEngine({ renderOverrides: overrides, openVideoWriter: openApngWriter });
   engine.subscribe((e) => {
     if (e.type === 'video-progress') log(`\rframe ${e.done}/${e.total}   `);
   });
   try {
-    const gen =
-      a.generator === 'embedded'
-        ? await engine.loadGenerator({ kind: 'embedded' })
-        : await engine.loadGenerator({ kind: 'file', file: new Blob([readFileSync(a.generator)]), name: basename(a.generator) });
-    if (a.adapted) await engine.importAdapted(new Blob([readFileSync(a.adapted)]));
+    const gen = await loadCliGenerator(engine, a.generator);
+    if (a.adapted) await engine.importAdapted(fileBlob(a.adapted));
     const tLoad = performance.now();
     const r = await engine.renderVideo({ content: a.content!, seeds: a.seeds, frames: a.frames, seconds: a.seconds, psi: a.psi });
     writeFileSync(a.out, r.bytes);
