@@ -38,7 +38,7 @@ import type { RgbaImage } from '../src/core/image.ts';
 import { evaluateAdaptation, FaceApiEmbedder, InceptionGramNetwork, loadNsfwInceptionV3, resizeArea, type EvaluationResult } from '../src/evaluate/index.ts';
 import { tile } from './cli/adapt.ts';
 import { readReferenceImage, referenceName } from './reference-image.ts';
-import { loadFaceApiNode } from './cli/evaluate.ts';
+import { createNodeFaceEmbedder } from '../src/testing/face-api.ts';
 
 export interface ExperimentConfig {
   name: string;
@@ -187,8 +187,7 @@ async function main(): Promise<void> {
   const encoder: FeatureEncoder = a.clip ? await loadClipEncoder(await NodeFileByteSource.open(a.clip)) : await loadDefaultEncoder();
   let face: FaceApiEmbedder | null = null;
   if (a.face) {
-    const { api, files } = loadFaceApiNode();
-    face = FaceApiEmbedder.create(api, files);
+    face = createNodeFaceEmbedder();
   }
   const texture = a.texture ? await InceptionGramNetwork.create(await loadNsfwInceptionV3()) : null;
   const means = new Map<string, Float32Array>();

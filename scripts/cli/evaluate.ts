@@ -18,8 +18,7 @@
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { encode as encodePng } from 'fast-png';
-import { loadFaceApiNode as loadPlatformFaceApi, loadNodeFaceApi } from '../../src/platform/node-evaluation.ts';
-import type { FaceApiModelFiles, FaceApiModule } from '../../src/evaluate/index.ts';
+import { loadNodeFaceApi } from '../../src/platform/node-evaluation.ts';
 import { argReader, fileBlob, loadCliGenerator, openCliEngine } from '../cli-engine.ts';
 import type { RenderOverrides } from '../../src/adapter/generator-view.ts';
 import { SettingsError } from '../../src/core/errors.ts';
@@ -81,11 +80,6 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
   return a;
 }
 
-/** face-api's Node build on this project's tfjs and its weight files (src/platform/node-evaluation.ts), typed for src/evaluate (scripts/experiment-adapt.ts). */
-export function loadFaceApiNode(): { api: FaceApiModule; files: FaceApiModelFiles } {
-  const { api, files } = loadPlatformFaceApi();
-  return { api: api as FaceApiModule, files: files as FaceApiModelFiles };
-}
 
 function pngDataUrl(img: RgbaImage): string {
   const png = encodePng({ width: img.width, height: img.height, data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength), channels: 4, depth: 8 });

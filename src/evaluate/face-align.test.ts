@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { decode as decodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { initNodeBackend } from '../platform/node-backend.ts';
-import { loadFaceApiNode } from '../platform/node-evaluation.ts';
-import { FaceApiEmbedder, type FaceApiModelFiles, type FaceApiModule } from './face-identity.ts';
+import { createNodeFaceEmbedder } from '../testing/face-api.ts';
+import type { FaceApiEmbedder } from './face-identity.ts';
 import { ffhqAlignment, FACE_LANDMARKS, type Point } from './face-align.ts';
 import type { EvalImage } from './types.ts';
 
@@ -73,8 +73,7 @@ describe('FFHQ alignment on the reference portraits (face-api landmarks)', () =>
   let face: FaceApiEmbedder;
   beforeAll(async () => {
     await initNodeBackend('wasm');
-    const { api, files } = loadFaceApiNode();
-    face = FaceApiEmbedder.create(api as FaceApiModule, files as FaceApiModelFiles);
+    face = createNodeFaceEmbedder();
   }, 120_000);
   afterAll(() => face?.dispose());
 

@@ -1,16 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decode as decodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { initNodeBackend } from '../platform/node-backend.ts';
-import { FaceApiEmbedder, FACE_API_MODEL_NAMES, cosine, type FaceApiModule, type FaceApiWeights } from './face-identity.ts';
+import { cosine, type FaceApiEmbedder } from './face-identity.ts';
+import { createNodeFaceEmbedder } from '../testing/face-api.ts';
 import type { EvalImage } from './types.ts';
 
-const require = createRequire(import.meta.url);
 const REFERENCES = fileURLToPath(new URL('../../../shared/references/', import.meta.url));
 
 function load(name: string): EvalImage {
@@ -46,13 +45,7 @@ describe('face-api identity embedder (through the project’s tfjs)', () => {
 
   beforeAll(async () => {
     await initNodeBackend('wasm');
-    const api = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApiModule;
-    const dir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-    const read = (name: string): FaceApiWeights => ({
-      manifest: JSON.parse(readFileSync(join(dir, `${name}-weights_manifest.json`), 'utf8')) as FaceApiWeights['manifest'],
-      bin: new Uint8Array(readFileSync(join(dir, `${name}.bin`))),
-    });
-    face = FaceApiEmbedder.create(api, { detector: read(FACE_API_MODEL_NAMES.detector), landmarks: read(FACE_API_MODEL_NAMES.landmarks), recognition: read(FACE_API_MODEL_NAMES.recognition) });
+    face = createNodeFaceEmbedder();
   }, 60_000);
 
   afterAll(() => face?.dispose());
