@@ -14,29 +14,9 @@
  * Runs once, in the wasm leg (the browser picks its backend itself; Node's backend is irrelevant).
  * Node's own wasm backend stays single-threaded: see src/platform/node-backend.ts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build, preview } from 'vite';
-import { chromium } from '@playwright/test';
 import type { BenchContext } from '../bench.ts';
+import { loadAverage as load, median, openBenchPage } from './common/browser-page.ts';
 import type { ThreadsBenchRequest, ThreadsBenchResult } from './threads/worker.ts';
-
-const repo = fileURLToPath(new URL('../..', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const load = () =>
-  os
-    .loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
 
 export async function run(ctx: BenchContext): Promise<void> {
   if (ctx.backend !== 'wasm') {
@@ -45,29 +25,11 @@ export async function run(ctx: BenchContext): Promise<void> {
   }
   const rounds = Number(process.env.BENCH_THREADS_ROUNDS ?? 3);
   const reps = Number(process.env.BENCH_THREADS_REPS ?? 2);
-  const outDir = mkdtempSync(join(os.tmpdir(), 'threads-bench-'));
-  const inline = {
-    configFile: join(repo, 'vite.config.ts'),
-    root: join(repo, 'scripts/bench/threads'),
-    publicDir: join(repo, 'public'),
-    logLevel: 'warn' as const,
-    build: { outDir, emptyOutDir: true },
-  };
-  const server = await (async () => {
-    await build(inline);
-    return preview({ ...inline, preview: { host: '127.0.0.1', port: 4273, strictPort: false } });
-  })();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  const { page, browser, url, close } = await openBenchPage('threads', { port: 4273, publicDir: true });
   try {
-    const url = server.resolvedUrls?.local[0];
-    if (!url) throw new Error('vite preview did not report its URL');
     const res = await fetch(url);
     const coop = res.headers.get('cross-origin-opener-policy');
     const coep = res.headers.get('cross-origin-embedder-policy');
-    const page = await browser.newPage();
-    page.on('pageerror', (e) => console.error(`[bench page] ${e.message}`));
-    await page.goto(url);
-    await page.waitForFunction(() => (globalThis as { benchPageReady?: boolean }).benchPageReady === true);
     const { isolated, cores } = await page.evaluate(() => ({ isolated: globalThis.crossOriginIsolated, cores: navigator.hardwareConcurrency }));
     console.log(`threads bench: ${url} COOP=${coop} COEP=${coep}; page crossOriginIsolated=${isolated}; navigator.hardwareConcurrency=${cores}; load average before: ${load()}`);
     if (!isolated) throw new Error(`the bench page is not cross-origin isolated (COOP=${coop}, COEP=${coep}): wasm threads cannot start`);
@@ -114,8 +76,6 @@ export async function run(ctx: BenchContext): Promise<void> {
     ctx.report(`demo step-1 iteration speed-up, ${cores} threads vs 1`, median(stepRatios), '×', ratioNote(stepRatios));
     ctx.report(`conv2d 3×3 64²×128→128 speed-up, ${cores} threads vs 1`, median(convRatios), '×', ratioNote(convRatios));
   } finally {
-    await browser.close();
-    await server.close();
-    rmSync(outDir, { recursive: true, force: true });
+    await close();
   }
 }

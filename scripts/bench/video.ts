@@ -11,12 +11,6 @@
  *
  * Runs once, in the wasm leg.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build, preview } from 'vite';
-import { chromium } from '@playwright/test';
 import type { BenchContext } from '../bench.ts';
 import { LocalEngine } from '../../src/engine/local-engine.ts';
 import type { VideoWriter } from '../../src/engine/video.ts';
@@ -25,22 +19,9 @@ import { openEmbeddedFile } from '../../src/platform/node-embedded.ts';
 import { ApngWriter } from '../../src/platform/node-apng.ts';
 import type { VideoBenchRequest, VideoBenchRound } from './video/page.ts';
 import { upscale } from './video/upscale.ts';
+import { loadAverage as load, median, openBenchPage } from './common/browser-page.ts';
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const FPS = 30;
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const load = () =>
-  os
-    .loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
 
 /** The demo generator's orbit frames (source, seed 7), as the engine hands them to a writer. */
 async function demoFrames(n: number): Promise<RgbaImage[]> {
@@ -87,24 +68,8 @@ export async function run(ctx: BenchContext): Promise<void> {
   }
 
   // The studio's WebCodecs writer, in headless Chromium.
-  const outDir = mkdtempSync(join(os.tmpdir(), 'video-bench-'));
-  const inline = {
-    configFile: join(repo, 'vite.config.ts'),
-    root: join(repo, 'scripts/bench/video'),
-    publicDir: false as const,
-    logLevel: 'warn' as const,
-    build: { outDir, emptyOutDir: true },
-  };
-  await build(inline);
-  const server = await preview({ ...inline, preview: { host: '127.0.0.1', port: 4274, strictPort: false } });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  const { page, browser, close } = await openBenchPage('video', { port: 4274, publicDir: false });
   try {
-    const url = server.resolvedUrls?.local[0];
-    if (!url) throw new Error('vite preview did not report its URL');
-    const page = await browser.newPage();
-    page.on('pageerror', (e) => console.error(`[bench page] ${e.message}`));
-    await page.goto(url);
-    await page.waitForFunction(() => (globalThis as { benchPageReady?: boolean }).benchPageReady === true);
     const plain = frames.map((f) => ({ width: f.width, height: f.height, data: Array.from(f.data) }));
     for (const scale of [1, 4]) {
       const res = await page.evaluate(
@@ -121,8 +86,6 @@ export async function run(ctx: BenchContext): Promise<void> {
       );
     }
   } finally {
-    await browser.close();
-    await server.close();
-    rmSync(outDir, { recursive: true, force: true });
+    await close();
   }
 }
