@@ -3,9 +3,13 @@
  * ray. Midpoint densities through softplus(σ̄ − 1) (clamp_mode 'softplus'), α = 1 − exp(−ρ·δ),
  * T_k = Π_{j<k}(1 − α_j + 1e−10), w = α·T; features and depth are the w-weighted sums over the
  * interval midpoints. `compositeWeights` gives the weights alone (importance sampling uses them);
- * `compositePacked` composites the decoder outputs in one op with a hand-written backward pass.
+ * `compositePacked` composites the decoder outputs in one op with a hand-written backward pass: on
+ * webgpu by default the fused WGSL kernels of ray-kernels-webgpu.ts, elsewhere (and with
+ * `impl: 'generic'`, the oracle) tf ops.
  */
 import * as tf from '@tensorflow/tfjs';
+import { compositeFused, fusedColumns } from './ray-kernels-webgpu.ts';
+import { isWebGPUBackend } from './triplane-webgpu.ts';
 
 /**
  * Σ_{m≥k} x_m (or Σ_{m>k} when `exclusive`) along axis 1, as a forward cumsum between two reversals.
@@ -88,6 +92,23 @@ export interface CompositeResult {
   depthValid: tf.Tensor2D;
 }
 
+export interface CompositeOptions {
+  /** `fused`: the WGSL kernels (webgpu only); `generic`: tf ops (the oracle); `auto` (default): fused on webgpu. */
+  impl?: 'auto' | 'fused' | 'generic';
+}
+
+/** The four `CompositeResult` columns of a fused compositing output `[B, C + 5]` (ray-kernels-webgpu.ts) for decoder outputs with `cols` columns. */
+export function splitFused(out: tf.Tensor2D, cols: number): CompositeResult {
+  const b = out.shape[0];
+  const col = fusedColumns(cols);
+  return {
+    rgb: tf.slice(out, [0, 0], [b, col.features]) as tf.Tensor2D,
+    weightTotal: tf.slice(out, [0, col.total], [b, 1]) as tf.Tensor2D,
+    depth: tf.slice(out, [0, col.depth], [b, 1]) as tf.Tensor2D,
+    depthValid: tf.slice(out, [0, col.valid], [b, 1]) as tf.Tensor2D,
+  };
+}
+
 /**
  * Composites sorted samples given packed decoder outputs `[B, K, 1 + C]` (column 0 = raw σ,
  * then the C features) and constant depths `[B, K]`; differentiable w.r.t. `packed`.
@@ -99,8 +120,12 @@ export interface CompositeResult {
  *   ∂L/∂α_k = ∂L/∂w_k·T_k − (Σ_{m>k} ∂L/∂w_m·w_m)/(1 − α_k + 1e−10);
  *   ∂α_k/∂σ̄_k = δ_k·exp(−ρ_k δ_k)·sigmoid(σ̄_k − 1);  σ̄_k = (σ_k + σ_{k+1})/2.
  */
-export function compositePacked(packed: tf.Tensor3D, depths: tf.Tensor2D): CompositeResult {
+export function compositePacked(packed: tf.Tensor3D, depths: tf.Tensor2D, opts: CompositeOptions = {}): CompositeResult {
   const [b, k, cols] = packed.shape;
+  const impl = opts.impl ?? 'auto';
+  if (impl === 'fused' || (impl === 'auto' && isWebGPUBackend())) {
+    return tf.tidy(() => ({ ...splitFused(compositeFused(packed, depths), cols) }));
+  }
   const op = tf.customGrad((pt, save) => {
     const p = pt as tf.Tensor3D;
     (save as tf.GradSaveFunc)([p, depths]);

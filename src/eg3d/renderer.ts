@@ -30,7 +30,8 @@ import type { Random } from '../core/random.ts';
 import { permuteRows } from '../nn/gather.ts';
 import { decodePacked, type DecoderWeights } from './decoder.ts';
 import { generateRays, rayBoxLimits } from './rays.ts';
-import { compositePacked, compositeWeights } from './ray-marcher.ts';
+import { compositePacked, compositeWeights, splitFused } from './ray-marcher.ts';
+import { compositeFused, FUSED_EXTRA_COLUMNS, fusedColumns, importancePlanKernel } from './ray-kernels-webgpu.ts';
 import { importanceDepths, importanceInvert, mergeOrder, stratifiedDepths } from './ray-sampler.ts';
 import { createTriplaneSampler, planeGeometry, type TriplaneImplementation, type TriplaneSampler } from './triplane.ts';
 import { isWebGPUBackend } from './triplane-webgpu.ts';
@@ -67,6 +68,13 @@ export interface RenderSettings {
   chunkRays: number;
   /** Tri-plane sampler implementation (default: WGSL kernel on webgpu, plain TS elsewhere). */
   triplaneImpl?: TriplaneImplementation;
+  /**
+   * Per-ray work (importance-sampling plan, coarse/fine merge, compositing): `fused` = one WGSL kernel
+   * for the plan, one for the merged compositing forward and two backward (ray-kernels-webgpu.ts,
+   * webgpu only); `generic` = tf ops (on webgpu the oracle) and the plan in plain JS on CPU-side
+   * backends. Default `auto`: fused on webgpu.
+   */
+  rayImpl?: 'auto' | 'fused' | 'generic';
 }
 
 /**
@@ -227,6 +235,11 @@ function mergeSorted(coarse: tf.Tensor3D, fine: tf.Tensor3D, rows: tf.Tensor1D):
   return op(coarse, fine) as tf.Tensor3D;
 }
 
+/** A chunk composited by the fused kernels: `[B, C + 5]` (ray-kernels-webgpu.ts `fusedColumns`), split once for all chunks. */
+interface FusedChunk {
+  fused: tf.Tensor2D;
+}
+
 interface ChunkResult {
   rgb: tf.Tensor2D;
   weightTotal: tf.Tensor2D;
@@ -241,10 +254,17 @@ interface ChunkResult {
  * besides matching the official `no_grad`, a taped op on wasm keeps copies of its inputs until
  * the backward pass, even when no gradient can flow through it.
  */
-function renderChunk(c: ChunkInputs): ChunkResult {
+function renderChunk(c: ChunkInputs): ChunkResult | FusedChunk {
   const coarseDepths = asConstant(c.jitter, () => stratifiedDepths(c.jitter, c.settings, c.start && c.end ? { start: c.start, end: c.end } : null)) as tf.Tensor2D;
   const [b, d] = coarseDepths.shape;
   const coarse = evaluate(c, coarseDepths); // [B, D, 33]
+  if (usesFusedRays(c.settings)) {
+    // webgpu: the sampling plan is one kernel (a constant, off the tape); the merge into depth order
+    // happens inside the compositing kernels, which write the gradients back to the coarse and fine rows.
+    if (!c.u) return { fused: compositeFused(coarse, coarseDepths) };
+    const fineDepths = importancePlanKernel(coarse, coarseDepths, c.u);
+    return { fused: compositeFused(coarse, coarseDepths, evaluate(c, fineDepths), fineDepths) };
+  }
   let depths: tf.Tensor2D;
   let outputs: tf.Tensor3D;
   if (c.u) {
@@ -280,8 +300,40 @@ function renderChunk(c: ChunkInputs): ChunkResult {
     depths = coarseDepths;
     outputs = coarse;
   }
-  const r = compositePacked(outputs, depths);
+  const r = compositePacked(outputs, depths, { impl: 'generic' });
   return { ...r, minDepth: asConstant(depths, () => tf.min(depths)), maxDepth: asConstant(depths, () => tf.max(depths)) };
+}
+
+/** Whether the per-ray work runs as the fused WGSL kernels (`RenderSettings.rayImpl`). */
+export function usesFusedRays(settings: RenderSettings): boolean {
+  const impl = settings.rayImpl ?? 'auto';
+  if (impl === 'fused' && !isWebGPUBackend()) throw new RenderSettingsError(`rayImpl 'fused' needs the webgpu backend (active: ${tf.getBackend()})`);
+  return impl === 'fused' || (impl === 'auto' && isWebGPUBackend());
+}
+
+/** The chunks' results side by side: fused chunks are concatenated first and split once. */
+function joinChunks(chunks: (ChunkResult | FusedChunk)[], anchor: tf.Tensor): ChunkResult {
+  const fused = chunks.filter((r): r is FusedChunk => 'fused' in r);
+  if (fused.length > 0) {
+    if (fused.length !== chunks.length) throw new RenderSettingsError('chunks rendered by different paths');
+    const all = fused.length === 1 ? fused[0].fused : (tf.concat(fused.map((r) => r.fused), 0) as tf.Tensor2D);
+    const cols = all.shape[1] - FUSED_EXTRA_COLUMNS + 1;
+    const col = fusedColumns(cols);
+    const b = all.shape[0];
+    // The clamp range is a constant (as in the generic path): no gradient through the min / max columns.
+    const column = (i: number) => tf.slice(all, [0, i], [b, 1]);
+    return { ...splitFused(all, cols), minDepth: asConstant(anchor, () => tf.min(column(col.minDepth))), maxDepth: asConstant(anchor, () => tf.max(column(col.maxDepth))) };
+  }
+  const split = chunks as ChunkResult[];
+  const cat = (pick: (r: ChunkResult) => tf.Tensor2D) => (split.length === 1 ? pick(split[0]) : (tf.concat(split.map(pick), 0) as tf.Tensor2D));
+  return {
+    rgb: cat((r) => r.rgb),
+    weightTotal: cat((r) => r.weightTotal),
+    depth: cat((r) => r.depth),
+    depthValid: cat((r) => r.depthValid),
+    minDepth: tf.min(tf.stack(split.map((r) => r.minDepth))),
+    maxDepth: tf.max(tf.stack(split.map((r) => r.maxDepth))),
+  };
 }
 
 /**
@@ -306,7 +358,7 @@ export function renderTriplanes(planes: tf.Tensor, weights: DecoderWeights, came
       const rays = generateRays(cameras, res);
       let limits: { start: tf.Tensor3D; end: tf.Tensor3D } | null = null;
       if (settings.rayStart === 'auto') limits = autoRayLimits(rays.origins, rays.directions, settings.boxWarp);
-      const chunks: ChunkResult[] = [];
+      const chunks: (ChunkResult | FusedChunk)[] = [];
       for (let b = 0; b < n; b++) {
         for (let m0 = 0; m0 < m; m0 += settings.chunkRays) {
           const cb = Math.min(settings.chunkRays, m - m0);
@@ -328,15 +380,14 @@ export function renderTriplanes(planes: tf.Tensor, weights: DecoderWeights, came
           );
         }
       }
-      const cat = (pick: (r: ChunkResult) => tf.Tensor2D) => (chunks.length === 1 ? pick(chunks[0]) : tf.concat(chunks.map(pick), 0));
-      let rgb: tf.Tensor = cat((r) => r.rgb);
-      if (settings.whiteBack) rgb = tf.sub(tf.add(rgb, 1), cat((r) => r.weightTotal));
+      const joined = joinChunks(chunks, cameras);
+      let rgb: tf.Tensor = joined.rgb;
+      if (settings.whiteBack) rgb = tf.sub(tf.add(rgb, 1), joined.weightTotal);
       const features = tf.reshape(tf.sub(tf.mul(rgb, 2), 1), [n, res, res, -1]) as tf.Tensor4D;
       // Depth clamp range over the whole batch (torch.min/max of all sample depths); NaN (Σw = 0) → far end.
-      const minDepth = tf.min(tf.stack(chunks.map((r) => r.minDepth)));
-      const maxDepth = tf.max(tf.stack(chunks.map((r) => r.maxDepth)));
-      const valid = tf.cast(cat((r) => r.depthValid), 'bool');
-      const rawDepth = cat((r) => r.depth);
+      const { minDepth, maxDepth } = joined;
+      const valid = tf.cast(joined.depthValid, 'bool');
+      const rawDepth = joined.depth;
       const depthFilled = tf.where(valid, rawDepth, tf.broadcastTo(maxDepth, rawDepth.shape));
       const depth = tf.reshape(tf.minimum(tf.maximum(depthFilled, minDepth), maxDepth), [n, res, res, 1]) as tf.Tensor4D;
       return { features, depth };

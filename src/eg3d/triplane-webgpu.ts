@@ -12,8 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 
 const WORKGROUP = 64;
 
-/** The parts of tfjs-backend-webgpu's `WebGPUProgram` this kernel uses. */
-interface WebGPUProgramLike {
+/** The parts of tfjs-backend-webgpu's `WebGPUProgram` the project's kernels use. */
+export interface WebGPUProgramLike {
   outputShape: number[];
   shaderKey: string;
   dispatchLayout: { x: number[] };
@@ -25,9 +25,9 @@ interface WebGPUProgramLike {
   getUserCode(): string;
 }
 
-type ProgramUniform = Array<{ type: 'int32' | 'float32'; data: number[] }>;
+export type ProgramUniform = Array<{ type: 'int32' | 'float32'; data: number[] }>;
 
-interface WebGPUBackendLike {
+export interface WebGPUBackendLike {
   runWebGPUProgram(program: WebGPUProgramLike, inputs: tf.TensorInfo[], outputDtype: tf.DataType, uniforms?: ProgramUniform): tf.TensorInfo;
 }
 
