@@ -453,7 +453,7 @@ export interface AdapterEngine {
   /** Stops after the current iteration; the adapted weights so far are kept (exportable). */
   cancel(): Promise<void>;
   /** Emits a 'checkpoint' event with the current weights and optimiser state (during or after a run). */
-  checkpoint?(): Promise<void>;
+  checkpoint(): Promise<void>;
   /** Adapted Tri-D + G2 weights as .safetensors (official key names, PyTorch layouts, metadata). */
   exportSafetensors(): Promise<Uint8Array>;
   /** Full EG3D pickle with G_ema's Tri-D and G2 replaced (only when the base came from a .pkl). */
@@ -465,15 +465,15 @@ export interface AdapterEngine {
    * first time a part is listed, then only its id) blended with one weight each become the adapted
    * weights (src/adapter/mix.ts). Parts not listed are dropped; an empty list drops the mix.
    */
-  mixAdapted?(parts: MixPartRequest[]): Promise<MixInfo>;
+  mixAdapted(parts: MixPartRequest[]): Promise<MixInfo>;
   /** Reads CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt(.gz) or a model's merges.txt) for the text tower; replaces the previous one. */
-  loadVocabulary?(file: Blob, name: string): Promise<VocabularyInfo>;
+  loadVocabulary(file: Blob, name: string): Promise<VocabularyInfo>;
   /**
    * The most confident face of an image with its 68 landmarks and the FFHQ-aligned square crop they
    * give (src/evaluate/face-align.ts), in the image's pixels; null when no face is found. Loads the
    * evaluation's face model on first use.
    */
-  detectFace?(image: RgbaImage): Promise<FaceDetection | null>;
+  detectFace(image: RgbaImage): Promise<FaceDetection | null>;
   render(request: RenderRequest): Promise<RgbaImage>;
   /**
    * The evaluation report: the source vs the current adapted weights over held-out latents × 5 views
@@ -493,8 +493,8 @@ export interface AdapterEngine {
    * One latent's mesh (density grid → marching cubes at level 10 → colours, files, consistency;
    * 'mesh-progress' events meanwhile). `cancelMesh()` stops it between grid chunks: it then rejects 'cancelled'.
    */
-  extractMesh?(request: MeshRequest): Promise<ExtractedMesh>;
-  cancelMesh?(): Promise<void>;
+  extractMesh(request: MeshRequest): Promise<ExtractedMesh>;
+  cancelMesh(): Promise<void>;
   subscribe(listener: (e: EngineEvent) => void): () => void;
   dispose(): Promise<void>;
 }

@@ -147,6 +147,12 @@ function fakeEngine(over: Partial<AdapterEngine> = {}): AdapterEngine & { emit(e
     cancelEvaluation: async () => {},
     renderVideo: nope,
     cancelVideo: async () => {},
+    checkpoint: nope,
+    mixAdapted: nope,
+    loadVocabulary: nope,
+    detectFace: nope,
+    extractMesh: nope,
+    cancelMesh: async () => {},
     dispose: async () => {},
     subscribe: (l) => {
       listeners.add(l);

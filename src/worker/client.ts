@@ -19,7 +19,6 @@ import {
 } from './protocol.ts';
 
 export interface EngineClient extends AdapterEngine {
-  checkpoint(): Promise<void>;
   /** Resolves once the engine side has announced it is listening. */
   readonly ready: Promise<void>;
   /** Detaches from the endpoint (pending calls are rejected as 'cancelled'). */

@@ -11,9 +11,15 @@ import {
   type EngineEvaluation,
   type EngineEvent,
   type EvaluationRequest,
+  type ExtractedMesh,
+  type FaceDetection,
   type GeneratorSource,
+  type MeshRequest,
+  type MixInfo,
+  type MixPartRequest,
   type ModelInfo,
   type RgbaImage,
+  type VocabularyInfo,
   type VideoRequest,
   type VideoResult,
 } from '../../engine/types.ts';
@@ -111,6 +117,27 @@ export class FakeEngine implements AdapterEngine {
     this.log('importAdapted', file);
     if (this.rejectImport) throw new EngineError('incompatible-file', 'made for another base generator');
     this.imported.push(file);
+  }
+  // The slices' own tests (mix-, zero-shot-, mesh-slice, crop-face) subclass these; by default the test
+  // engine refuses them the way an engine without the model or file would.
+  async mixAdapted(parts: MixPartRequest[]): Promise<MixInfo> {
+    this.log('mixAdapted', parts);
+    throw new EngineError('not-ready', 'the test engine mixes nothing');
+  }
+  async loadVocabulary(_file: Blob, name: string): Promise<VocabularyInfo> {
+    this.log('loadVocabulary', name);
+    throw new EngineError('incompatible-file', `${name}: the test engine reads no vocabulary`);
+  }
+  async detectFace(image: RgbaImage): Promise<FaceDetection | null> {
+    this.log('detectFace', image);
+    throw new EngineError('not-ready', 'the test engine has no face model');
+  }
+  async extractMesh(request: MeshRequest): Promise<ExtractedMesh> {
+    this.log('extractMesh', request);
+    throw new EngineError('not-ready', 'the test engine extracts no meshes');
+  }
+  async cancelMesh() {
+    this.log('cancelMesh');
   }
   async render(): Promise<RgbaImage> {
     return { width: 1, height: 1, data: new Uint8ClampedArray(4) };

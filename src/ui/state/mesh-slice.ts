@@ -158,10 +158,6 @@ export class MeshSlice {
       return null;
     }
     const engine = ctx.engine;
-    if (!engine.extractMesh) {
-      this.patch({ status: 'error', error: 'This engine cannot extract meshes.' });
-      return null;
-    }
     const key = currentMeshKey(s, weights)!;
     this.patch({ status: 'running', running: weights, progress: null, error: null });
     try {
@@ -179,7 +175,7 @@ export class MeshSlice {
   /** Stops the extraction in progress (between grid chunks). */
   async cancel(): Promise<void> {
     try {
-      await this.ctx.engine.cancelMesh?.();
+      await this.ctx.engine.cancelMesh();
     } catch (e) {
       this.patch({ error: errorMessage(e) });
     }

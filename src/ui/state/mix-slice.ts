@@ -141,7 +141,6 @@ export class MixSlice {
   private async send(): Promise<void> {
     const { ctx } = this;
     const engine = ctx.engine;
-    if (!engine.mixAdapted) return this.patch({ error: 'This engine cannot mix adapted weights.' });
     const why = this.refusal();
     if (why) return this.patch({ error: why });
     this.patch({ busy: true });

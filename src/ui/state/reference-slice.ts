@@ -78,7 +78,7 @@ export class ReferenceSlice {
       if (r?.image === image) ctx.set({ reference: { ...r, face, ...(crop ? { crop } : {}) } });
     };
     const engine = ctx.engine;
-    if (!engine.detectFace || !ctx.images.pixels) {
+    if (!ctx.images.pixels) {
       setFace({ status: 'unavailable', message: 'Face detection is not available here: the crop is centred.' });
       return;
     }

@@ -91,7 +91,7 @@ export class RunSlice {
   /** Asks the engine for a 'checkpoint' event (at most one request in flight, rate-limited unless forced). */
   private requestCheckpoint(force: boolean): void {
     const { ctx } = this;
-    if (!ctx.engine.checkpoint || this.checkpointInFlight) return;
+    if (this.checkpointInFlight) return;
     const now = ctx.now();
     if (!force && now - this.lastCheckpointRequest < this.checkpointInterval) return;
     this.checkpointInFlight = true;

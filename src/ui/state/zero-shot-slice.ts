@@ -76,7 +76,6 @@ export class ZeroShotSlice {
 
   async loadVocabulary(blob: Blob, name: string): Promise<void> {
     const engine = this.ctx.engine;
-    if (!engine.loadVocabulary) return this.patch({ vocabularyError: 'This engine has no text tower support.' });
     this.patch({ vocabularyBusy: true, vocabularyError: null });
     try {
       const info = await engine.loadVocabulary(blob, name);
@@ -91,7 +90,7 @@ export class ZeroShotSlice {
   /** Before a zero-shot run: a replaced engine gets the vocabulary again. */
   async ensureOnEngine(): Promise<void> {
     const engine = this.ctx.engine;
-    if (!this.file || this.loadedOn === engine || !engine.loadVocabulary) return;
+    if (!this.file || this.loadedOn === engine) return;
     await engine.loadVocabulary(this.file.blob, this.file.name);
     this.loadedOn = engine;
   }
