@@ -11,6 +11,7 @@ import { LocalEngine, type LocalEngineOptions } from '../src/engine/local-engine
 import type { ModelInfo } from '../src/engine/types.ts';
 import { backendFromEnv, initNodeBackend, type NodeBackendName } from '../src/platform/node-backend.ts';
 import { openEmbeddedFile } from '../src/platform/node-embedded.ts';
+import type { FaceLocator } from './reference-image.ts';
 
 /** Flag-value readers over `argv` (index of the value, flag name for the message); `usage` ends "needs a value" messages. */
 export interface ArgReader {
@@ -63,6 +64,11 @@ export async function openCliEngine(extra: Omit<LocalEngineOptions, 'probe' | 'o
   await initNodeBackend(backend);
   const engine = new LocalEngine({ probe: async () => ({ backend, summary: `tfjs ${backend} (Node)` }), openEmbeddedFile, ...extra });
   return { engine, backend };
+}
+
+/** The engine's face detection (the studio's, on face-api) as the reference reader's locator. */
+export function engineFaceLocator(engine: Pick<LocalEngine, 'detectFace'>): FaceLocator {
+  return async (image) => (await engine.detectFace(image))?.aligned ?? null;
 }
 
 /** `--generator`: 'embedded' (the demo generator) or the path of an official EG3D pickle. */

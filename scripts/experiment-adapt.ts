@@ -4,7 +4,7 @@
  *   npx tsx scripts/experiment-adapt.ts --reference <img|example:sketch|example:cartoon> [--reference ...]
  *       --config "<name>;lr=0.0016;steps=15,0;batch=1;weights=1,1,1,10;opt.disTokens=hypercolumn" [--config ...]
  *       [--generator embedded|<file.pkl>] [--clip <file>] [--latents 3] [--yaws -0.4,0,0.4] [--eval-seed 0]
- *       [--mean-samples 64] [--no-face] [--no-texture] [--out out/experiments]
+ *       [--mean-samples 64] [--no-face] [--no-texture] [--crop face|centre] [--out out/experiments]
  *
  * For every (config, reference): μ_s (cached per encoder, sample count and ψ, in memory and as
  * `<out>/../mean-*.f32`), the
@@ -37,8 +37,9 @@ import { SettingsError } from '../src/core/errors.ts';
 import type { RgbaImage } from '../src/core/image.ts';
 import { evaluateAdaptation, FaceApiEmbedder, InceptionGramNetwork, loadNsfwInceptionV3, resizeArea, type EvaluationResult } from '../src/evaluate/index.ts';
 import { tile } from './cli/adapt.ts';
-import { readReferenceImage, referenceName } from './reference-image.ts';
+import { parseCropMode, prepareReference, referenceName, type FaceLocator, type ReferenceCropMode } from './reference-image.ts';
 import { createNodeFaceEmbedder } from '../src/testing/face-api.ts';
+import { ffhqAlignment } from '../src/evaluate/face-align.ts';
 
 export interface ExperimentConfig {
   name: string;
@@ -111,11 +112,12 @@ interface Args {
   evalSeed: number;
   face: boolean;
   texture: boolean;
+  crop: ReferenceCropMode;
   out: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { references: [], configs: [], generator: 'embedded', clip: '', latents: 3, yaws: [-0.4, 0, 0.4], evalSeed: 0, face: true, texture: true, out: 'out/experiments' };
+  const a: Args = { references: [], configs: [], generator: 'embedded', clip: '', latents: 3, yaws: [-0.4, 0, 0.4], evalSeed: 0, face: true, texture: true, crop: 'face', out: 'out/experiments' };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     const v = () => {
@@ -133,6 +135,7 @@ function parseArgs(argv: string[]): Args {
       case '--eval-seed': a.evalSeed = Number(v()); break;
       case '--no-face': a.face = false; break;
       case '--no-texture': a.texture = false; break;
+      case '--crop': a.crop = parseCropMode(v()); break;
       case '--out': a.out = v(); break;
       default: throw new SettingsError(`unknown argument ${f}`);
     }
@@ -185,10 +188,14 @@ async function main(): Promise<void> {
   else base = await EG3DGenerator.fromPickle(await NodeFileByteSource.open(a.generator));
   const source = new GeneratorView(base, DEFAULT_CHUNK_RAYS);
   const encoder: FeatureEncoder = a.clip ? await loadClipEncoder(await NodeFileByteSource.open(a.clip)) : await loadDefaultEncoder();
-  let face: FaceApiEmbedder | null = null;
-  if (a.face) {
-    face = createNodeFaceEmbedder();
-  }
+  const face: FaceApiEmbedder | null = a.face || a.crop === 'face' ? createNodeFaceEmbedder() : null;
+  // The studio's face-aware crop of a reference file (FFHQ alignment from face-api's landmarks).
+  const locate: FaceLocator | null = face
+    ? async (img) => {
+        const found = await face.landmarks(img);
+        return found ? ffhqAlignment(found.points) : null;
+      }
+    : null;
   const texture = a.texture ? await InceptionGramNetwork.create(await loadNsfwInceptionV3()) : null;
   const means = new Map<string, Float32Array>();
   const header = 'config | reference | train s (s/it) | palette s→a (Δ%) | texture s→a (Δ%) | identity | Δdepth %head | |Δpx| | losses first→last';
@@ -196,7 +203,9 @@ async function main(): Promise<void> {
 
   for (const c of a.configs) {
     for (const refPath of a.references) {
-      const reference = readReferenceImage(refPath);
+      const prepared = await prepareReference(refPath, a.crop, locate);
+      const reference = prepared.image;
+      console.error(`reference ${refPath}: ${prepared.how}`);
       const refName = referenceName(refPath);
       const options = parseMethodOptions(c.options);
       const key = `${encoder.id}|${c.meanSamples}|${c.psi}`;
@@ -237,7 +246,7 @@ async function main(): Promise<void> {
         source,
         adapted,
         reference,
-        face,
+        face: a.face ? face : null,
         texture,
         options: { latents: a.latents, yaws: a.yaws, seed: a.evalSeed, thumbnailSize: base.config.imgResolution },
       });

@@ -33,13 +33,14 @@ import { initNodeBackend, backendFromEnv, nodeCapabilities } from '../../src/pla
 import { openEmbeddedFile } from '../../src/platform/node-embedded.ts';
 import { NodeMeanEmbeddingStore } from '../../src/platform/node-mean-store.ts';
 import { LocalEngine } from '../../src/engine/local-engine.ts';
-import { argReader, fileBlob, loadCliGenerator } from '../cli-engine.ts';
+import { argReader, engineFaceLocator, fileBlob, loadCliGenerator } from '../cli-engine.ts';
+import { loadNodeFaceApi } from '../../src/platform/node-evaluation.ts';
 import { DEFAULT_PRESET, PRESET_IDS, defaultAdaptSettings, type PresetId } from '../../src/engine/defaults.ts';
 import { describeMeanEmbedding, isMeanEmbeddingStable, MEAN_EMBEDDING_STABLE, needsClipConfig, type AdaptSettings, type EncoderSource, type EngineEvent, type MeanEmbeddingEvent, type ModelInfo, type RgbaImage } from '../../src/engine/types.ts';
 import { METHOD_OPTION_DESCRIPTIONS } from '../../src/adapter/options.ts';
 import { DEFAULT_SOURCE_PROMPT } from '../../src/adapter/zero-shot.ts';
 import { IncompatibleFileError, SettingsError } from '../../src/core/errors.ts';
-import { readReferenceImage } from '../reference-image.ts';
+import { parseCropMode, prepareReference, type ReferenceCropMode } from '../reference-image.ts';
 
 /** The settings flags given on the command line (each overrides the preset's value). */
 export type SettingsOverrides = Partial<Pick<AdaptSettings, 'iterations' | 'seed' | 'batchSize' | 'learningRate' | 'truncationPsi' | 'meanEmbeddingSamples' | 'lossWeights'>>;
@@ -51,6 +52,8 @@ interface AdaptArgs {
   clipConfigs: (string | undefined)[];
   defaultEncoder: boolean;
   reference: string;
+  /** How a reference file is cropped: as the studio does ('face'), or the centred square. */
+  crop: ReferenceCropMode;
   out: string;
   grid: string;
   pickleOut: string;
@@ -67,11 +70,11 @@ interface AdaptArgs {
 }
 
 const USAGE = `usage: npm run cli -- adapt [--generator <file.pkl|embedded (default)>] [--clip <file> [--clip-config <json>] ...] [--default-encoder]
-       --reference <image|example:sketch|example:cartoon> --out <file.safetensors> [--preset ${PRESET_IDS.join('|')} (default ${DEFAULT_PRESET})]
+       --reference <image|example:sketch|example:cartoon> [--crop face|centre] --out <file.safetensors> [--preset ${PRESET_IDS.join('|')} (default ${DEFAULT_PRESET})]
        [--steps 150,150] [--seed N] [--batch N] [--lr X] [--psi X] [--mean-samples N] [--weights dir,dis,istr,fstr]
        [--option name=value ...] [--grid <png>] [--pickle-out <pkl>] [--checkpoint-out <file>] [--resume <checkpoint>]
        [--prompt <target description> [--source-prompt photo] [--text-weight 0.5] [--vocab <bpe_simple_vocab_16e6.txt.gz|merges.txt>]]
---prompt replaces --reference (zero-shot; needs a --clip with a text tower); --clip-config applies to the --clip just before it; flags after the preset override its values; method options: ${METHOD_OPTION_DESCRIPTIONS.map((d) => d.name).join(', ')}`;
+--crop: a reference file is cropped as the studio crops a dropped image — the FFHQ-aligned face when face-api finds one (default), else the centred square; --prompt replaces --reference (zero-shot; needs a --clip with a text tower); --clip-config applies to the --clip just before it; flags after the preset override its values; method options: ${METHOD_OPTION_DESCRIPTIONS.map((d) => d.name).join(', ')}`;
 
 export function parseAdaptArgs(argv: string[]): AdaptArgs {
   const a: AdaptArgs = {
@@ -80,6 +83,7 @@ export function parseAdaptArgs(argv: string[]): AdaptArgs {
     clipConfigs: [],
     defaultEncoder: false,
     reference: '',
+    crop: 'face',
     out: '',
     grid: '',
     pickleOut: '',
@@ -110,6 +114,7 @@ export function parseAdaptArgs(argv: string[]): AdaptArgs {
       }
       case '--default-encoder': a.defaultEncoder = true; break;
       case '--reference': a.reference = value(++i, f); break;
+      case '--crop': a.crop = parseCropMode(value(++i, f)); break;
       case '--out': a.out = value(++i, f); break;
       case '--grid': a.grid = value(++i, f); break;
       case '--pickle-out': a.pickleOut = value(++i, f); break;
@@ -249,6 +254,8 @@ export async function run(argv: string[]): Promise<void> {
     openEmbeddedFile,
     // μ_s is cached next to the outputs, per (generator, encoder, ψ): the next run there reuses it.
     meanEmbeddingStore: new NodeMeanEmbeddingStore(dirname(resolve(a.out))),
+    // The face-aware crop of the reference uses the evaluation's face model, as in the studio.
+    evaluationModels: { loadFaceApi: loadNodeFaceApi },
     probe: async () => {
       await initNodeBackend(backend);
       return nodeCapabilities(backend);
@@ -277,7 +284,11 @@ export async function run(argv: string[]): Promise<void> {
     }
     if (a.defaultEncoder) encoderIds.push((await engine.loadEncoder({ kind: 'embedded' })).id);
     process.stderr.write(`\nencoders: ${encoderIds.join(', ')}\n`);
-    if (a.reference) await engine.setReference(readReferenceImage(a.reference));
+    if (a.reference) {
+      const ref = await prepareReference(a.reference, a.crop, engineFaceLocator(engine));
+      process.stderr.write(`reference: ${ref.how}\n`);
+      await engine.setReference(ref.image);
+    }
     if (a.prompt) {
       const vocab = findVocabulary(a.vocab, a.clips);
       if (!vocab) throw new SettingsError(`--prompt needs CLIP's BPE vocabulary: --vocab <bpe_simple_vocab_16e6.txt.gz | merges.txt> (none beside ${a.clips[0]})`);

@@ -19,18 +19,20 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { encode as encodePng } from 'fast-png';
 import { loadNodeFaceApi } from '../../src/platform/node-evaluation.ts';
-import { argReader, fileBlob, loadCliGenerator, openCliEngine } from '../cli-engine.ts';
+import { argReader, engineFaceLocator, fileBlob, loadCliGenerator, openCliEngine } from '../cli-engine.ts';
 import type { RenderOverrides } from '../../src/adapter/generator-view.ts';
 import { SettingsError } from '../../src/core/errors.ts';
 import type { EvaluationResult, RgbaImage } from '../../src/engine/types.ts';
 import { findVocabulary, tile } from './adapt.ts';
-import { readReferenceImage } from '../reference-image.ts';
+import { parseCropMode, prepareReference, type ReferenceCropMode } from '../reference-image.ts';
 
 export interface EvaluateArgs {
   generator: string;
   adapted: string;
   clips: string[];
   reference: string;
+  /** How a reference file is cropped (as `adapt` does: the studio's face-aware crop by default). */
+  crop: ReferenceCropMode;
   latents: number;
   seed: number;
   psi: number;
@@ -44,11 +46,11 @@ export interface EvaluateArgs {
 }
 
 const USAGE = `usage: npm run cli -- evaluate [--generator <file.pkl|embedded (default)>] --adapted <delta.safetensors>
-       [--clip <file> ...] [--reference <image|example:sketch|example:cartoon>] [--latents 32] [--seed N] [--psi 0.7] [--json out.json] [--grid out.png]
+       [--clip <file> ...] [--reference <image|example:sketch|example:cartoon> [--crop face|centre]] [--latents 32] [--seed N] [--psi 0.7] [--json out.json] [--grid out.png]
        [--render-resolution R] [--samples D,DI] [--no-face] [--no-texture] [--vocab <bpe_simple_vocab_16e6.txt.gz|merges.txt>]`;
 
 export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
-  const a: EvaluateArgs = { generator: 'embedded', adapted: '', clips: [], reference: '', latents: 32, seed: 0, psi: 0.7, json: '', grid: '', renderResolution: null, samples: null, face: true, texture: true, vocab: '' };
+  const a: EvaluateArgs = { generator: 'embedded', adapted: '', clips: [], reference: '', crop: 'face', latents: 32, seed: 0, psi: 0.7, json: '', grid: '', renderResolution: null, samples: null, face: true, texture: true, vocab: '' };
   const { value, int, num } = argReader(argv, USAGE);
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
@@ -57,6 +59,7 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
       case '--adapted': a.adapted = value(++i, f); break;
       case '--clip': a.clips.push(value(++i, f)); break;
       case '--reference': a.reference = value(++i, f); break;
+      case '--crop': a.crop = parseCropMode(value(++i, f)); break;
       case '--latents': a.latents = int(++i, f, 1); break;
       case '--seed': a.seed = int(++i, f, 0); break;
       case '--psi': a.psi = num(++i, f); break;
@@ -144,7 +147,11 @@ export async function run(argv: string[]): Promise<void> {
   try {
     const gen = await loadCliGenerator(engine, a.generator);
     await engine.importAdapted(fileBlob(a.adapted));
-    if (a.reference) await engine.setReference(readReferenceImage(a.reference));
+    if (a.reference) {
+      const ref = await prepareReference(a.reference, a.crop, engineFaceLocator(engine));
+      log(`reference: ${ref.how}\n`);
+      await engine.setReference(ref.image);
+    }
     const clipIds: string[] = [];
     for (const c of a.clips) clipIds.push((await engine.loadEncoder({ kind: 'file', file: fileBlob(c), name: basename(c) })).id);
     const vocab = findVocabulary(a.vocab, a.clips);

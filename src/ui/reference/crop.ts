@@ -12,6 +12,9 @@ export interface CropRect {
   angle?: number;
 }
 
+/** Long side of the copy the face detection looks at (face-api's detector works at 512² anyway). */
+export const FACE_INPUT_SIDE = 640;
+
 /** Half the width of the axis-aligned box around a square of side `size` turned by `angle`. */
 function rotatedHalfExtent(size: number, angle: number): number {
   return (size / 2) * (Math.abs(Math.cos(angle)) + Math.abs(Math.sin(angle)));

@@ -4,14 +4,11 @@
  * over slower older ones; the reference cannot change while a run uses it.
  */
 import type { RgbaImage } from '../../engine/types.ts';
-import { alignedCrop, centredCrop, clampCrop, type CropRect } from '../reference/crop.ts';
+import { alignedCrop, centredCrop, clampCrop, FACE_INPUT_SIDE, type CropRect } from '../reference/crop.ts';
 import { REFERENCE_SIZE, type DecodedImage } from '../reference/image-toolkit.ts';
 import type { PersistenceSlice } from './persistence-slice.ts';
 import { errorMessage, type SliceContext } from './slice-context.ts';
 import { isActive, type ReferenceFace } from './studio-store.ts';
-
-/** Long side of the copy the face detection looks at (face-api's detector works at 512² anyway). */
-const FACE_INPUT_SIDE = 640;
 
 export class ReferenceSlice {
   /** Newest reference request; an older one finishing later is dropped (last drop wins). */
