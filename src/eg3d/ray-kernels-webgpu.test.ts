@@ -9,13 +9,37 @@ import { expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { Random } from '../core/random.ts';
 import { describeBackends, readAll } from '../testing/backends.ts';
-import { compositeFusedBackward, compositeFusedForward, importancePlan } from './ray-kernels.ts';
-import { compositeFused, fusedColumns, importancePlanKernel } from './ray-kernels-webgpu.ts';
+import { compositeFusedBackward, compositeFusedForward, importancePlan, stratifiedDepthsCpu } from './ray-kernels.ts';
+import { compositeFused, fusedColumns, importancePlanKernel, stratifiedDepthsKernel, type StratifiedRange } from './ray-kernels-webgpu.ts';
 import { randomRaySamples } from '../testing/ray-samples.ts';
 import { renderTriplanes, type RenderSettings } from './renderer.ts';
 import { cameraFromYawPitch, camerasTensor } from './camera.ts';
 
 describeBackends('fused per-ray WGSL kernels vs their plain-TS twins', (suite) => {
+  it('stratifiedDepthsKernel equals stratifiedDepthsCpu (fixed range, disparity space, per-ray limits)', async () => {
+    const [rays, d] = [70, 9];
+    const rng = new Random(6);
+    const jitter = rng.uniformArray(rays * d);
+    const start = Float32Array.from({ length: rays }, () => 2 + rng.next());
+    const end = start.map((s, i) => (i === 3 ? s - 0.5 : s + 0.2 + rng.next()));
+    const before = tf.memory().numTensors;
+    const j = tf.tensor2d(jitter, [rays, d]);
+    const st = tf.tensor2d(start, [rays, 1]);
+    const en = tf.tensor2d(end, [rays, 1]);
+    const ranges: [string, StratifiedRange][] = [
+      ['fixed', { kind: 'fixed', start: 2.25, end: 3.3, disparity: false }],
+      ['disparity', { kind: 'fixed', start: 2, end: 3.5, disparity: true }],
+      ['per-ray', { kind: 'per-ray', start: st, end: en }],
+    ];
+    for (const [name, range] of ranges) {
+      const { t } = await readAll({ t: stratifiedDepthsKernel(j, range) });
+      const cpuRange = range.kind === 'per-ray' ? { kind: 'per-ray' as const, start, end } : range;
+      suite.check(`stratified ${name}`, t, stratifiedDepthsCpu(jitter, cpuRange, rays, d), 1e-6);
+    }
+    tf.dispose([j, st, en]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('importancePlanKernel equals importancePlan', async () => {
     for (const [rays, d, di, cols] of [[70, 12, 10, 5], [5, 4, 6, 33]]) {
       const s = randomRaySamples(rays + d, rays, d, di, cols);
@@ -69,7 +93,7 @@ describeBackends('fused per-ray WGSL kernels vs their plain-TS twins', (suite) =
     };
     const variants: [string, Partial<RenderSettings>, number][] = [
       ['importance, 3 chunks per view', {}, 1],
-      ['no importance pass, white_back', { depthResolutionImportance: 0, whiteBack: true }, 1],
+      ['no importance pass, white_back, disparity space', { depthResolutionImportance: 0, whiteBack: true, disparitySpaceSampling: true, rayStart: 2, rayEnd: 3.5 }, 1],
       ["ray_start = ray_end = 'auto', rays missing the box", { rayStart: 'auto', rayEnd: 'auto' }, 0.9],
     ];
     const rF = rng.normalArray(2 * 16 * 32);

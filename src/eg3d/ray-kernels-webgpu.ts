@@ -2,6 +2,7 @@
  * The renderer's per-ray work as fused WGSL kernels for tfjs's webgpu backend, one invocation per
  * ray; their plain-TS twins (same inputs, outputs and formulas) are ray-kernels.ts:
  *
+ *  - `stratifiedDepthsKernel` (1 dispatch, one invocation per sample): jitter `[B, D]` → coarse depths.
  *  - `importancePlanKernel` (1 dispatch): coarse decoder outputs `[B, D, cols]` (σ = column 0) +
  *    coarse depths + draws u → fine depths `[B, Di]` (MipRayMarcher2 weights, EG3D's max-pool /
  *    avg-pool smoothing + 0.01, PDF over the inner weights + 1e−5, searchsorted-right inversion).
@@ -17,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { InternalError } from '../core/errors.ts';
-import { isWebGPUBackend, type WebGPUBackendLike, type WebGPUProgramLike } from './triplane-webgpu.ts';
+import { isWebGPUBackend, type ProgramUniform, type WebGPUBackendLike, type WebGPUProgramLike } from './triplane-webgpu.ts';
 
 export class RayKernelError extends InternalError {
   constructor(message: string) {
@@ -50,10 +51,67 @@ function rayProgram(key: string, outputShape: number[], rays: number, variableNa
   };
 }
 
-function run(program: WebGPUProgramLike, inputs: tf.Tensor[]): tf.Tensor {
+function run(program: WebGPUProgramLike, inputs: tf.Tensor[], uniforms?: ProgramUniform): tf.Tensor {
   if (!isWebGPUBackend()) throw new RayKernelError(`the fused ray kernels need the webgpu backend (active: ${tf.getBackend()})`);
   const backend = tf.backend() as unknown as WebGPUBackendLike;
-  return tf.engine().makeTensorFromTensorInfo(backend.runWebGPUProgram(program, inputs, 'float32'));
+  return tf.engine().makeTensorFromTensorInfo(backend.runWebGPUProgram(program, inputs, 'float32', uniforms));
+}
+
+/** Where the coarse samples lie: the settings' fixed range (in t or in disparity), or per-ray limits `[B, 1]` ('auto'). */
+export type StratifiedRange =
+  | { kind: 'fixed'; start: number; end: number; disparity: boolean }
+  | { kind: 'per-ray'; start: tf.Tensor2D; end: tf.Tensor2D };
+
+/**
+ * Coarse depths `[B, D]` from jitter `[B, D]` (EG3D's `sample_stratified`, the same f32 operations as
+ * `stratifiedDepths` in ray-sampler.ts), one invocation per sample; a constant (runs off the tape).
+ */
+export function stratifiedDepthsKernel(jitter: tf.Tensor2D, range: StratifiedRange): tf.Tensor2D {
+  const [b, d] = jitter.shape;
+  if (d < 2) throw new RayKernelError(`stratified sampling needs at least 2 samples (got ${d})`);
+  const mode = range.kind === 'per-ray' ? 'perRay' : range.disparity ? 'disparity' : 'fixed';
+  let uniforms: ProgramUniform = [];
+  let inputs: tf.Tensor[] = [jitter];
+  let body: string;
+  if (range.kind === 'per-ray') {
+    if (range.start.shape[0] !== b || range.end.shape[0] !== b) throw new RayKernelError('stratifiedDepthsKernel: per-ray limits must be [B, 1]');
+    inputs = [jitter, range.start, range.end];
+    body = `let s = rayStart[r];
+        let e = rayEnd[r];
+        let delta = (e - s) / ${d - 1}.0;
+        t = (s + (step / ${d - 1}.0) * (e - s)) + j * delta;`;
+  } else if (range.disparity) {
+    uniforms = [{ type: 'float32', data: [1 / (d - 1)] }, { type: 'float32', data: [1 / range.start] }, { type: 'float32', data: [1 / range.end] }];
+    body = `let lin = step / ${d - 1}.0 + j * uniforms.invSteps;
+        t = 1.0 / (uniforms.invStart * (1.0 - lin) + uniforms.invEnd * lin);`;
+  } else {
+    uniforms = [{ type: 'float32', data: [(range.end - range.start) / (d - 1)] }, { type: 'float32', data: [range.start] }];
+    body = `t = (step * uniforms.delta + uniforms.start) + j * uniforms.delta;`;
+  }
+  const program: WebGPUProgramLike = {
+    outputShape: [b, d],
+    shaderKey: `eg3dStratified_${mode}_${d}`,
+    dispatchLayout: { x: [0, 1] },
+    dispatch: [Math.ceil((b * d) / WORKGROUP), 1, 1],
+    variableNames: range.kind === 'per-ray' ? ['jitter', 'rayStart', 'rayEnd'] : ['jitter'],
+    uniforms: mode === 'fixed' ? 'delta : f32, start : f32,' : mode === 'disparity' ? 'invSteps : f32, invStart : f32, invEnd : f32,' : '',
+    workgroupSize: [WORKGROUP, 1, 1],
+    size: true,
+    getUserCode: () => `
+      fn main(index : i32) {
+        if (index >= uniforms.size) {
+          return;
+        }
+        let r = index / ${d};
+        let step = f32(index - r * ${d});
+        let j = jitter[index];
+        var t = 0.0;
+        ${body}
+        setOutputAtIndex(index, t);
+      }
+    `,
+  };
+  return run(program, inputs, uniforms) as tf.Tensor2D;
 }
 
 /** softplus exactly as tfjs-webgpu's unary op writes it. */

@@ -9,11 +9,11 @@ import * as tf from '@tensorflow/tfjs';
 import { Random } from '../core/random.ts';
 import { describeBackends, readAll } from '../testing/backends.ts';
 import { permuteRows } from '../nn/gather.ts';
-import { compositeFusedBackward, compositeFusedForward, importancePlan, type RaySamples } from './ray-kernels.ts';
+import { compositeFusedBackward, compositeFusedForward, importancePlan, stratifiedDepthsCpu, type RaySamples, type StratifiedRangeCpu } from './ray-kernels.ts';
 import { randomRaySamples } from '../testing/ray-samples.ts';
 import { fusedColumns } from './ray-kernels-webgpu.ts';
 import { compositePacked } from './ray-marcher.ts';
-import { importanceDepths, mergeOrder } from './ray-sampler.ts';
+import { importanceDepths, mergeOrder, stratifiedDepths } from './ray-sampler.ts';
 
 /** The generic path: merge by `mergeOrder` rows (`permuteRows`), `compositePacked` (tf ops), loss Σ out·R. */
 async function generic(s: RaySamples, rWeights: Float32Array) {
@@ -48,6 +48,29 @@ async function generic(s: RaySamples, rWeights: Float32Array) {
 }
 
 describeBackends('fused per-ray kernels: plain-TS twins vs the generic tf path (cpu backend)', (suite) => {
+  it('stratifiedDepthsCpu equals stratifiedDepths (fixed range, disparity space, per-ray limits)', async () => {
+    const [rays, d] = [7, 9];
+    const rng = new Random(5);
+    const jitter = rng.uniformArray(rays * d);
+    const start = Float32Array.from({ length: rays }, () => 2 + rng.next());
+    const end = start.map((s, i) => (i === 3 ? s - 0.5 : s + 0.2 + rng.next())); // one ray with end < start (missed box)
+    const cases: [string, StratifiedRangeCpu, { disparitySpaceSampling: boolean; rayStart: number | 'auto'; rayEnd: number | 'auto' }][] = [
+      ['fixed', { kind: 'fixed', start: 2.25, end: 3.3, disparity: false }, { disparitySpaceSampling: false, rayStart: 2.25, rayEnd: 3.3 }],
+      ['disparity', { kind: 'fixed', start: 2, end: 3.5, disparity: true }, { disparitySpaceSampling: true, rayStart: 2, rayEnd: 3.5 }],
+      ['per-ray', { kind: 'per-ray', start, end }, { disparitySpaceSampling: false, rayStart: 'auto', rayEnd: 'auto' }],
+    ];
+    for (const [name, range, settings] of cases) {
+      const want = await suite.oracle(async () => {
+        const j = tf.tensor2d(jitter, [rays, d]);
+        const limits = range.kind === 'per-ray' ? { start: tf.tensor2d(start, [rays, 1]), end: tf.tensor2d(end, [rays, 1]) } : null;
+        const { t } = await readAll({ t: stratifiedDepths(j, settings, limits) });
+        tf.dispose([j, ...(limits ? [limits.start, limits.end] : [])]);
+        return t;
+      });
+      suite.check(`stratified ${name}`, stratifiedDepthsCpu(jitter, range, rays, d), want, 1e-6);
+    }
+  });
+
   it('importancePlan equals importanceDepths (tensor ops)', async () => {
     for (const [rays, d, di] of [[9, 12, 10], [5, 4, 6]]) {
       const s = randomRaySamples(rays + d, rays, d, di, 4);

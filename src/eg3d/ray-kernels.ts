@@ -2,6 +2,7 @@
  * The per-ray fused kernels of the renderer in plain TS: the CPU twins of the WGSL kernels in
  * ray-kernels-webgpu.ts (same inputs, same outputs, same formulas; float64 here, float32 there).
  *
+ *  - `stratifiedDepthsCpu`: jitter `[B, D]` → coarse depths (EG3D's `sample_stratified`).
  *  - `importancePlan`: coarse decoder outputs `[B, D, cols]` (σ = column 0) + coarse depths `[B, D]` +
  *    draws u `[B, Di]` → fine depths `[B, Di]`: MipRayMarcher2 weights, then `importanceInvert`
  *    (ray-sampler.ts: EG3D's smoothing, PDF, searchsorted-right CDF inversion).
@@ -16,6 +17,35 @@
  */
 import { importanceInvert, mergeOrder } from './ray-sampler.ts';
 import { fusedColumns, RayKernelError } from './ray-kernels-webgpu.ts';
+
+/** Where the coarse samples lie (the twin of `StratifiedRange`): fixed range (in t or disparity), or per-ray `[rays]` start / end. */
+export type StratifiedRangeCpu =
+  | { kind: 'fixed'; start: number; end: number; disparity: boolean }
+  | { kind: 'per-ray'; start: ArrayLike<number>; end: ArrayLike<number> };
+
+/** Coarse depths `[rays, D]` from jitter `[rays, D]` (EG3D's `sample_stratified`, as `stratifiedDepths`). */
+export function stratifiedDepthsCpu(jitter: ArrayLike<number>, range: StratifiedRangeCpu, rays: number, d: number): Float32Array {
+  const out = new Float32Array(rays * d);
+  for (let r = 0; r < rays; r++) {
+    for (let k = 0; k < d; k++) {
+      const j = jitter[r * d + k];
+      let t: number;
+      if (range.kind === 'per-ray') {
+        const s = range.start[r];
+        const e = range.end[r];
+        t = s + (k / (d - 1)) * (e - s) + j * ((e - s) / (d - 1));
+      } else if (range.disparity) {
+        const lin = k / (d - 1) + j / (d - 1);
+        t = 1 / ((1 / range.start) * (1 - lin) + (1 / range.end) * lin);
+      } else {
+        const delta = (range.end - range.start) / (d - 1);
+        t = k * delta + range.start + j * delta;
+      }
+      out[r * d + k] = t;
+    }
+  }
+  return out;
+}
 
 /** The samples of a chunk of rays: decoder outputs (column 0 = raw σ) and depths, coarse and optionally fine. */
 export interface RaySamples {

@@ -31,7 +31,7 @@ import { permuteRows } from '../nn/gather.ts';
 import { decodePacked, type DecoderWeights } from './decoder.ts';
 import { generateRays, rayBoxLimits } from './rays.ts';
 import { compositePacked, compositeWeights, splitFused } from './ray-marcher.ts';
-import { compositeFused, FUSED_EXTRA_COLUMNS, fusedColumns, importancePlanKernel } from './ray-kernels-webgpu.ts';
+import { compositeFused, FUSED_EXTRA_COLUMNS, fusedColumns, importancePlanKernel, stratifiedDepthsKernel, type StratifiedRange } from './ray-kernels-webgpu.ts';
 import { importanceDepths, importanceInvert, mergeOrder, stratifiedDepths } from './ray-sampler.ts';
 import { createTriplaneSampler, planeGeometry, type TriplaneImplementation, type TriplaneSampler } from './triplane.ts';
 import { isWebGPUBackend } from './triplane-webgpu.ts';
@@ -255,16 +255,22 @@ interface ChunkResult {
  * the backward pass, even when no gradient can flow through it.
  */
 function renderChunk(c: ChunkInputs): ChunkResult | FusedChunk {
-  const coarseDepths = asConstant(c.jitter, () => stratifiedDepths(c.jitter, c.settings, c.start && c.end ? { start: c.start, end: c.end } : null)) as tf.Tensor2D;
-  const [b, d] = coarseDepths.shape;
-  const coarse = evaluate(c, coarseDepths); // [B, D, 33]
   if (usesFusedRays(c.settings)) {
-    // webgpu: the sampling plan is one kernel (a constant, off the tape); the merge into depth order
-    // happens inside the compositing kernels, which write the gradients back to the coarse and fine rows.
+    // webgpu: the coarse depths and the sampling plan are one kernel each (constants, off the tape); the
+    // merge into depth order happens inside the compositing kernels, which write the gradients back to
+    // the coarse and fine rows.
+    const range: StratifiedRange = c.start && c.end
+      ? { kind: 'per-ray', start: c.start, end: c.end }
+      : { kind: 'fixed', start: c.settings.rayStart as number, end: c.settings.rayEnd as number, disparity: c.settings.disparitySpaceSampling };
+    const coarseDepths = stratifiedDepthsKernel(c.jitter, range);
+    const coarse = evaluate(c, coarseDepths); // [B, D, 33]
     if (!c.u) return { fused: compositeFused(coarse, coarseDepths) };
     const fineDepths = importancePlanKernel(coarse, coarseDepths, c.u);
     return { fused: compositeFused(coarse, coarseDepths, evaluate(c, fineDepths), fineDepths) };
   }
+  const coarseDepths = asConstant(c.jitter, () => stratifiedDepths(c.jitter, c.settings, c.start && c.end ? { start: c.start, end: c.end } : null)) as tf.Tensor2D;
+  const [b, d] = coarseDepths.shape;
+  const coarse = evaluate(c, coarseDepths); // [B, D, 33]
   let depths: tf.Tensor2D;
   let outputs: tf.Tensor3D;
   if (c.u) {
