@@ -29,6 +29,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Random } from '../core/random.ts';
 import { permuteRows } from '../nn/gather.ts';
 import { decodePacked, type DecoderWeights } from './decoder.ts';
+import { decodeAlongRays } from './fused-decoder.ts';
 import { generateRays, rayBoxLimits } from './rays.ts';
 import { compositePacked, compositeWeights, splitFused } from './ray-marcher.ts';
 import { compositeFused, FUSED_EXTRA_COLUMNS, fusedColumns, importancePlanKernel, stratifiedDepthsKernel, type StratifiedRange } from './ray-kernels-webgpu.ts';
@@ -68,6 +69,12 @@ export interface RenderSettings {
   chunkRays: number;
   /** Tri-plane sampler implementation (default: WGSL kernel on webgpu, plain TS elsewhere). */
   triplaneImpl?: TriplaneImplementation;
+  /**
+   * Per-sample-point work (points, tri-plane features, decoder): `fused` = one WGSL kernel forward
+   * and five backward (fused-decoder.ts, webgpu only); `generic` = the tri-plane sampler, then
+   * `decodePacked`. Default `auto`: fused on webgpu unless `triplaneImpl` is 'cpu'.
+   */
+  pointImpl?: 'auto' | 'fused' | 'generic';
   /**
    * Per-ray work (importance-sampling plan, coarse/fine merge, compositing): `fused` = one WGSL kernel
    * for the plan, one for the merged compositing forward and two backward (ray-kernels-webgpu.ts,
@@ -186,6 +193,8 @@ function asConstant(anchor: tf.Tensor, fn: () => tf.Tensor): tf.Tensor {
 
 interface ChunkInputs {
   sampler: TriplaneSampler;
+  /** `[N, 3, H, W, C]` (the fused path samples them itself). */
+  planes: tf.Tensor;
   weights: DecoderWeights;
   settings: RenderSettings;
   n: number;
@@ -198,8 +207,20 @@ interface ChunkInputs {
   u: tf.Tensor2D | null; // [B, Di]
 }
 
+/** Whether the per-point work runs as the fused WGSL kernels (`RenderSettings.pointImpl`). */
+export function usesFusedPoints(settings: RenderSettings): boolean {
+  const impl = settings.pointImpl ?? 'auto';
+  if (impl === 'fused' && !isWebGPUBackend()) throw new RenderSettingsError(`pointImpl 'fused' needs the webgpu backend (active: ${tf.getBackend()})`);
+  return impl === 'fused' || (impl === 'auto' && isWebGPUBackend() && settings.triplaneImpl !== 'cpu');
+}
+
 /** Decoder outputs `[B, K, 33]` at depths `[B, K]` along the chunk's rays. */
 function evaluate(c: ChunkInputs, depths: tf.Tensor2D): tf.Tensor3D {
+  if (usesFusedPoints(c.settings)) {
+    // Points, features and decoder in one kernel; positions and planes are constants there too.
+    const rays = { origins: c.origins, directions: c.directions, depths };
+    return decodeAlongRays(c.planes, c.n, c.settings.boxWarp, rays, c.weights, { lrMul: c.settings.decoderLrMul });
+  }
   const [b, k] = depths.shape;
   // Sample positions and tri-plane features are constants: computed off the tape.
   const features = asConstant(depths, () => {
@@ -373,6 +394,7 @@ export function renderTriplanes(planes: tf.Tensor, weights: DecoderWeights, came
           chunks.push(
             renderChunk({
               sampler,
+              planes,
               weights,
               settings,
               n: b,
