@@ -14,7 +14,7 @@ export default defineConfig({
     include: [
       'src/nn/*.test.ts',
       'src/eg3d/{decoder,triplane,triplane-webgpu,fused-decoder-webgpu,renderer,ray-marcher,ray-sampler,ray-kernels-webgpu,rays,superresolution}.test.ts',
-      'src/clip/preprocess.test.ts',
+      'src/clip/{preprocess,vit-kernels-webgpu}.test.ts',
       'src/adapter/{losses,trainer-gradients}.test.ts',
       'src/conformance/{eg3d.webgpu,clip}.test.ts',
     ],

@@ -5,6 +5,8 @@
  * (FC `[in, out]`). Every function here is meant to run inside a `tf.tidy` owned by the caller.
  */
 import * as tf from '@tensorflow/tfjs';
+import { isWebGPUBackend } from '../eg3d/triplane-webgpu.ts';
+import { layerNormFused, quickGeluFused } from './vit-kernels-webgpu.ts';
 
 export interface LayerNormWeights {
   gamma: tf.Tensor1D;
@@ -27,7 +29,25 @@ export interface ResidualBlockWeights {
 
 const LN_EPS = 1e-5;
 
-export function layerNorm(x: tf.Tensor, w: LayerNormWeights): tf.Tensor {
+/**
+ * How `layerNorm` and `quickGelu` run: 'fused' = the WGSL kernels of vit-kernels-webgpu.ts (webgpu only;
+ * one dispatch forward, one backward each, no gradient to γ/β), 'generic' = the tf ops below (the oracle,
+ * and the path on cpu/wasm), 'auto' = fused on webgpu, generic elsewhere.
+ */
+export type ClipLayerImpl = 'auto' | 'fused' | 'generic';
+
+/** The module-wide default of the `impl` argument of `layerNorm` / `quickGelu` (tests force 'generic' to compare). */
+export const clipLayerOptions: { impl: ClipLayerImpl } = { impl: 'auto' };
+
+function useFused(impl: ClipLayerImpl, x: tf.Tensor): boolean {
+  if (impl === 'generic') return false;
+  if (impl === 'fused') return true;
+  return isWebGPUBackend() && x.dtype === 'float32' && x.size > 0;
+}
+
+/** CLIP's LayerNorm over the last dimension (eps 1e-5, biased variance). */
+export function layerNorm(x: tf.Tensor, w: LayerNormWeights, impl: ClipLayerImpl = clipLayerOptions.impl): tf.Tensor {
+  if (useFused(impl, x)) return layerNormFused(x, w.gamma, w.beta);
   const { mean, variance } = tf.moments(x, -1, true);
   const xhat = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, LN_EPS)));
   return tf.add(tf.mul(xhat, w.gamma), w.beta);
@@ -58,7 +78,9 @@ export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor
   return tf.reshape(y, [...lead, w.shape[1]]);
 }
 
-export function quickGelu(x: tf.Tensor): tf.Tensor {
+/** QuickGELU x·σ(1.702x). */
+export function quickGelu(x: tf.Tensor, impl: ClipLayerImpl = clipLayerOptions.impl): tf.Tensor {
+  if (useFused(impl, x)) return quickGeluFused(x);
   return tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)));
 }
 
