@@ -6,9 +6,11 @@
  * per frame and from cached tri-planes, step-1 (Tri-D) and step-2 (G2) iterations/s, and per workload the
  * GPU dispatches, distinct programs, bytes uploaded / read back and peak GPU memory (tfjs' count and the
  * buffer pool's allocation; see scripts/bench/gpu/counters.ts).
- * --smoke: the same code on the tiny fixture generator and two small random ViTs, batch 1, one run per workload
- * (shader compilation included), step 1 with step1Output = raw-upsampled (no G2 back-propagation: on SwiftShader,
- * ≈ 0.04 GMAC/s, G2's 2 GMAC per pass dominates) — still several minutes on SwiftShader; CI runs it. Without a WebGPU adapter it says so and exits 1.
+ * --smoke: the same code on the smoke generator (the tiny fixture's architecture at the smallest size that keeps
+ * every module and code path, random weights: scripts/bench/gpu/workloads.ts) and two small random ViTs, batch 1,
+ * one run per workload (shader compilation included) — about a minute on SwiftShader; `npm test` runs it.
+ * Both fail (exit 1) when a workload reads back more than its one result (the image; the loss values) or
+ * tensors are left at the end. Without a WebGPU adapter it says so and exits 1.
  */
 import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
@@ -21,7 +23,7 @@ import { makeEncoders, makeGenerator, planesFor, training, viewerFrame } from '.
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'fixtures');
 
 interface Plan {
-  generator: 'tiny' | 'ffhq512-128';
+  generator: 'smoke' | 'ffhq512-128';
   encoders: 'small' | 'full';
   batch: number;
   frames: number;
@@ -35,7 +37,7 @@ interface Plan {
 }
 
 const FULL: Plan = { generator: 'ffhq512-128', encoders: 'full', batch: 2, frames: 8, iterations: 3, budgetS: 45, warmup: true, step1Output: 'sr' };
-const SMOKE: Plan = { generator: 'tiny', encoders: 'small', batch: 1, frames: 1, iterations: 1, budgetS: 20, warmup: false, step1Output: 'raw-upsampled' };
+const SMOKE: Plan = { generator: 'smoke', encoders: 'small', batch: 1, frames: 1, iterations: 1, budgetS: 20, warmup: false, step1Output: 'sr' };
 
 /** "12.3 fps" or, below 1 per second, "0.05 fps (20.1 s per frame)". */
 const rate = (perS: number, unit: string, what: string) =>
@@ -44,7 +46,11 @@ const rate = (perS: number, unit: string, what: string) =>
 const runs = (plan: Plan, done: number, compileS: number, unit: string) =>
   plan.warmup ? `${done} ${unit}(s) after 1 warm-up (${compileS.toFixed(1)} s, shader compilation)` : `${done} ${unit}(s), shader compilation included`;
 
+/** Invariants the run checks (readbacks inside the loop are bugs unless they are the progress numbers). */
+const problems: string[] = [];
+
 function row(what: string, value: string, c: GpuCounts | null, note = ''): void {
+  if (c && c.readbacks > 1) problems.push(`${what}: ${c.readbacks} readbacks (one expected: ${[...c.readbackSites.keys()].join('; ')})`);
   const counts = c
     ? `${c.dispatches} | ${c.programsRun} | ${MiB(c.uploadBytes).toFixed(1)} | ${MiB(c.readbackBytes).toFixed(3)} (${c.readbacks}) | ${MiB(c.usedBytesPeak).toFixed(0)} / ${MiB(c.allocatedBytesPeak).toFixed(0)}`
     : ' | | | | ';
@@ -121,6 +127,8 @@ async function main(): Promise<void> {
   }
   const m = tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number };
   console.log(`total ${((performance.now() - t0) / 1000).toFixed(0)} s; tensors left ${m.numTensors}`);
+  if (m.numTensors !== 0) problems.push(`${m.numTensors} tensors left after disposing every workload`);
+  if (problems.length > 0) throw new Error(`bench:gpu: ${problems.join('\n')}`);
 }
 
 main().then(

@@ -5,7 +5,8 @@
  * in buffers handed out and the buffer pool's real allocation (scripts/bench/gpu/counters.ts).
  *
  * Measured: per-unit figures, always (cheap): renderer dispatches per chunk (a 32² render of random tri-planes
- * in 1 and in 4 chunks, forward and forward + backward to the Tri-D) and per ViT block (forward + backward, 3
+ * in 1 and in 4 chunks, forward and forward + backward to the Tri-D; the generic tf-op path, each fused kernel
+ * set alone and both) and per ViT block (forward + backward, 3
  * blocks minus 2). Then, unless GPU_PROFILE_UNITS_ONLY=1, the four workloads on the tiny fixture and the embedded
  * demo generator with two small random ViTs (B/32 and B/16 patch geometry, 2 blocks), batch 1, one run each (see
  * measure()) — tens of minutes on SwiftShader.
@@ -20,7 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BenchContext } from '../bench.ts';
 import { countGpu, MiB, adapterName, type GpuCounts } from './gpu/counters.ts';
 import { makeEncoders, makeGenerator, planesFor, viewerFrame, type GeneratorName } from './gpu/workloads.ts';
-import { DEFAULT_CHUNK_RAYS } from '../../src/eg3d/renderer.ts';
+import { DEFAULT_CHUNK_RAYS, renderTriplanes, type RenderSettings } from '../../src/eg3d/renderer.ts';
 import { EG3DGenerator } from '../../src/eg3d/generator.ts';
 import { camerasTensor, frontalCamera } from '../../src/eg3d/camera.ts';
 import { ClipImageEncoder, type FeatureEncoder } from '../../src/clip/encoder.ts';
@@ -91,18 +92,27 @@ async function vitDispatches(patchSize: number, layers: number): Promise<number>
   }
 }
 
+/** The renderer's implementations compared per chunk: tf-op oracle, each fusion alone, both (the webgpu default). */
+const RENDER_IMPLS = [
+  { label: 'generic (tf ops: before fusion)', pointImpl: 'generic', rayImpl: 'generic' },
+  { label: 'fused per-ray only', pointImpl: 'generic', rayImpl: 'fused' },
+  { label: 'fused per-point only', pointImpl: 'fused', rayImpl: 'generic' },
+  { label: 'fused (default on webgpu)', pointImpl: 'fused', rayImpl: 'fused' },
+] as const;
+
 /**
  * Renderer dispatches per chunk: a render of random tri-planes at 32² rays with 1 chunk and with 4 chunks
- * (forward; and forward + backward to the Tri-D weights, as in step 1). Cheap on SwiftShader.
+ * (forward; and forward + backward to the Tri-D weights, as in step 1), for one choice of the per-point and
+ * per-ray implementations. Cheap on SwiftShader.
  */
-async function renderPerChunk(gen: EG3DGenerator): Promise<{ forward: number; backward: number }> {
+async function renderPerChunk(gen: EG3DGenerator, impl: Pick<RenderSettings, 'pointImpl' | 'rayImpl'>): Promise<{ forward: number; backward: number }> {
   const c = gen.config;
   const planes = tf.randomNormal([1, 3, c.backbone.blocks.at(-1)!.resolution, c.backbone.blocks.at(-1)!.resolution, c.backbone.channels / 3], 0, 0.5, 'float32', 7) as tf.Tensor5D;
   const cam = camerasTensor([frontalCamera()]);
   const vars = new Map<string, tf.Variable>();
   for (const [k, t] of gen.weights) if (k.startsWith('decoder.')) vars.set(k, tf.variable(t, true, `profile.${k}`));
-  const trainable = gen.withWeights(vars);
-  const render = (chunkRays: number) => trainable.render(planes, cam, { draws: { kind: 'deterministic' }, neuralRenderingResolution: 32, chunkRays }).features;
+  const render = (chunkRays: number) =>
+    renderTriplanes(planes, vars, cam, { ...gen.renderSettings({ neuralRenderingResolution: 32, chunkRays }), ...impl }, { kind: 'deterministic' }).features;
   const fwd = async (chunkRays: number) => (await countGpu(async () => {
     const f = render(chunkRays);
     await f.data();
@@ -132,14 +142,17 @@ export async function run(ctx: BenchContext): Promise<void> {
   console.log(`gpu-profile on ${adapterName()}`);
   // Per-unit figures: cheap, always measured.
   const tiny = await makeGenerator('tiny', ctx.fixturesDir);
-  let perChunk: { forward: number; backward: number };
+  let perChunk: { forward: number; backward: number } = { forward: 0, backward: 0 };
   try {
-    perChunk = await renderPerChunk(tiny);
+    for (const impl of RENDER_IMPLS) {
+      const r = await renderPerChunk(tiny, impl);
+      ctx.report(`renderer, per chunk, ${impl.label} (forward)`, r.forward, 'dispatches', 'tiny Tri-D, 4 chunks minus 1 chunk, / 3');
+      ctx.report(`renderer, per chunk, ${impl.label} (forward + backward to the Tri-D)`, r.backward, 'dispatches', 'as above, with variableGrads');
+      perChunk = r; // the last one is the default the workloads run
+    }
   } finally {
     tiny.dispose();
   }
-  ctx.report('renderer, per chunk (forward)', perChunk.forward, 'dispatches', 'tiny Tri-D, 4 chunks minus 1 chunk, / 3');
-  ctx.report('renderer, per chunk (forward + backward to the Tri-D)', perChunk.backward, 'dispatches', 'as above, with variableGrads');
   const perBlock: number[] = [];
   for (const p of [32, 16]) perBlock.push((await vitDispatches(p, 3)) - (await vitDispatches(p, 2)));
   ctx.report('ViT block (forward + backward), patch 32 / 16', perBlock[0], 'dispatches', `patch 16: ${perBlock[1]}; 3 blocks minus 2 blocks, 64² input, width 64`);

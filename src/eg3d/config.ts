@@ -234,7 +234,7 @@ export function parseRenderingOptions(rk: Dict): RenderingOptions {
 }
 
 /** Blocks 4…256 of StyleGAN2's SynthesisNetwork with channels min(channel_base / res, channel_max). */
-function backboneBlocks(resolution: number, channelBase: number, channelMax: number): { blocks: BackboneBlockConfig[]; numWs: number } {
+export function backboneBlocks(resolution: number, channelBase: number, channelMax: number): { blocks: BackboneBlockConfig[]; numWs: number } {
   const ch = (res: number) => Math.min(Math.floor(channelBase / res), channelMax);
   const blocks: BackboneBlockConfig[] = [];
   let w = 0;

@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { Random } from '../../../src/core/random.ts';
 import { EG3DGenerator } from '../../../src/eg3d/generator.ts';
-import { FFHQ512_128_CONFIG } from '../../../src/eg3d/config.ts';
+import { backboneBlocks, FFHQ512_128_CONFIG, parseEG3DConfig, type EG3DConfig } from '../../../src/eg3d/config.ts';
+import { readEG3DPickle } from '../../../src/eg3d/checkpoint.ts';
 import { initRandomWeights } from '../../../src/eg3d/weights.ts';
 import { camerasTensor, cameraFromYawPitch, frontalCamera } from '../../../src/eg3d/camera.ts';
 import { DEFAULT_CHUNK_RAYS } from '../../../src/eg3d/renderer.ts';
@@ -20,7 +21,36 @@ import { NodeFileByteSource } from '../../../src/platform/node-file.ts';
 import { trainerFor } from '../adapt.ts';
 import type { MethodOptions } from '../../../src/adapter/options.ts';
 
-export type GeneratorName = 'tiny' | 'demo' | 'ffhqlike' | 'ffhq512-128';
+export type GeneratorName = 'tiny' | 'demo' | 'ffhqlike' | 'ffhq512-128' | 'smoke';
+
+/**
+ * The smoke generator (`bench:gpu --smoke`): the tiny fixture's architecture (its init / rendering kwargs:
+ * mapping, the seven-block 256² backbone, Tri-D, SuperresolutionHybrid2X's two blocks) at the smallest size
+ * that keeps every module and code path, with random weights: backbone channel_max 8 (instead of 32), neural
+ * rendering 32² × (8 + 8) samples (instead of 64² × (24 + 24)), SR input 32² and output 64² with 16 / 8
+ * channels (instead of 64² → 128² with 128 / 64). The tiny fixture itself costs ≈ 4 GMAC per frame, which
+ * SwiftShader runs at ≈ 0.04 GMAC/s; this one ≈ 0.25 GMAC (`npm run bench:gpu -- --smoke` in about a minute).
+ */
+export async function smokeConfig(fixturesDir: string): Promise<EG3DConfig> {
+  const ckpt = await readEG3DPickle(await NodeFileByteSource.open(join(fixturesDir, 'eg3d-tiny.pkl')));
+  const rk = { ...ckpt.renderingKwargs, depth_resolution: 8, depth_resolution_importance: 8 };
+  const tiny = parseEG3DConfig({ initKwargs: { ...ckpt.initKwargs, channel_max: 8, rendering_kwargs: rk }, renderingKwargs: rk, neuralRenderingResolution: 32 });
+  const [b0, b1] = tiny.superresolution.blocks;
+  const bb = backboneBlocks(64, tiny.backbone.channelBase, tiny.backbone.channelMax);
+  return {
+    ...tiny,
+    imgResolution: 64,
+    backbone: { ...tiny.backbone, resolution: 64, blocks: bb.blocks, numWs: bb.numWs },
+    superresolution: {
+      ...tiny.superresolution,
+      inputResolution: 32,
+      blocks: [
+        { ...b0, outChannels: 16, resolution: 32 },
+        { ...b1, inChannels: 16, outChannels: 8, resolution: 64 },
+      ],
+    },
+  };
+}
 
 export async function makeGenerator(name: GeneratorName, fixturesDir: string): Promise<EG3DGenerator> {
   switch (name) {
@@ -31,6 +61,10 @@ export async function makeGenerator(name: GeneratorName, fixturesDir: string): P
       return (await generatorFromSafetensors(await openEmbeddedFile(EMBEDDED_GENERATOR_FILE))).generator;
     case 'ffhq512-128':
       return EG3DGenerator.create(FFHQ512_128_CONFIG, initRandomWeights(FFHQ512_128_CONFIG, new Random(1)));
+    case 'smoke': {
+      const config = await smokeConfig(fixturesDir);
+      return EG3DGenerator.create(config, initRandomWeights(config, new Random(1)));
+    }
   }
 }
 
