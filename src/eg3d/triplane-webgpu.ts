@@ -9,31 +9,12 @@
  * the program object matches the backend's `WebGPUProgram` interface structurally.
  */
 import * as tf from '@tensorflow/tfjs';
+import { isWebGPUBackend, type ProgramUniform, type WebGPUBackendLike, type WebGPUProgramLike } from '../nn/webgpu-program.ts';
+
+// The program types moved to src/nn/webgpu-program.ts (importable from every numeric layer); re-exported here.
+export { isWebGPUBackend, type ProgramUniform, type WebGPUBackendLike, type WebGPUProgramLike } from '../nn/webgpu-program.ts';
 
 const WORKGROUP = 64;
-
-/** The parts of tfjs-backend-webgpu's `WebGPUProgram` the project's kernels use. */
-export interface WebGPUProgramLike {
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  variableNames: string[];
-  uniforms: string;
-  workgroupSize: [number, number, number];
-  size: boolean;
-  getUserCode(): string;
-}
-
-export type ProgramUniform = Array<{ type: 'int32' | 'float32'; data: number[] }>;
-
-export interface WebGPUBackendLike {
-  runWebGPUProgram(program: WebGPUProgramLike, inputs: tf.TensorInfo[], outputDtype: tf.DataType, uniforms?: ProgramUniform): tf.TensorInfo;
-}
-
-export function isWebGPUBackend(): boolean {
-  return tf.getBackend() === 'webgpu';
-}
 
 function triplaneProgram(points: number, channels: number): WebGPUProgramLike {
   const outputShape = [points, channels];
