@@ -2,9 +2,28 @@
  * The FIR resampling that StyleGAN2/EG3D uses around up-sampling, specialised to the only filter the
  * released networks use: f = [1,3,3,1] (2-D filter outer(f,f)/64, applied separably). Everything is
  * built from pad/slice/mul/add/stack/reshape so gradients work on every backend (wasm has no
- * depthwise-conv input gradient). NHWC throughout.
+ * depthwise-conv input gradient). NHWC throughout. On webgpu `upsample2d` runs as fused WGSL kernels
+ * instead (upfirdn-webgpu.ts: one dispatch forward, one backward; plain-TS twins upfirdn-kernels.ts);
+ * the tf-op path stays for cpu/wasm and as the oracle the kernels are tested against.
  */
 import * as tf from '@tensorflow/tfjs';
+import { upsample2dFused } from './upfirdn-webgpu.ts';
+import { isWebGPUBackend } from './webgpu-program.ts';
+
+/**
+ * How `upsample2d` runs: 'fused' = the WGSL kernels of upfirdn-webgpu.ts (webgpu only), 'generic' = the
+ * tf ops below (the oracle, and the path on cpu/wasm), 'auto' = fused on webgpu for float32, generic elsewhere.
+ */
+export type UpfirdnImpl = 'auto' | 'fused' | 'generic';
+
+/** The module-wide default of `upsample2d`'s `impl` argument (tests force 'generic' to compare). */
+export const upfirdnOptions: { impl: UpfirdnImpl } = { impl: 'auto' };
+
+function useFused(impl: UpfirdnImpl, x: tf.Tensor): boolean {
+  if (impl === 'generic') return false;
+  if (impl === 'fused') return true;
+  return isWebGPUBackend() && x.dtype === 'float32' && x.size > 0;
+}
 
 /** The 1-D taps of setup_filter([1,3,3,1]), normalised to sum 1. */
 export const RESAMPLE_TAPS = [1 / 8, 3 / 8, 3 / 8, 1 / 8];
@@ -93,8 +112,10 @@ export function deinterleave(y: tf.Tensor4D, axis: SpatialAxis): [tf.Tensor4D, t
 /**
  * `upfirdn2d.upsample2d(x, f)`: zero-insertion ×2, pad (2, 1), filter with 4·F → 2H × 2W.
  * Polyphase form per axis: out[2q] = (x[q−1] + 3x[q])/4, out[2q+1] = (3x[q] + x[q+1])/4.
+ * `impl` picks the fused WGSL kernels or the tf-op path (default `upfirdnOptions.impl`, 'auto').
  */
-export function upsample2d(x: tf.Tensor4D): tf.Tensor4D {
+export function upsample2d(x: tf.Tensor4D, impl: UpfirdnImpl = upfirdnOptions.impl): tf.Tensor4D {
+  if (useFused(impl, x)) return upsample2dFused(x);
   return tf.tidy(() => {
     let y = x;
     for (const axis of [1, 2] as SpatialAxis[]) {
