@@ -33,6 +33,8 @@ interface Case {
   warmup: boolean;
   phase: 'tri-d' | 'g2';
   options?: Partial<MethodOptions>;
+  /** Default 1. */
+  batch?: number;
 }
 
 /**
@@ -66,7 +68,8 @@ async function benchCase(ctx: BenchContext, c: Case): Promise<void> {
   const enc = await c.encoder();
   const n = (c.warmup ? 1 : 0) + c.timedIterations;
   // A schedule that starts in the measured step (step 2 from the base Tri-D: same cost).
-  const { trainer, owned } = trainerFor(gen, enc, DEFAULT_CHUNK_RAYS, c.phase === 'tri-d' ? [n, 0] : [0, n], c.options);
+  const batch = c.batch ?? 1;
+  const { trainer, owned } = trainerFor(gen, enc, DEFAULT_CHUNK_RAYS, c.phase === 'tri-d' ? [n, 0] : [0, n], c.options, batch);
   const label = c.phase === 'tri-d' ? 'step 1 (Tri-D)' : 'step 2 (G2)';
   try {
     if (c.warmup) await trainer.step();
@@ -81,7 +84,7 @@ async function benchCase(ctx: BenchContext, c: Case): Promise<void> {
     for (let i = 0; i < c.timedIterations; i++) await trainer.step();
     const s = (performance.now() - t0) / 1000;
     const r = gen.config.rendering;
-    const note = `batch 1, ${gen.config.neuralRenderingResolution}² × (${r.depthResolution}+${r.depthResolutionImportance}) samples → ${gen.config.imgResolution}², ${enc.name}; ${c.timedIterations} iteration(s)${c.warmup ? ' after 1 warm-up' : ', no warm-up'}`;
+    const note = `batch ${batch}${batch > 1 ? ` (microBatch ${trainer.config.options.microBatch})` : ''}, ${gen.config.neuralRenderingResolution}² × (${r.depthResolution}+${r.depthResolutionImportance}) samples → ${gen.config.imgResolution}², ${enc.name}; ${c.timedIterations} iteration(s)${c.warmup ? ' after 1 warm-up' : ', no warm-up'}`;
     ctx.report(`${c.name} ${label}`, c.timedIterations / s, 'it/s', note);
     ctx.report(`${c.name} ${label} peak tensor memory`, info.peakBytes / 2 ** 20, 'MiB', 'tf.profile peakBytes of one iteration (incl. weights)');
   } finally {
@@ -103,9 +106,18 @@ function cases(ctx: BenchContext): Case[] {
   const list: Case[] = [];
   for (const phase of ['tri-d', 'g2'] as const) {
     list.push({ name: 'eg3d-tiny', generator: tiny, encoder: clipTiny, timedIterations: slow ? 1 : iters, warmup: !slow, phase });
+    // Batch 2 with the whole batch on the tape vs one sample at a time (gradient accumulation): the peak.
+    for (const microBatch of [0, 1]) {
+      list.push({ name: `eg3d-tiny batch 2, microBatch ${microBatch}`, generator: tiny, encoder: clipTiny, timedIterations: 1, warmup: false, phase, batch: 2, options: { microBatch } });
+    }
     if (!slow) list.push({ name: 'eg3d-ffhqlike', generator: ffhqlike, encoder: clipTiny, timedIterations: 1, warmup: false, phase });
     // Step 1 without G2 on the tape: what fits the 4 GiB wasm heap at 512².
-    if (!slow && phase === 'tri-d') list.push({ name: 'eg3d-ffhqlike (step1Output raw-upsampled)', generator: ffhqlike, encoder: clipTiny, timedIterations: 1, warmup: false, phase, options: { step1Output: 'raw-upsampled' } });
+    if (!slow && phase === 'tri-d') {
+      list.push({ name: 'eg3d-ffhqlike (step1Output raw-upsampled)', generator: ffhqlike, encoder: clipTiny, timedIterations: 1, warmup: false, phase, options: { step1Output: 'raw-upsampled' } });
+      for (const microBatch of [0, 1]) {
+        list.push({ name: `eg3d-ffhqlike (step1Output raw-upsampled) batch 2, microBatch ${microBatch}`, generator: ffhqlike, encoder: clipTiny, timedIterations: 1, warmup: false, phase, batch: 2, options: { step1Output: 'raw-upsampled', microBatch } });
+      }
+    }
     if (!slow && process.env.BENCH_FULL === '1') {
       list.push({ name: 'ffhq512-128 (random weights)', generator: full, encoder: clipB32, timedIterations: 1, warmup: false, phase });
       if (phase === 'tri-d') list.push({ name: 'ffhq512-128 (random weights, step1Output raw-upsampled)', generator: full, encoder: clipB32, timedIterations: 1, warmup: false, phase, options: { step1Output: 'raw-upsampled' } });

@@ -78,6 +78,14 @@ export interface MethodOptions {
   /** Truncation cutoff (number of ws layers truncated); 0 = all layers. */
   truncationCutoff: number;
   adamEpsilon: number;
+  /**
+   * Samples per forward/backward pass (1 = one sample at a time, gradients accumulated over the batch;
+   * 0 = the whole batch at once). Every loss is a mean over the batch of per-sample terms, so the
+   * gradient is the same up to float rounding, and the peak memory is one micro-batch's instead of
+   * the batch's (docs/method.md, "Memory plan"). The one coupling: the renderer clamps depth into the
+   * range of the samples rendered together, which only the colour moments' foreground weights read.
+   */
+  microBatch: number;
   /** Batch size of the μ_s source renders. */
   meanEmbeddingBatch: number;
   /** Fixed preview latents (seeds 0..n−1) × views (yaws spread over ±previewYaw). */
@@ -112,6 +120,7 @@ export const DEFAULT_METHOD_OPTIONS: Readonly<MethodOptions> = {
   renderDraws: 'shared-random',
   truncationCutoff: 0,
   adamEpsilon: 1e-8,
+  microBatch: 1,
   meanEmbeddingBatch: 4,
   previewLatents: 2,
   previewViews: 3,
@@ -155,6 +164,7 @@ export const METHOD_OPTION_DESCRIPTIONS: readonly OptionDescription[] = [
   { name: 'renderDraws', kind: 'enum', values: ['shared-random', 'deterministic'], help: 'renderer sample placement during training' },
   { name: 'truncationCutoff', kind: 'number', min: 0, max: 64, integer: true, help: 'ws layers truncated (0 = all)' },
   { name: 'adamEpsilon', kind: 'number', min: 1e-12, max: 1, help: 'Adam epsilon' },
+  { name: 'microBatch', kind: 'number', min: 0, max: 64, integer: true, help: 'samples per forward/backward, gradients accumulated over the batch (same result, less memory); 0 = the whole batch at once' },
   { name: 'meanEmbeddingBatch', kind: 'number', min: 1, max: 64, integer: true, help: 'batch of the μ_s source renders' },
   { name: 'previewLatents', kind: 'number', min: 1, max: 8, integer: true, help: 'preview latents' },
   { name: 'previewViews', kind: 'number', min: 1, max: 7, integer: true, help: 'preview views per latent' },

@@ -61,7 +61,7 @@ class SmallPlanes implements AdaptableGenerator {
 const OPTIONS: MethodOptions = { ...DEFAULT_METHOD_OPTIONS, disTokens: 'hypercolumn', disColourWeight: 1, disColourMomentWeight: 1, disColourMomentRegion: 'foreground', step1Output: 'raw-upsampled' };
 
 /** Gradients and loss components of a step-1 iteration on the active backend. */
-async function trainerGradients(): Promise<Map<string, Float32Array>> {
+async function trainerGradients(batchSize = 1, options: MethodOptions = OPTIONS): Promise<Map<string, Float32Array>> {
   const gen = await tinyGenerator();
   const clip = await tinyClip();
   const rng = new Random(5);
@@ -75,13 +75,13 @@ async function trainerGradients(): Promise<Map<string, Float32Array>> {
   }
   const trainer = new AdapterTrainer(source, [enc], {
     iterations: [2, 0],
-    batchSize: 1,
+    batchSize,
     learningRate: 0.0016,
     betas: [0, 0.992],
     lossWeights: { dir: 1, dis: 1, imageStructure: 1, featureStructure: 10 },
     seed: 3,
     truncationPsi: 1,
-    options: OPTIONS,
+    options,
   }, initial);
   tf.dispose([...initial.values()]);
   const out = new Map<string, Float32Array>();
@@ -116,5 +116,24 @@ describeBackends("the trainer's gradients against the cpu oracle (tiny EG3D + ti
       // gradient tolerance (1e-3 of max |reference|).
       suite.check(k, got.get(k)!, r, TOL_IMAGE);
     }
+  });
+});
+
+describeBackends('gradient accumulation over micro-batches (tiny EG3D + tiny CLIP)', (suite) => {
+  it('batch 3 one sample at a time (microBatch 1) and 2 + 1 give the whole batch\'s gradients and losses', async () => {
+    // Colour moments over the whole image: their foreground weights read the rendered depth, which the
+    // renderer clamps into the range of the samples rendered together (the one batch coupling).
+    const opts = { ...OPTIONS, disColourMomentRegion: 'image' as const };
+    const whole = await trainerGradients(3, { ...opts, microBatch: 0 });
+    const before = tf.memory().numTensors;
+    for (const micro of [1, 2]) {
+      const got = await trainerGradients(3, { ...opts, microBatch: micro });
+      expect([...got.keys()]).toEqual([...whole.keys()]);
+      for (const [k, r] of whole) {
+        expect(Array.from(r).some((v) => v !== 0), k).toBe(true);
+        suite.check(`micro-batch ${micro}: ${k}`, got.get(k)!, r, 1e-4);
+      }
+    }
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -205,6 +205,22 @@ export function sampleBatch(generator: AdaptableGenerator, batch: number, rng: R
   return { z, cameras, draws };
 }
 
+/**
+ * Samples [s, e) of a sampled batch of `batch` samples: their latents, cameras and renderer draws
+ * (recorded draws are laid out sample-major: each sample's rays × samples are contiguous).
+ */
+export function sliceBatch(b: SampledBatch, s: number, e: number, batch: number, zDim: number): SampledBatch {
+  const draws: TrainerDraws =
+    b.draws.kind === 'recorded'
+      ? {
+          kind: 'recorded',
+          coarseJitter: b.draws.coarseJitter.subarray((s * b.draws.coarseJitter.length) / batch, (e * b.draws.coarseJitter.length) / batch),
+          importanceU: b.draws.importanceU.subarray((s * b.draws.importanceU.length) / batch, (e * b.draws.importanceU.length) / batch),
+        }
+      : b.draws;
+  return { z: b.z.subarray(s * zDim, e * zDim), cameras: b.cameras.subarray(s * 25, e * 25), draws };
+}
+
 /** tfjs variable names must be unique per engine; a counter keeps them so. */
 let nextVariableId = 0;
 
@@ -279,9 +295,37 @@ export class AdapterTrainer {
    * caller must dispose (`grads`, `components` = [total, dir, dis, I-str, F-str]).
    */
   computeGradients(globalIteration: number): { grads: Map<string, tf.Tensor>; components: tf.Tensor1D } {
-    const phase = this.phaseAt(globalIteration);
-    const { z, cameras, draws } = this.batchAt(globalIteration);
+    const batch = this.batchAt(globalIteration);
     const B = this.config.batchSize;
+    const micro = this.config.options.microBatch;
+    if (micro <= 0 || micro >= B) return this.batchGradients(globalIteration, batch, B);
+    // Gradient accumulation: every loss is a mean over the batch of per-sample terms, so the batch's
+    // gradient is the size-weighted mean of its micro-batches' gradients; the peak memory is one
+    // micro-batch's (docs/method.md, "Memory plan").
+    const zDim = this.source.config.zDim;
+    const acc = new Map<string, tf.Tensor>();
+    let components: tf.Tensor1D | null = null;
+    for (let s = 0; s < B; s += micro) {
+      const e = Math.min(B, s + micro);
+      const part = this.batchGradients(globalIteration, sliceBatch(batch, s, e, B, zDim), e - s);
+      const share = (e - s) / B;
+      for (const [k, g] of part.grads) {
+        const prev = acc.get(k);
+        acc.set(k, tf.tidy(() => (prev ? tf.add(prev, tf.mul(g, share)) : tf.mul(g, share))));
+        prev?.dispose();
+        g.dispose();
+      }
+      const prevC = components;
+      components = tf.tidy(() => (prevC ? tf.add(prevC, tf.mul(part.components, share)) : tf.mul(part.components, share))) as tf.Tensor1D;
+      prevC?.dispose();
+      part.components.dispose();
+    }
+    return { grads: acc, components: components! };
+  }
+
+  /** `computeGradients` on `B` samples at once (the whole batch, or one micro-batch of it). */
+  private batchGradients(globalIteration: number, { z, cameras, draws }: SampledBatch, B: number): { grads: Map<string, tf.Tensor>; components: tf.Tensor1D } {
+    const phase = this.phaseAt(globalIteration);
     const opts = this.config.options;
     const w = this.config.lossWeights;
     const trainKeys = this.trainableKeys(phase);
