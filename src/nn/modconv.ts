@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2d, filterGradientStride1, inputGradientStride1 } from './conv.ts';
 import { ACTIVATION_GAIN, biasAct, biasActForward, biasActInputGradient, blockedColumnSum, fullyConnected } from './fc.ts';
-import { interleaveForward, deinterleave, fir1dForward, RESAMPLE_TAPS } from './upfirdn.ts';
+import { interleaveForward, upConvLowpass, upConvLowpassAdjoint, upfirdnOptions, useFused, type PhaseQuad } from './upfirdn.ts';
+import { phaseKernelKernel, phaseKernelScatterKernel } from './upfirdn-webgpu.ts';
 
 export interface ModulatedConvOptions {
   demodulate: boolean;
@@ -15,7 +16,8 @@ export interface ModulatedConvOptions {
   up: 1 | 2;
 }
 
-function tapKernel(weight: tf.Tensor4D, rows: number[], cols: number[]): tf.Tensor4D {
+/** The sub-kernel of the taps rows × cols (generic tf ops: slices and concats). */
+export function tapKernel(weight: tf.Tensor4D, rows: number[], cols: number[]): tf.Tensor4D {
   const [, , cin, cout] = weight.shape;
   const rowTensors = rows.map((ky) => tf.concat(cols.map((kx) => tf.slice(weight, [ky, kx, 0, 0], [1, 1, cin, cout])), 1));
   return tf.concat(rowTensors, 0) as tf.Tensor4D;
@@ -26,6 +28,15 @@ const UP_PHASES = [
   { pad: [1, 1] as [number, number], taps: [2, 0] },
   { pad: [0, 1] as [number, number], taps: [1] },
 ];
+
+/**
+ * The kernel of phase (iy, ix) (UP_PHASES' taps): on webgpu ('auto', `upfirdnOptions.impl`) one gather
+ * kernel (upfirdn-webgpu.ts), else `tapKernel`'s slices and concats.
+ */
+function phaseKernel(weight: tf.Tensor4D, iy: number, ix: number): tf.Tensor4D {
+  if (useFused(upfirdnOptions.impl, weight)) return phaseKernelKernel(weight, iy, ix);
+  return tf.tidy(() => tapKernel(weight, UP_PHASES[iy].taps, UP_PHASES[ix].taps));
+}
 
 /**
  * The whole up-sampling conv of one sample — transposed conv (four phase convs + interleave) and the
@@ -46,34 +57,25 @@ export function upConv3x3(x: tf.Tensor4D, weight: tf.Tensor4D): tf.Tensor4D {
   return op(x, weight) as tf.Tensor4D;
 }
 
-const LOWPASS_TAPS = RESAMPLE_TAPS.map((t) => 2 * t);
-
-/** Up-sampling conv value: transposed conv y' (2H+2, trailing zero row/column) → low-pass with padding (1, 0). */
+/**
+ * Up-sampling conv value: the transposed conv's four phases, interleaved into y' (2H+2, trailing zero
+ * row/column) and low-passed with padding (1, 0) — `upConvLowpass` (one WGSL kernel on webgpu).
+ */
 function upConvValue(x: tf.Tensor4D, weight: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => {
-    const y = upConvTranspose3x3(x, weight);
-    return fir1dForward(fir1dForward(y, 1, LOWPASS_TAPS, 1, 0), 2, LOWPASS_TAPS, 1, 0);
-  });
+  return tf.tidy(() => upConvLowpass(upConvPhases(x, weight)));
 }
 
 /** [dx, dW] of upConvValue for output gradient dy, freeing every intermediate as soon as it is used. */
 function upConvBackward(dy: tf.Tensor4D, xs: tf.Tensor4D, ws: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
-  const reversed = [...LOWPASS_TAPS].reverse();
-  // Adjoint of the low-pass: reversed taps, padding (taps−1−before, taps−1−after) = (2, 3).
-  const g1 = fir1dForward(dy, 2, reversed, 2, 3);
-  const g = fir1dForward(g1, 1, reversed, 2, 3);
-  g1.dispose();
-  const rows = deinterleave(g, 1);
-  g.dispose();
+  // Adjoint of the low-pass and the interleave: the gradient of each phase (the caller-owned four are disposed below).
+  const phases = upConvLowpassAdjoint(dy);
   let dx: tf.Tensor4D | null = null;
-  const dTap: tf.Tensor2D[][] = [[], [], []];
+  const dks: tf.Tensor4D[] = [];
   UP_PHASES.forEach((py, iy) => {
-    const cols = deinterleave(rows[iy], 2);
-    rows[iy].dispose();
     UP_PHASES.forEach((px, ix) => {
-      const gp = cols[ix];
+      const gp = phases[iy * 2 + ix];
       const pads: [number, number, number, number] = [py.pad[0], py.pad[1], px.pad[0], px.pad[1]];
-      const k = tf.tidy(() => tapKernel(ws, py.taps, px.taps));
+      const k = phaseKernel(ws, iy, ix);
       const dxp = inputGradientStride1(gp, k, xs.shape, pads);
       k.dispose();
       if (dx) {
@@ -84,19 +86,31 @@ function upConvBackward(dy: tf.Tensor4D, xs: tf.Tensor4D, ws: tf.Tensor4D): [tf.
       const xp = tf.pad(xs, [[0, 0], py.pad, px.pad, [0, 0]]);
       const dk = filterGradientStride1(xp as tf.Tensor4D, gp, py.taps.length, px.taps.length);
       tf.dispose([xp, gp]);
-      // Scatter the phase kernel's gradient back to the 3×3 taps it was built from.
-      py.taps.forEach((ky, jy) =>
-        px.taps.forEach((kx, jx) => {
-          dTap[ky][kx] = tf.tidy(() => tf.slice(dk, [jy, jx, 0, 0], [1, 1, -1, -1]).reshape([ws.shape[2], ws.shape[3]])) as tf.Tensor2D;
-        }),
-      );
-      dk.dispose();
+      dks.push(dk);
     });
   });
-  const flat = dTap.flat();
-  const dw = tf.tidy(() => tf.stack(flat).reshape(ws.shape)) as tf.Tensor4D;
-  tf.dispose(flat);
+  const dw = scatterPhaseKernels(dks as PhaseQuad, ws.shape);
+  tf.dispose(dks);
   return [dx!, dw];
+}
+
+/** Scatters the phase kernels' gradients (order 00, 01, 10, 11) back to the 3×3 taps they were built from. */
+function scatterPhaseKernels(dks: PhaseQuad, shape: [number, number, number, number]): tf.Tensor4D {
+  if (useFused(upfirdnOptions.impl, dks[0])) return phaseKernelScatterKernel(dks);
+  return tf.tidy(() => {
+    const dTap: tf.Tensor2D[][] = [[], [], []];
+    UP_PHASES.forEach((py, iy) =>
+      UP_PHASES.forEach((px, ix) => {
+        const dk = dks[iy * 2 + ix];
+        py.taps.forEach((ky, jy) =>
+          px.taps.forEach((kx, jx) => {
+            dTap[ky][kx] = tf.slice(dk, [jy, jx, 0, 0], [1, 1, -1, -1]).reshape([shape[2], shape[3]]) as tf.Tensor2D;
+          }),
+        );
+      }),
+    );
+    return tf.stack(dTap.flat()).reshape(shape) as tf.Tensor4D;
+  });
 }
 
 /** [dx, dW] of a same-size (k//2-padded) stride-1 conv. */
@@ -176,14 +190,20 @@ export function upConvTranspose3x3(x: tf.Tensor4D, weight: tf.Tensor4D): tf.Tens
   const [kh, kw] = weight.shape;
   if (kh !== 3 || kw !== 3) throw new Error(`upConvTranspose3x3: only 3×3 kernels are supported (got ${kh}×${kw})`);
   return tf.tidy(() => {
-    const rowsOut = UP_PHASES.map((py) => {
-      const cols = UP_PHASES.map((px) =>
-        tf.conv2d(x, tapKernel(weight, py.taps, px.taps), 1, [[0, 0], py.pad, px.pad, [0, 0]] as tf.backend_util.ExplicitPadding),
-      );
-      return interleaveForward(cols[0], cols[1], 2);
-    });
-    return interleaveForward(rowsOut[0], rowsOut[1], 1);
+    const p = upConvPhases(x, weight);
+    return interleaveForward(interleaveForward(p[0], p[1], 2), interleaveForward(p[2], p[3], 2), 1);
   });
+}
+
+/** The four phase convolutions of upConvTranspose3x3, (row phase, column phase) = 00, 01, 10, 11, each `[n, H+1, W+1, out]`. */
+function upConvPhases(x: tf.Tensor4D, weight: tf.Tensor4D): PhaseQuad {
+  const [kh, kw] = weight.shape;
+  if (kh !== 3 || kw !== 3) throw new Error(`upConvTranspose3x3: only 3×3 kernels are supported (got ${kh}×${kw})`);
+  return tf.tidy(() =>
+    UP_PHASES.flatMap((py, iy) =>
+      UP_PHASES.map((px, ix) => tf.conv2d(x, phaseKernel(weight, iy, ix), 1, [[0, 0], py.pad, px.pad, [0, 0]] as tf.backend_util.ExplicitPadding)),
+    ),
+  ) as PhaseQuad;
 }
 
 /**

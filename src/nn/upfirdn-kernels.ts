@@ -9,6 +9,8 @@
  *  - `upsample2dBackward`: the adjoint. Per axis, input q was read by outputs 2q−1 (weight 1/4),
  *    2q (3/4), 2q+1 (3/4) and 2q+2 (1/4): dx[q] = (g[2q−1] + 3g[2q] + 3g[2q+1] + g[2q+2])/4 with g
  *    zero outside [0, 2n); in 2-D the outer product of these over a 4×4 block of output gradients.
+ *  - `upConvLowpassForward` / `upConvLowpassBackward`: the up-sampling conv's tail (upfirdn.ts
+ *    `upConvLowpass`) and its adjoint.
  */
 
 /** The per-axis taps (offset from q, weight) output o = 2q + phase reads: phase 0 → q−1, q; phase 1 → q, q+1. */
@@ -66,4 +68,62 @@ export function upsample2dBackward(dy: ArrayLike<number>, [n, h, w, c]: readonly
     }
   }
   return out;
+}
+
+/** The up-sampling conv's low-pass taps per axis, 2·[1,3,3,1]/8. */
+export const UPCONV_TAPS = [0.25, 0.75, 0.75, 0.25];
+
+/**
+ * upConvLowpass: the four phases (00, 01, 10, 11; each `[n, H+1, W+1, c]`, `phaseShape`) interleaved
+ * into y' (2H+2 × 2W+2) and low-passed, out[oy, ox] = Σ_ij t_i t_j y'[oy+i−1, ox+j−1] (y' zero at −1)
+ * → `[n, 2H, 2W, c]`.
+ */
+export function upConvLowpassForward(phases: ArrayLike<number>[], [n, ph, pw, c]: readonly number[]): Float64Array {
+  const H = 2 * (ph - 1);
+  const W = 2 * (pw - 1);
+  const yAt = (b: number, a: number, e: number, ch: number) => {
+    if (a < 0 || e < 0) return 0;
+    return phases[(a % 2) * 2 + (e % 2)][((b * ph + (a >> 1)) * pw + (e >> 1)) * c + ch];
+  };
+  const out = new Float64Array(n * H * W * c);
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < H; oy++)
+      for (let ox = 0; ox < W; ox++)
+        for (let ch = 0; ch < c; ch++) {
+          let s = 0;
+          for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) s += UPCONV_TAPS[i] * UPCONV_TAPS[j] * yAt(b, oy + i - 1, ox + j - 1, ch);
+          out[((b * H + oy) * W + ox) * c + ch] = s;
+        }
+  return out;
+}
+
+/**
+ * The adjoint: ∂L/∂phase_{py,px}[a, e] = Σ_ij t_i t_j dy[2a+py+1−i, 2e+px+1−j] (dy zero outside
+ * [0, 2H) × [0, 2W)); the four phases in order 00, 01, 10, 11, each `[n, H+1, W+1, c]`.
+ */
+export function upConvLowpassBackward(dy: ArrayLike<number>, [n, ph, pw, c]: readonly number[]): Float64Array[] {
+  const H = 2 * (ph - 1);
+  const W = 2 * (pw - 1);
+  return [0, 1, 2, 3].map((p) => {
+    const py = p >> 1;
+    const px = p & 1;
+    const out = new Float64Array(n * ph * pw * c);
+    for (let b = 0; b < n; b++)
+      for (let a = 0; a < ph; a++)
+        for (let e = 0; e < pw; e++)
+          for (let ch = 0; ch < c; ch++) {
+            let s = 0;
+            for (let i = 0; i < 4; i++) {
+              const oy = 2 * a + py + 1 - i;
+              if (oy < 0 || oy >= H) continue;
+              for (let j = 0; j < 4; j++) {
+                const ox = 2 * e + px + 1 - j;
+                if (ox < 0 || ox >= W) continue;
+                s += UPCONV_TAPS[i] * UPCONV_TAPS[j] * dy[((b * H + oy) * W + ox) * c + ch];
+              }
+            }
+            out[((b * ph + a) * pw + e) * c + ch] = s;
+          }
+    return out;
+  });
 }

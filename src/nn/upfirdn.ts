@@ -2,12 +2,13 @@
  * The FIR resampling that StyleGAN2/EG3D uses around up-sampling, specialised to the only filter the
  * released networks use: f = [1,3,3,1] (2-D filter outer(f,f)/64, applied separably). Everything is
  * built from pad/slice/mul/add/stack/reshape so gradients work on every backend (wasm has no
- * depthwise-conv input gradient). NHWC throughout. On webgpu `upsample2d` runs as fused WGSL kernels
- * instead (upfirdn-webgpu.ts: one dispatch forward, one backward; plain-TS twins upfirdn-kernels.ts);
+ * depthwise-conv input gradient). NHWC throughout. On webgpu `upsample2d` and the up-sampling conv's
+ * `upConvLowpass` / `upConvLowpassAdjoint` run as fused WGSL kernels instead (upfirdn-webgpu.ts:
+ * upsample2d one dispatch forward, one backward; plain-TS twins upfirdn-kernels.ts);
  * the tf-op path stays for cpu/wasm and as the oracle the kernels are tested against.
  */
 import * as tf from '@tensorflow/tfjs';
-import { upsample2dFused } from './upfirdn-webgpu.ts';
+import { upConvLowpassBackwardKernels, upConvLowpassForwardKernel, upsample2dFused } from './upfirdn-webgpu.ts';
 import { isWebGPUBackend } from './webgpu-program.ts';
 
 /**
@@ -19,7 +20,8 @@ export type UpfirdnImpl = 'auto' | 'fused' | 'generic';
 /** The module-wide default of `upsample2d`'s `impl` argument (tests force 'generic' to compare). */
 export const upfirdnOptions: { impl: UpfirdnImpl } = { impl: 'auto' };
 
-function useFused(impl: UpfirdnImpl, x: tf.Tensor): boolean {
+/** Whether `impl` ('auto': webgpu and float32) picks the fused kernels for x (also used by modconv.ts's up-sampling conv). */
+export function useFused(impl: UpfirdnImpl, x: tf.Tensor): boolean {
   if (impl === 'generic') return false;
   if (impl === 'fused') return true;
   return isWebGPUBackend() && x.dtype === 'float32' && x.size > 0;
@@ -130,4 +132,47 @@ export function upsample2d(x: tf.Tensor4D, impl: UpfirdnImpl = upfirdnOptions.im
     }
     return y;
   });
+}
+
+/** The up-sampling conv's low-pass taps: 2·f per axis (2-D gain 4). */
+export const UPCONV_LOWPASS_TAPS = RESAMPLE_TAPS.map((t) => 2 * t);
+
+/** The four phase outputs of a stride-2 transposed conv, (row phase, column phase) = 00, 01, 10, 11, each `[n, H+1, W+1, c]`. */
+export type PhaseQuad = [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+
+/**
+ * The up-sampling conv's tail: interleaves the four phases into y' (2H+2 × 2W+2: y'[2a+py, 2b+px] =
+ * phase_{py,px}[a, b]) and applies the low-pass (taps 2f, padding (1, 0) per axis) → 2H × 2W. Forward
+ * only (the conv's custom op provides the gradient through `upConvLowpassAdjoint`). On webgpu ('auto')
+ * one WGSL kernel (upfirdn-webgpu.ts); the tf ops (3 interleaves, 2 fir1d) elsewhere and as the oracle.
+ */
+export function upConvLowpass(phases: PhaseQuad, impl: UpfirdnImpl = upfirdnOptions.impl): tf.Tensor4D {
+  if (useFused(impl, phases[0])) return upConvLowpassForwardKernel(phases);
+  return tf.tidy(() => {
+    const rows = [interleaveForward(phases[0], phases[1], 2), interleaveForward(phases[2], phases[3], 2)];
+    const y = interleaveForward(rows[0], rows[1], 1);
+    return fir1dForward(fir1dForward(y, 1, UPCONV_LOWPASS_TAPS, 1, 0), 2, UPCONV_LOWPASS_TAPS, 1, 0);
+  });
+}
+
+/**
+ * The adjoint of `upConvLowpass`: ∂L/∂phase for each of the four phases from dy `[n, 2H, 2W, c]`.
+ * On webgpu ('auto') four WGSL dispatches; the tf ops (2 fir1d with reversed taps, 3 deinterleaves) elsewhere.
+ * The caller owns (and disposes) the four results.
+ */
+export function upConvLowpassAdjoint(dy: tf.Tensor4D, impl: UpfirdnImpl = upfirdnOptions.impl): PhaseQuad {
+  if (useFused(impl, dy)) return upConvLowpassBackwardKernels(dy);
+  const reversed = [...UPCONV_LOWPASS_TAPS].reverse();
+  // Adjoint of the low-pass: reversed taps, padding (taps−1−before, taps−1−after) = (2, 3).
+  const g1 = fir1dForward(dy, 2, reversed, 2, 3);
+  const g = fir1dForward(g1, 1, reversed, 2, 3);
+  g1.dispose();
+  const rows = deinterleave(g, 1);
+  g.dispose();
+  const out: tf.Tensor4D[] = [];
+  for (const r of rows) {
+    out.push(...deinterleave(r, 2));
+    r.dispose();
+  }
+  return out as PhaseQuad;
 }
