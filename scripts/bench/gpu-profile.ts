@@ -20,7 +20,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BenchContext } from '../bench.ts';
 import { countGpu, MiB, adapterName, type GpuCounts } from './gpu/counters.ts';
-import { makeEncoders, makeGenerator, planesFor, viewerFrame, type GeneratorName } from './gpu/workloads.ts';
+import { makeEncoders, makeGenerator, planesFor, smokeConfig, viewerFrame, type GeneratorName } from './gpu/workloads.ts';
+import { initRandomWeights } from '../../src/eg3d/weights.ts';
+import { Random } from '../../src/core/random.ts';
 import { DEFAULT_CHUNK_RAYS, renderTriplanes, type RenderSettings } from '../../src/eg3d/renderer.ts';
 import { EG3DGenerator } from '../../src/eg3d/generator.ts';
 import { camerasTensor, frontalCamera } from '../../src/eg3d/camera.ts';
@@ -72,14 +74,15 @@ async function viewerFrameChunked(gen: EG3DGenerator, k: number, planes: tf.Tens
 }
 
 /** Dispatches of one encoder forward + backward (gradient w.r.t. the image) with `layers` blocks. */
-async function vitDispatches(patchSize: number, layers: number): Promise<number> {
+async function vitDispatches(patchSize: number, layers: number, backward = true): Promise<number> {
   const enc = new ClipImageEncoder(randomVisionTransformer({ width: 64, layers, heads: 4, patchSize, inputResolution: 64, embedDim: 32 }, 5));
   const x = tf.randomUniform([1, 64, 64, 3], -1, 1) as tf.Tensor4D;
+  const loss = (img: tf.Tensor) => {
+    const out = enc.encodeImages(img as tf.Tensor4D, enc.defaultTokenBlock);
+    return tf.add(tf.sum(out.embedding), tf.sum(out.tokens));
+  };
   const run = async () => {
-    const g = tf.grad((img: tf.Tensor) => {
-      const out = enc.encodeImages(img as tf.Tensor4D, enc.defaultTokenBlock);
-      return tf.add(tf.sum(out.embedding), tf.sum(out.tokens));
-    })(x);
+    const g = backward ? tf.grad(loss)(x) : tf.tidy(() => loss(x));
     await g.data();
     g.dispose();
   };
@@ -156,6 +159,27 @@ export async function run(ctx: BenchContext): Promise<void> {
   const perBlock: number[] = [];
   for (const p of [32, 16]) perBlock.push((await vitDispatches(p, 3)) - (await vitDispatches(p, 2)));
   ctx.report('ViT block (forward + backward), patch 32 / 16', perBlock[0], 'dispatches', `patch 16: ${perBlock[1]}; 3 blocks minus 2 blocks, 64² input, width 64`);
+  const forwardBlock = (await vitDispatches(32, 3, false)) - (await vitDispatches(32, 2, false));
+  ctx.report('ViT block (forward only: the source image)', forwardBlock, 'dispatches', '3 blocks minus 2 blocks, patch 32');
+  // One synthesis block of the backbone, forward (the frozen backbone runs off the tape): the smoke
+  // generator's backbone to 64² (5 blocks) minus to 32² (4 blocks).
+  const backbone: number[] = [];
+  for (const res of [64, 32]) {
+    const config = await smokeConfig(ctx.fixturesDir, res);
+    const gen = EG3DGenerator.create(config, initRandomWeights(config, new Random(1)));
+    try {
+      const once = async () => (await countGpu(async () => {
+        const p = planesFor(gen);
+        await p.data();
+        p.dispose();
+      })).counts.dispatches;
+      await once();
+      backbone.push(await once());
+    } finally {
+      gen.dispose();
+    }
+  }
+  ctx.report('backbone synthesis block (forward)', backbone[0] - backbone[1], 'dispatches', 'smoke generator, backbone to 64² minus to 32² (mapping and planes reshaping cancel)');
   if (process.env.GPU_PROFILE_UNITS_ONLY === '1') {
     console.log('(GPU_PROFILE_UNITS_ONLY=1: the four workloads on the tiny and demo generators are not run)');
     return;

@@ -31,16 +31,16 @@ export type GeneratorName = 'tiny' | 'demo' | 'ffhqlike' | 'ffhq512-128' | 'smok
  * channels (instead of 64² → 128² with 128 / 64). The tiny fixture itself costs ≈ 4 GMAC per frame, which
  * SwiftShader runs at ≈ 0.04 GMAC/s; this one ≈ 0.25 GMAC (`npm run bench:gpu -- --smoke` in about a minute).
  */
-export async function smokeConfig(fixturesDir: string): Promise<EG3DConfig> {
+export async function smokeConfig(fixturesDir: string, backboneResolution = 64): Promise<EG3DConfig> {
   const ckpt = await readEG3DPickle(await NodeFileByteSource.open(join(fixturesDir, 'eg3d-tiny.pkl')));
   const rk = { ...ckpt.renderingKwargs, depth_resolution: 8, depth_resolution_importance: 8 };
   const tiny = parseEG3DConfig({ initKwargs: { ...ckpt.initKwargs, channel_max: 8, rendering_kwargs: rk }, renderingKwargs: rk, neuralRenderingResolution: 32 });
   const [b0, b1] = tiny.superresolution.blocks;
-  const bb = backboneBlocks(64, tiny.backbone.channelBase, tiny.backbone.channelMax);
+  const bb = backboneBlocks(backboneResolution, tiny.backbone.channelBase, tiny.backbone.channelMax);
   return {
     ...tiny,
     imgResolution: 64,
-    backbone: { ...tiny.backbone, resolution: 64, blocks: bb.blocks, numWs: bb.numWs },
+    backbone: { ...tiny.backbone, resolution: backboneResolution, blocks: bb.blocks, numWs: bb.numWs },
     superresolution: {
       ...tiny.superresolution,
       inputResolution: 32,
