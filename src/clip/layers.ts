@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { isWebGPUBackend } from '../eg3d/triplane-webgpu.ts';
-import { layerNormFused, quickGeluFused } from './vit-kernels-webgpu.ts';
+import { ATTENTION_MAX_HEAD_DIM, attentionFused, layerNormFused, quickGeluFused } from './vit-kernels-webgpu.ts';
 
 export interface LayerNormWeights {
   gamma: tf.Tensor1D;
@@ -30,13 +30,15 @@ export interface ResidualBlockWeights {
 const LN_EPS = 1e-5;
 
 /**
- * How `layerNorm` and `quickGelu` run: 'fused' = the WGSL kernels of vit-kernels-webgpu.ts (webgpu only;
- * one dispatch forward, one backward each, no gradient to γ/β), 'generic' = the tf ops below (the oracle,
- * and the path on cpu/wasm), 'auto' = fused on webgpu, generic elsewhere.
+ * How `layerNorm`, `quickGelu`, `linear` and the attention core run: 'fused' = the WGSL kernels of
+ * vit-kernels-webgpu.ts (webgpu only; LayerNorm and QuickGELU one dispatch forward, one backward each, no
+ * gradient to γ/β; attention one forward, two backward) and, for `linear`, tfjs' fused matMul with the
+ * bias inside a customGrad (one dispatch forward, one backward: dx = dy·Wᵀ); 'generic' = the tf ops below
+ * (the oracle, and the path on cpu/wasm), 'auto' = fused on webgpu, generic elsewhere.
  */
 export type ClipLayerImpl = 'auto' | 'fused' | 'generic';
 
-/** The module-wide default of the `impl` argument of `layerNorm` / `quickGelu` (tests force 'generic' to compare). */
+/** The module-wide default of the `impl` argument of `layerNorm` / `quickGelu` / `linear` / `attentionCore` (tests force 'generic' to compare). */
 export const clipLayerOptions: { impl: ClipLayerImpl } = { impl: 'auto' };
 
 function useFused(impl: ClipLayerImpl, x: tf.Tensor): boolean {
@@ -68,13 +70,31 @@ export function frozenMatMul(x2d: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   return op(x2d) as tf.Tensor2D;
 }
 
-/** x `[..., in]` · W `[in, out]` + b, flattening the leading dimensions into one matmul. */
-export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor {
+/**
+ * x2d `[M, in]` · W `[in, out]` + b with frozen W and b as one op: tfjs' fused matMul (bias added in the
+ * product's kernel: one dispatch on webgpu) inside a customGrad whose only input is x, the gradient
+ * dx = dy·Wᵀ one matmul.
+ */
+export function frozenLinearFused(x2d: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.fused.matMul({ a: args[0] as tf.Tensor2D, b: w, bias: b }) as tf.Tensor2D,
+    gradFunc: (dy: tf.Tensor2D) => tf.matMul(dy, w, false, true) as tf.Tensor2D,
+  }));
+  return op(x2d) as tf.Tensor2D;
+}
+
+/** x `[..., in]` · W `[in, out]` + b (W, b frozen), flattening the leading dimensions into one matmul. */
+export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D, impl: ClipLayerImpl = clipLayerOptions.impl): tf.Tensor {
   const lead = x.shape.slice(0, -1);
   const inDim = x.shape[x.shape.length - 1];
   const x2d = tf.reshape(x, [-1, inDim]) as tf.Tensor2D;
-  let y: tf.Tensor = frozenMatMul(x2d, w);
-  if (b) y = tf.add(y, b);
+  let y: tf.Tensor;
+  if (useFused(impl, x)) {
+    y = frozenLinearFused(x2d, w, b);
+  } else {
+    y = frozenMatMul(x2d, w);
+    if (b) y = tf.add(y, b);
+  }
   return tf.reshape(y, [...lead, w.shape[1]]);
 }
 
@@ -89,9 +109,21 @@ export function quickGelu(x: tf.Tensor, impl: ClipLayerImpl = clipLayerOptions.i
  * (the text tower's causal mask).
  */
 export function multiHeadAttention(x: tf.Tensor3D, w: ResidualBlockWeights, heads: number, mask?: tf.Tensor2D): tf.Tensor3D {
-  const [n, l, width] = x.shape;
+  const qkv = linear(x, w.inProjW, w.inProjB) as tf.Tensor3D; // [N, L, 3w]
+  return linear(attentionCore(qkv, heads, mask), w.outProjW, w.outProjB) as tf.Tensor3D;
+}
+
+/**
+ * The attention core on the packed in-projection output qkv `[N, L, 3·width]` (columns q | k | v):
+ * per head, softmax((q/√dh)·kᵀ + mask)·v, merged back to `[N, L, width]` (before the out-projection).
+ * 'fused' (webgpu): the WGSL kernels (one dispatch forward, two backward); 'auto' takes them on webgpu
+ * for heads of at most 128 values.
+ */
+export function attentionCore(qkv: tf.Tensor3D, heads: number, mask?: tf.Tensor2D, impl: ClipLayerImpl = clipLayerOptions.impl): tf.Tensor3D {
+  const [n, l, w3] = qkv.shape;
+  const width = w3 / 3;
   const dh = width / heads;
-  const qkv = linear(x, w.inProjW, w.inProjB); // [N, L, 3w]
+  if (impl === 'fused' || (impl === 'auto' && useFused(impl, qkv) && Number.isInteger(dh) && dh <= ATTENTION_MAX_HEAD_DIM)) return attentionFused(qkv, heads, mask);
   const split = (i: number) =>
     tf.transpose(tf.reshape(tf.slice(qkv, [0, 0, i * width], [n, l, width]), [n, l, heads, dh]), [0, 2, 1, 3]);
   // PyTorch scales q by 1/sqrt(head_dim) before the product.
@@ -101,8 +133,7 @@ export function multiHeadAttention(x: tf.Tensor3D, w: ResidualBlockWeights, head
   let scores: tf.Tensor = tf.matMul(q, k, false, true); // [N, h, L, L]
   if (mask) scores = tf.add(scores, mask);
   const attn = tf.softmax(scores, -1);
-  const out = tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 2, 1, 3]), [n, l, width]);
-  return linear(out, w.outProjW, w.outProjB) as tf.Tensor3D;
+  return tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 2, 1, 3]), [n, l, width]) as tf.Tensor3D;
 }
 
 /** x + attn(ln_1(x)); then x + mlp(ln_2(x)). */

@@ -2,16 +2,18 @@
  * The fused CLIP WGSL kernels (vit-kernels-webgpu.ts) on the webgpu backend against their plain-TS
  * twins (vit-kernels.ts; the twins are checked against the generic tf path in vit-kernels.test.ts):
  * LayerNorm forward and ∂L/∂x for rows of 64, 100 and 200 (not multiples of the 64-invocation
- * workgroup), 768 and 1024 values, QuickGELU forward and ∂L/∂x; and a whole `residualBlock` with the
+ * workgroup), 768 and 1024 values, QuickGELU forward and ∂L/∂x, the frozen linear layer (tfjs' fused
+ * matMul in a customGrad) forward and ∂L/∂x, the attention core forward and ∂L/∂qkv (L = 50, 13 and
+ * 257, 1–4 heads, dh up to 128, with and without a causal mask); and a whole `residualBlock` with the
  * fused kernels against the generic tf path on the same backend (forward and input gradient).
  */
 import { expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { Random } from '../core/random.ts';
 import { describeBackends, readAll } from '../testing/backends.ts';
-import { clipLayerOptions, residualBlock, type ResidualBlockWeights } from './layers.ts';
-import { layerNormFused, quickGeluFused } from './vit-kernels-webgpu.ts';
-import { layerNormBackward, layerNormForward, quickGeluBackward, quickGeluForward } from './vit-kernels.ts';
+import { clipLayerOptions, linear, residualBlock, type ResidualBlockWeights } from './layers.ts';
+import { attentionFused, layerNormFused, quickGeluFused } from './vit-kernels-webgpu.ts';
+import { attentionBackward, attentionForward, layerNormBackward, layerNormForward, linearBackward, linearForward, quickGeluBackward, quickGeluForward } from './vit-kernels.ts';
 
 /** Row data with an offset per row (mean far from 0) and a spread that varies by row. */
 function layerNormCase(seed: number, rows: number, width: number) {
@@ -84,6 +86,55 @@ describeBackends('fused CLIP WGSL kernels vs their plain-TS twins', (suite) => {
     expect(tf.memory().numTensors).toBe(before);
     suite.check('quickGelu forward', got.y, quickGeluForward(xs), 1e-5);
     suite.check('quickGelu dx', got.dx, quickGeluBackward(xs, rs), 1e-5);
+  });
+
+  it('linear (fused) forward and backward equal linearForward / linearBackward', async () => {
+    const [rows, inDim, outDim] = [7, 24, 40];
+    const rng = new Random(23);
+    const xs = rng.normalArray(rows * inDim);
+    const ws = rng.normalArray(inDim * outDim).map((v) => v / Math.sqrt(inDim));
+    const bs = rng.normalArray(outDim).map((v) => 0.3 * v);
+    const rs = rng.normalArray(rows * outDim);
+    const before = tf.memory().numTensors;
+    const x = tf.tensor3d(xs, [1, rows, inDim]);
+    const w = tf.tensor2d(ws, [inDim, outDim]);
+    const b = tf.tensor1d(bs);
+    const r = tf.tensor3d(rs, [1, rows, outDim]);
+    const got = await readAll(tf.tidy(() => ({
+      y: linear(x, w, b, 'fused'),
+      dx: tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(linear(xi, w, b, 'fused'), r)))(x),
+    })));
+    tf.dispose([x, w, b, r]);
+    expect(tf.memory().numTensors).toBe(before);
+    suite.check('linear forward', got.y, linearForward(xs, rows, inDim, ws, outDim, bs), 1e-5);
+    suite.check('linear dx', got.dx, linearBackward(rs, rows, inDim, ws, outDim), 1e-5);
+  });
+
+  it('attentionFused forward and backward equal attentionForward / attentionBackward', async () => {
+    for (const [n, l, width, heads] of [[2, 50, 64, 4], [1, 13, 24, 3], [1, 257, 128, 1], [1, 50, 32, 2]]) {
+      for (const masked of [false, true]) {
+        const rng = new Random(n * 1000 + l * 10 + heads);
+        const qs = rng.normalArray(n * l * 3 * width).map((v) => 1.5 * v);
+        const rs = rng.normalArray(n * l * width);
+        const ms = new Array<number>(l * l).fill(0);
+        for (let i = 0; i < l; i++) for (let j = i + 1; j < l; j++) ms[i * l + j] = -1e9;
+        const before = tf.memory().numTensors;
+        const qkv = tf.tensor3d(qs, [n, l, 3 * width]);
+        const r = tf.tensor3d(rs, [n, l, width]);
+        const mask = masked ? tf.tensor2d(ms, [l, l]) : undefined;
+        const got = await readAll(tf.tidy(() => ({
+          y: attentionFused(qkv, heads, mask),
+          dq: tf.grad((qi: tf.Tensor) => tf.sum(tf.mul(attentionFused(qi as tf.Tensor3D, heads, mask), r)))(qkv),
+        })));
+        tf.dispose([qkv, r]);
+        if (mask) mask.dispose();
+        expect(tf.memory().numTensors).toBe(before);
+        const shape = { n, l, width, heads };
+        const tag = `attention [${n}, ${l}, ${width}] × ${heads} heads${masked ? ', causal' : ''}`;
+        suite.check(`${tag} forward`, got.y, attentionForward(qs, shape, masked ? ms : undefined), 1e-5);
+        suite.check(`${tag} dqkv`, got.dq, attentionBackward(qs, shape, rs, masked ? ms : undefined), 1e-5);
+      }
+    }
   });
 
   it('residualBlock with the fused kernels equals the generic tf path (forward and input gradient)', async () => {
