@@ -86,6 +86,11 @@ export interface MethodOptions {
    * range of the samples rendered together, which only the colour moments' foreground weights read.
    */
   microBatch: number;
+  /**
+   * On webgpu, after each iteration: when the buffer pool holds more than this many MiB beyond what tensors
+   * use, its free buffers are destroyed (tfjs keeps every freed buffer for reuse by exact size; docs/method.md).
+   */
+  poolSlackMiB: number;
   /** Batch size of the μ_s source renders. */
   meanEmbeddingBatch: number;
   /** Fixed preview latents (seeds 0..n−1) × views (yaws spread over ±previewYaw). */
@@ -121,6 +126,7 @@ export const DEFAULT_METHOD_OPTIONS: Readonly<MethodOptions> = {
   truncationCutoff: 0,
   adamEpsilon: 1e-8,
   microBatch: 1,
+  poolSlackMiB: 1024,
   meanEmbeddingBatch: 4,
   previewLatents: 2,
   previewViews: 3,
@@ -165,6 +171,7 @@ export const METHOD_OPTION_DESCRIPTIONS: readonly OptionDescription[] = [
   { name: 'truncationCutoff', kind: 'number', min: 0, max: 64, integer: true, help: 'ws layers truncated (0 = all)' },
   { name: 'adamEpsilon', kind: 'number', min: 1e-12, max: 1, help: 'Adam epsilon' },
   { name: 'microBatch', kind: 'number', min: 0, max: 64, integer: true, help: 'samples per forward/backward, gradients accumulated over the batch (same result, less memory); 0 = the whole batch at once' },
+  { name: 'poolSlackMiB', kind: 'number', min: 0, max: 65536, integer: true, help: 'webgpu: free the buffer pool after an iteration when it holds more than this many MiB beyond the tensors in use' },
   { name: 'meanEmbeddingBatch', kind: 'number', min: 1, max: 64, integer: true, help: 'batch of the μ_s source renders' },
   { name: 'previewLatents', kind: 'number', min: 1, max: 8, integer: true, help: 'preview latents' },
   { name: 'previewViews', kind: 'number', min: 1, max: 7, integer: true, help: 'preview views per latent' },

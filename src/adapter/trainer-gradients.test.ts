@@ -22,6 +22,7 @@ import { GeneratorView } from './generator-view.ts';
 import { DEFAULT_METHOD_OPTIONS, type MethodOptions } from './options.ts';
 import { AdapterTrainer, disposeTrainerEncoder, prepareTrainerEncoder, type AdaptableGenerator, type TrainerDraws } from './trainer.ts';
 import type { WeightMap } from '../eg3d/weights.ts';
+import { webgpuPoolBytes } from '../nn/webgpu-pool.ts';
 
 const PLANE_SIDE = 16;
 
@@ -61,7 +62,7 @@ class SmallPlanes implements AdaptableGenerator {
 const OPTIONS: MethodOptions = { ...DEFAULT_METHOD_OPTIONS, disTokens: 'hypercolumn', disColourWeight: 1, disColourMomentWeight: 1, disColourMomentRegion: 'foreground', step1Output: 'raw-upsampled' };
 
 /** Gradients and loss components of a step-1 iteration on the active backend. */
-async function trainerGradients(batchSize = 1, options: MethodOptions = OPTIONS): Promise<Map<string, Float32Array>> {
+async function trainerGradients(batchSize = 1, options: MethodOptions = OPTIONS, afterStep?: () => void): Promise<Map<string, Float32Array>> {
   const gen = await tinyGenerator();
   const clip = await tinyClip();
   const rng = new Random(5);
@@ -86,6 +87,11 @@ async function trainerGradients(batchSize = 1, options: MethodOptions = OPTIONS)
   tf.dispose([...initial.values()]);
   const out = new Map<string, Float32Array>();
   try {
+    if (afterStep) {
+      await trainer.step();
+      afterStep();
+      return out;
+    }
     for (const g of [1]) {
       const { grads, components } = trainer.computeGradients(g);
       out.set(`iteration ${g} losses [total, dir, dis, I-str, F-str]`, Float32Array.from(await components.data()));
@@ -135,5 +141,21 @@ describeBackends('gradient accumulation over micro-batches (tiny EG3D + tiny CLI
       }
     }
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describeBackends('the buffer pool after a training iteration', (suite) => {
+  it('on webgpu, a step trims the pool to the bytes in use when it holds more than poolSlackMiB beyond them', async () => {
+    let pool: ReturnType<typeof webgpuPoolBytes> = null;
+    await trainerGradients(1, { ...OPTIONS, poolSlackMiB: 0 }, () => {
+      pool = webgpuPoolBytes();
+    });
+    if (!suite.isWebGPU) {
+      expect(pool).toBeNull();
+      return;
+    }
+    expect(pool).not.toBeNull();
+    expect(pool!.used).toBeGreaterThan(0);
+    expect(pool!.allocated).toBe(pool!.used);
   });
 });

@@ -16,6 +16,7 @@ import type { WeightMap } from '../eg3d/weights.ts';
 import type { FeatureEncoder } from '../clip/encoder.ts';
 import { clipReferencePixels } from '../clip/preprocess.ts';
 import type { RgbaImage } from '../core/image.ts';
+import { trimWebGPUPool } from '../nn/webgpu-pool.ts';
 import { NamedAdam, type AdamState } from '../nn/adam.ts';
 import { isTrainableKey } from './export.ts';
 import {
@@ -432,6 +433,8 @@ export class AdapterTrainer {
     }
     const v = await components.data();
     components.dispose();
+    // The loss readback waited for the queue: the pool's free buffers are idle (docs/method.md, memory plan item 4).
+    trimWebGPUPool(this.config.options.poolSlackMiB * 2 ** 20);
     if (!Number.isFinite(v[0])) throw new Error(`the loss became ${v[0]} at iteration ${g + 1}; lower the learning rate`);
     this.position = g + 1;
     const iteration = phase === 'tri-d' ? g + 1 : g + 1 - this.config.iterations[0];
