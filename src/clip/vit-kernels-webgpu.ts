@@ -23,7 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { InternalError } from '../core/errors.ts';
-import { isWebGPUBackend, type WebGPUBackendLike, type WebGPUProgramLike } from '../eg3d/triplane-webgpu.ts';
+import { runFloatProgram, type WebGPUProgramLike } from '../eg3d/triplane-webgpu.ts';
 import { LAYER_NORM_EPS, QUICK_GELU_SCALE } from './vit-kernels.ts';
 
 export class ClipKernelError extends InternalError {
@@ -35,9 +35,7 @@ export class ClipKernelError extends InternalError {
 const WORKGROUP = 64;
 
 function run(program: WebGPUProgramLike, inputs: tf.Tensor[]): tf.Tensor {
-  if (!isWebGPUBackend()) throw new ClipKernelError(`the fused CLIP kernels need the webgpu backend (active: ${tf.getBackend()})`);
-  const backend = tf.backend() as unknown as WebGPUBackendLike;
-  return tf.engine().makeTensorFromTensorInfo(backend.runWebGPUProgram(program, inputs, 'float32'));
+  return runFloatProgram(program, inputs, undefined, (active) => new ClipKernelError(`the fused CLIP kernels need the webgpu backend (active: ${active})`));
 }
 
 /** One workgroup per row of `[rows, width]` (tfjs reshapes dispatches past 65 535 groups; extra groups write nothing). */

@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { InternalError } from '../core/errors.ts';
-import { isWebGPUBackend, type ProgramUniform, type WebGPUBackendLike, type WebGPUProgramLike } from './triplane-webgpu.ts';
+import { runFloatProgram, type ProgramUniform, type WebGPUProgramLike } from './triplane-webgpu.ts';
 
 export class RayKernelError extends InternalError {
   constructor(message: string) {
@@ -52,9 +52,7 @@ function rayProgram(key: string, outputShape: number[], rays: number, variableNa
 }
 
 function run(program: WebGPUProgramLike, inputs: tf.Tensor[], uniforms?: ProgramUniform): tf.Tensor {
-  if (!isWebGPUBackend()) throw new RayKernelError(`the fused ray kernels need the webgpu backend (active: ${tf.getBackend()})`);
-  const backend = tf.backend() as unknown as WebGPUBackendLike;
-  return tf.engine().makeTensorFromTensorInfo(backend.runWebGPUProgram(program, inputs, 'float32', uniforms));
+  return runFloatProgram(program, inputs, uniforms, (active) => new RayKernelError(`the fused ray kernels need the webgpu backend (active: ${active})`));
 }
 
 /** Where the coarse samples lie: the settings' fixed range (in t or in disparity), or per-ray limits `[B, 1]` ('auto'). */

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { isWebGPUBackend, type ProgramUniform, type WebGPUBackendLike, type WebGPUProgramLike } from '../nn/webgpu-program.ts';
 
 // The program types moved to src/nn/webgpu-program.ts (importable from every numeric layer); re-exported here.
-export { isWebGPUBackend, type ProgramUniform, type WebGPUBackendLike, type WebGPUProgramLike } from '../nn/webgpu-program.ts';
+export { isWebGPUBackend, runFloatProgram, type ProgramUniform, type WebGPUBackendLike, type WebGPUProgramLike } from '../nn/webgpu-program.ts';
 
 const WORKGROUP = 64;
 

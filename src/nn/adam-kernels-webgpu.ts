@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InternalError } from '../core/errors.ts';
 import type { AdamStepScalars } from './adam-kernels.ts';
-import { isWebGPUBackend, type ProgramUniform, type WebGPUBackendLike, type WebGPUProgramLike } from './webgpu-program.ts';
+import { runFloatProgram, type ProgramUniform, type WebGPUProgramLike } from './webgpu-program.ts';
 
 export class AdamKernelError extends InternalError {
   constructor(message: string) {
@@ -26,9 +26,7 @@ export class AdamKernelError extends InternalError {
 const WORKGROUP = 64;
 
 function run(program: WebGPUProgramLike, inputs: tf.Tensor[], uniforms: ProgramUniform): tf.Tensor {
-  if (!isWebGPUBackend()) throw new AdamKernelError(`the fused Adam kernels need the webgpu backend (active: ${tf.getBackend()})`);
-  const backend = tf.backend() as unknown as WebGPUBackendLike;
-  return tf.engine().makeTensorFromTensorInfo(backend.runWebGPUProgram(program, inputs, 'float32', uniforms));
+  return runFloatProgram(program, inputs, uniforms, (active) => new AdamKernelError(`the fused Adam kernels need the webgpu backend (active: ${active})`));
 }
 
 /** One invocation per element of a flat `[size]` output; `expr` is the value at `index`. */

@@ -20,7 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { InternalError } from '../core/errors.ts';
-import { isWebGPUBackend, type WebGPUBackendLike, type WebGPUProgramLike } from './webgpu-program.ts';
+import { runFloatProgram, type WebGPUProgramLike } from './webgpu-program.ts';
 
 export class UpfirdnKernelError extends InternalError {
   constructor(message: string) {
@@ -31,9 +31,7 @@ export class UpfirdnKernelError extends InternalError {
 const WORKGROUP = 64;
 
 function run(program: WebGPUProgramLike, inputs: tf.Tensor[]): tf.Tensor {
-  if (!isWebGPUBackend()) throw new UpfirdnKernelError(`the fused up-sampling kernels need the webgpu backend (active: ${tf.getBackend()})`);
-  const backend = tf.backend() as unknown as WebGPUBackendLike;
-  return tf.engine().makeTensorFromTensorInfo(backend.runWebGPUProgram(program, inputs, 'float32'));
+  return runFloatProgram(program, inputs, undefined, (active) => new UpfirdnKernelError(`the fused up-sampling kernels need the webgpu backend (active: ${active})`));
 }
 
 /** One invocation per element of the rank-4 output (tfjs reshapes dispatches past 65 535 groups). */

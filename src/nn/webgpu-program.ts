@@ -31,3 +31,13 @@ export interface WebGPUBackendLike {
 export function isWebGPUBackend(): boolean {
   return tf.getBackend() === 'webgpu';
 }
+
+/**
+ * Runs a float32 program on the active webgpu backend and returns its output as a tensor; on another backend,
+ * throws `wrongBackend(active backend)` (each kernel module's own typed error).
+ */
+export function runFloatProgram(program: WebGPUProgramLike, inputs: tf.Tensor[], uniforms: ProgramUniform | undefined, wrongBackend: (active: string) => Error): tf.Tensor {
+  if (!isWebGPUBackend()) throw wrongBackend(tf.getBackend());
+  const backend = tf.backend() as unknown as WebGPUBackendLike;
+  return tf.engine().makeTensorFromTensorInfo(backend.runWebGPUProgram(program, inputs, 'float32', uniforms));
+}
