@@ -207,19 +207,15 @@ export function sampleBatch(generator: AdaptableGenerator, batch: number, rng: R
 }
 
 /**
- * Samples [s, e) of a sampled batch of `batch` samples: their latents, cameras and renderer draws
- * (recorded draws are laid out sample-major: each sample's rays × samples are contiguous).
+ * Samples [s, e) of a sampled batch: their latents, cameras and renderer draws. Every array is laid out
+ * sample-major (recorded draws: each sample's rays × samples contiguous), so each is cut at the same
+ * fraction of its length.
  */
-export function sliceBatch(b: SampledBatch, s: number, e: number, batch: number, zDim: number): SampledBatch {
-  const draws: TrainerDraws =
-    b.draws.kind === 'recorded'
-      ? {
-          kind: 'recorded',
-          coarseJitter: b.draws.coarseJitter.subarray((s * b.draws.coarseJitter.length) / batch, (e * b.draws.coarseJitter.length) / batch),
-          importanceU: b.draws.importanceU.subarray((s * b.draws.importanceU.length) / batch, (e * b.draws.importanceU.length) / batch),
-        }
-      : b.draws;
-  return { z: b.z.subarray(s * zDim, e * zDim), cameras: b.cameras.subarray(s * 25, e * 25), draws };
+export function sliceBatch(b: SampledBatch, s: number, e: number): SampledBatch {
+  const batch = b.cameras.length / 25;
+  const cut = (a: Float32Array) => a.subarray((s * a.length) / batch, (e * a.length) / batch);
+  const draws: TrainerDraws = b.draws.kind === 'recorded' ? { kind: 'recorded', coarseJitter: cut(b.draws.coarseJitter), importanceU: cut(b.draws.importanceU) } : b.draws;
+  return { z: cut(b.z), cameras: cut(b.cameras), draws };
 }
 
 /** tfjs variable names must be unique per engine; a counter keeps them so. */
@@ -303,23 +299,21 @@ export class AdapterTrainer {
     // Gradient accumulation: every loss is a mean over the batch of per-sample terms, so the batch's
     // gradient is the size-weighted mean of its micro-batches' gradients; the peak memory is one
     // micro-batch's (docs/method.md, "Memory plan").
-    const zDim = this.source.config.zDim;
     const acc = new Map<string, tf.Tensor>();
-    let components: tf.Tensor1D | null = null;
+    let components: tf.Tensor1D | undefined;
+    // prev + share·t (or share·t), releasing both inputs.
+    const addShare = <T extends tf.Tensor>(prev: T | undefined, t: T, share: number): T => {
+      const sum = tf.tidy(() => (prev ? tf.add(prev, tf.mul(t, share)) : tf.mul(t, share))) as T;
+      prev?.dispose();
+      t.dispose();
+      return sum;
+    };
     for (let s = 0; s < B; s += micro) {
       const e = Math.min(B, s + micro);
-      const part = this.batchGradients(globalIteration, sliceBatch(batch, s, e, B, zDim), e - s);
+      const part = this.batchGradients(globalIteration, sliceBatch(batch, s, e), e - s);
       const share = (e - s) / B;
-      for (const [k, g] of part.grads) {
-        const prev = acc.get(k);
-        acc.set(k, tf.tidy(() => (prev ? tf.add(prev, tf.mul(g, share)) : tf.mul(g, share))));
-        prev?.dispose();
-        g.dispose();
-      }
-      const prevC = components;
-      components = tf.tidy(() => (prevC ? tf.add(prevC, tf.mul(part.components, share)) : tf.mul(part.components, share))) as tf.Tensor1D;
-      prevC?.dispose();
-      part.components.dispose();
+      for (const [k, g] of part.grads) acc.set(k, addShare(acc.get(k), g, share));
+      components = addShare(components, part.components, share);
     }
     return { grads: acc, components: components! };
   }
