@@ -71,8 +71,8 @@ export class GeneratorView implements AdaptableGenerator {
     return renderTriplanes(planes, this.generator.weights, cameras, this.settings, draws);
   }
 
-  superresolve(imageRaw: tf.Tensor4D, features: tf.Tensor4D, ws: tf.Tensor3D): tf.Tensor4D {
-    return this.generator.superresolve(imageRaw, features, ws);
+  superresolve(imageRaw: tf.Tensor4D, features: tf.Tensor4D, ws: tf.Tensor3D, opts: { weightGrad?: boolean } = {}): tf.Tensor4D {
+    return this.generator.superresolve(imageRaw, features, ws, { weightGrad: opts.weightGrad });
   }
 
   withWeights(overrides: WeightMap): GeneratorView {

@@ -24,6 +24,8 @@ export interface PlanesOptions {
 export interface SuperresolveCallOptions {
   /** For an SR noise mode of 'random' (the released networks use 'none'). */
   rng?: Random;
+  /** false: G2 frozen, no weight gradients in its backward pass (SuperresolveOptions.weightGrad). */
+  weightGrad?: boolean;
 }
 
 export interface RenderCallOptions {

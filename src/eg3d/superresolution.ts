@@ -14,6 +14,11 @@ import type { WeightMap } from './weights.ts';
 export interface SuperresolveOptions {
   /** Only used when the SR noise mode is 'random'. */
   rng?: Random;
+  /**
+   * false: G2 is frozen (step 1 back-propagates through it to the features only), so its backward pass
+   * computes no weight gradients. Default true.
+   */
+  weightGrad?: boolean;
 }
 
 /** imageRaw [N,R,R,3], features [N,R,R,32], ws [N,num_ws,512] → image [N,S,S,3]. */
@@ -53,6 +58,7 @@ export function runSuperresolution(
       const r = synthesisBlock(weights, { prefix: `superresolution.block${i}`, kind: b.kind, convClamp: sr.convClamp }, x, img, blockWs, {
         noiseMode: sr.noiseMode,
         rng: opts.rng,
+        weightGrad: opts.weightGrad,
       });
       x = r.x;
       img = r.img;

@@ -14,6 +14,8 @@ export interface NoiseOptions {
   noiseMode: NoiseMode;
   /** Source of the standard-normal draws for noiseMode 'random'. */
   rng?: Random;
+  /** false: the block's weights are frozen, its backward pass computes no weight gradients (default true). */
+  weightGrad?: boolean;
 }
 
 export function layerParams(weights: WeightMap, prefix: string): SynthesisLayerParams {
@@ -78,6 +80,7 @@ export function synthesisBlock(
       noiseMode: noise.noiseMode,
       randomNoise: noise.rng ? () => noise.rng!.normalArray(n * res * res) : undefined,
       convClamp: spec.convClamp,
+      weightGrad: noise.weightGrad,
     });
     if (spec.kind !== 'const') {
       const p = layerParams(weights, `${spec.prefix}.conv0`);
@@ -86,7 +89,7 @@ export function synthesisBlock(
     }
     const p1 = layerParams(weights, `${spec.prefix}.conv1`);
     h = synthesisLayer(h, wRow(ws, wi++), p1, { up: 1, ...layerNoise(p1.noiseConst.shape[0]) });
-    const y = toRgb(h, wRow(ws, wi), toRgbParams(weights, `${spec.prefix}.torgb`), spec.convClamp);
+    const y = toRgb(h, wRow(ws, wi), toRgbParams(weights, `${spec.prefix}.torgb`), spec.convClamp, noise.weightGrad ?? true);
     let out: tf.Tensor4D;
     if (!img) out = y;
     else out = tf.add(spec.kind === 'up' ? upsample2d(img) : img, y);

@@ -30,8 +30,14 @@ function explicitPadding(pad: ConvPadding, inH: number, inW: number, kh: number,
   return pad;
 }
 
-/** Rows per partial product in the filter gradient: float32 sums over ~10⁵+ rows lose precision on wasm. */
+/**
+ * Rows per partial product in the filter gradient: float32 sums over ~10⁵+ rows lose precision on wasm
+ * (a 512² × 8-channel 3×3 filter gradient against float64: 2.3e-6 of max |dW| in blocks of 16,384 rows,
+ * 1.4e-5 in one block). tfjs-webgpu's tiled matMul keeps its sums short itself (2.3e-7 in blocks, 5.9e-7 in
+ * one block), and there each block costs 21 dispatches (17 blocks per image at 512²): one block per image.
+ */
 const FILTER_GRAD_BLOCK_ROWS = 16384;
+const FILTER_GRAD_BLOCK_ROWS_WEBGPU = 1 << 20;
 
 /**
  * dW[ky,kx] = Σ_{n,y,x} xp[n, y+ky, x+kx, :]ᵀ · dy[n, y, x, :] for stride 1, without strided views:
@@ -47,7 +53,8 @@ export function filterGradientStride1(xp: tf.Tensor4D, dy: tf.Tensor4D, kh: numb
   const rowsPerImage = hp * wp;
   const partials: tf.Tensor2D[][] = Array.from({ length: kh * kw }, () => []);
   // Block = whole output rows of one image so block boundaries align with image boundaries.
-  const rowsPerBlock = Math.max(1, Math.floor(FILTER_GRAD_BLOCK_ROWS / wp));
+  const blockRows = tf.getBackend() === 'webgpu' ? FILTER_GRAD_BLOCK_ROWS_WEBGPU : FILTER_GRAD_BLOCK_ROWS;
+  const rowsPerBlock = Math.max(1, Math.floor(blockRows / wp));
   for (let b = 0; b < n; b++) {
     // [rows, Cin] with kw − 1 zero rows appended so the last tap's range stays in bounds.
     const xFlat = tf.tidy(() => tf.pad(tf.slice(xp, [b, 0, 0, 0], [1, -1, -1, -1]).reshape([rowsPerImage, cin]), [[0, kw - 1], [0, 0]])) as tf.Tensor2D;
@@ -112,7 +119,8 @@ function filterGradientStrided(x: tf.Tensor4D, dy: tf.Tensor4D, kh: number, kw: 
  * conv2d with a custom (wasm-safe) filter gradient. Zero padding happens inside the op (only the
  * unpadded input is kept for the backward pass; the padded copy is rebuilt there temporarily).
  */
-export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, strides: number | [number, number] = 1, pad: ConvPadding = 'valid'): tf.Tensor4D {
+export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, strides: number | [number, number] = 1, pad: ConvPadding = 'valid', opts: { filterGrad?: boolean } = {}): tf.Tensor4D {
+  const filterGrad = opts.filterGrad ?? true;
   if (x.rank !== 4 || w.rank !== 4) throw new ConvShapeError(`conv2d expects a rank-4 input and filter (got ${x.shape} and ${w.shape})`);
   const [kh, kw, cin] = w.shape;
   if (x.shape[3] !== cin) throw new ConvShapeError(`conv2d: input has ${x.shape[3]} channels, filter expects ${cin}`);
@@ -142,7 +150,8 @@ export function conv2d(x: tf.Tensor4D, w: tf.Tensor4D, strides: number | [number
             dxp.dispose();
           }
         }
-        const dw = sh === 1 && sw === 1 ? filterGradientStride1(xp, dy, kh, kw) : filterGradientStrided(xp, dy, kh, kw, sh, sw);
+        // A frozen filter (`filterGrad` false) only passes the gradient on: zeros for it.
+        const dw = !filterGrad ? tf.zerosLike(ws) : sh === 1 && sw === 1 ? filterGradientStride1(xp, dy, kh, kw) : filterGradientStrided(xp, dy, kh, kw, sh, sw);
         if (padded) xp.dispose();
         return [dx, dw];
       },

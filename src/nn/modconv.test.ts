@@ -2,7 +2,7 @@ import { it, expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackends, readAll, testBackend } from '../testing/backends.ts';
 import { Random } from '../core/random.ts';
-import { upConvTranspose3x3, modulatedConv2d, synthesisLayer } from './modconv.ts';
+import { upConvTranspose3x3, modulatedConv2d, synthesisLayer, tapeRecording, toRgb } from './modconv.ts';
 import { upsample2d, fir1d, RESAMPLE_TAPS } from './upfirdn.ts';
 
 /** Direct reference of upfirdn2d (NHWC, single-channel math per channel): up, pad, 4×4 filter 4·outer(f,f)/64. */
@@ -191,6 +191,95 @@ describeBackends('synthesisLayer (fused per-sample op)', (b) => {
       const mine = { loss, g: [g0, g1, g2, g3, g4] };
       expect(Math.abs(mine.loss - ref.loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(ref.loss)));
       ref.g.forEach((gr, i) => b.check(`synthesisLayer up ${up} grad ${['x', 'w', 'b', 'affine', 'noise strength'][i]}`, mine.g[i], gr, 1e-4, { mode: 'abs' }));
+    });
+  }
+});
+
+describeBackends('modulated convs off the tape with a batch (one conv for every sample)', (b) => {
+  for (const up of [1, 2] as const) {
+    it(`synthesisLayer, modulatedConv2d and toRgb's conv equal the per-sample form, and the tape still takes the per-sample form (up ${up})`, async () => {
+      const rng = new Random(40 + up);
+      const [n, h, cin, cout, wdim] = [3, 5, 4, 6, 7];
+      const res = h * up;
+      const x = tf.tensor4d(rng.normalArray(n * h * h * cin), [n, h, h, cin]);
+      const lat = tf.tensor2d(rng.normalArray(n * wdim), [n, wdim]);
+      const styles = tf.tensor2d(rng.normalArray(n * cin), [n, cin]);
+      const noise = rng.normalArray(n * res * res);
+      const p = {
+        affineWeight: tf.tensor2d(rng.normalArray(wdim * cin), [wdim, cin]), affineBias: tf.tensor1d(rng.normalArray(cin)),
+        weight: tf.tensor4d(rng.normalArray(9 * cin * cout), [3, 3, cin, cout]), bias: tf.tensor1d(rng.normalArray(cout)),
+        noiseStrength: tf.scalar(0.3), noiseConst: tf.tensor2d(rng.normalArray(res * res), [res, res]),
+      };
+      const before = tf.memory().numTensors;
+      const sample = (t: tf.Tensor, i: number) => tf.slice(t, i, 1);
+      const outs = tf.tidy(() => {
+        const layer = (xi: tf.Tensor4D, li: tf.Tensor2D, draws: Float32Array) =>
+          synthesisLayer(xi, li, p, { up, noiseMode: 'random', randomNoise: () => draws, convClamp: 0.9 });
+        const batchLayer = layer(x, lat, noise);
+        const perLayer = tf.concat([0, 1, 2].map((i) => layer(sample(x, i) as tf.Tensor4D, sample(lat, i) as tf.Tensor2D, noise.subarray(i * res * res, (i + 1) * res * res))), 0);
+        const conv = (xi: tf.Tensor4D, si: tf.Tensor2D, demodulate: boolean) => modulatedConv2d(xi, p.weight, si, { demodulate, up });
+        const batchConv = conv(x, styles, true);
+        const perConv = tf.concat([0, 1, 2].map((i) => conv(sample(x, i) as tf.Tensor4D, sample(styles, i) as tf.Tensor2D, true)), 0);
+        const batchPlain = conv(x, styles, false);
+        const perPlain = tf.concat([0, 1, 2].map((i) => conv(sample(x, i) as tf.Tensor4D, sample(styles, i) as tf.Tensor2D, false)), 0);
+        return { batchLayer, perLayer, batchConv, perConv, batchPlain, perPlain };
+      });
+      // On the tape the layer keeps the per-sample fused op: its gradient w.r.t. x is per-sample too.
+      let taped = false;
+      const gx = tf.tidy(() =>
+        tf.grad((xi: tf.Tensor) => {
+          taped = tapeRecording();
+          return tf.sum(synthesisLayer(xi as tf.Tensor4D, lat, p, { up, noiseMode: 'const', convClamp: 0.9 }));
+        })(x),
+      );
+      const v = await readAll({ ...outs, gx });
+      tf.dispose([outs.batchLayer, outs.perLayer, outs.batchConv, outs.perConv, outs.batchPlain, outs.perPlain, gx]);
+      expect(tapeRecording()).toBe(false);
+      expect(taped).toBe(true);
+      expect(tf.memory().numTensors).toBe(before);
+      b.check(`synthesisLayer batch vs per sample (up ${up})`, v.batchLayer, v.perLayer, 1e-5);
+      b.check(`modulatedConv2d batch vs per sample (up ${up})`, v.batchConv, v.perConv, 1e-5);
+      b.check(`modulatedConv2d without demodulation batch vs per sample (up ${up})`, v.batchPlain, v.perPlain, 1e-5);
+      expect(v.gx.every(Number.isFinite)).toBe(true);
+      tf.dispose([x, lat, styles, ...Object.values(p)]);
+    });
+  }
+});
+
+describeBackends('frozen modulated convs (weightGrad false): the input gradient only', (b) => {
+  for (const up of [1, 2] as const) {
+    it(`synthesisLayer and toRgb pass the same input gradient on and give the weights zeros (up ${up})`, async () => {
+      const rng = new Random(60 + up);
+      const [n, h, cin, cout, wdim] = [2, 5, 4, 6, 7];
+      const res = h * up;
+      const x = tf.tensor4d(rng.normalArray(n * h * h * cin), [n, h, h, cin]);
+      const lat = tf.tensor2d(rng.normalArray(n * wdim), [n, wdim]);
+      const r = tf.tensor4d(rng.normalArray(n * res * res * cout), [n, res, res, cout]);
+      const rRgb = tf.tensor4d(rng.normalArray(n * res * res * 3), [n, res, res, 3]);
+      const p = {
+        affineWeight: tf.tensor2d(rng.normalArray(wdim * cin), [wdim, cin]), affineBias: tf.tensor1d(rng.normalArray(cin)),
+        weight: tf.tensor4d(rng.normalArray(9 * cin * cout), [3, 3, cin, cout]), bias: tf.tensor1d(rng.normalArray(cout)),
+        noiseStrength: tf.scalar(0.3), noiseConst: tf.tensor2d(rng.normalArray(res * res), [res, res]),
+      };
+      const rgb = { affineWeight: tf.tensor2d(rng.normalArray(wdim * cout), [wdim, cout]), affineBias: tf.tensor1d(rng.normalArray(cout)), weight: tf.tensor4d(rng.normalArray(cout * 3), [1, 1, cout, 3]), bias: tf.tensor1d(rng.normalArray(3)) };
+      const before = tf.memory().numTensors;
+      const grads = (weightGrad: boolean) =>
+        tf.tidy(() => {
+          const f = (xi: tf.Tensor, wi: tf.Tensor, wr: tf.Tensor) => {
+            const y = synthesisLayer(xi as tf.Tensor4D, lat, { ...p, weight: wi as tf.Tensor4D }, { up, noiseMode: 'const', convClamp: 0.9, weightGrad });
+            const img = toRgb(y, lat, { ...rgb, weight: wr as tf.Tensor4D }, 0.9, weightGrad);
+            return tf.add(tf.sum(tf.mul(y, r)), tf.sum(tf.mul(img, rRgb))) as tf.Scalar;
+          };
+          const [gx, gw, gr] = tf.grads(f)([x, p.weight, rgb.weight]);
+          return { gx, gw, gr };
+        });
+      const full = await readAll(grads(true));
+      const frozen = await readAll(grads(false));
+      expect(tf.memory().numTensors).toBe(before);
+      b.check(`frozen layer input gradient (up ${up})`, frozen.gx, full.gx, 1e-6);
+      expect(full.gw.some((v) => v !== 0) && full.gr.some((v) => v !== 0)).toBe(true);
+      expect(frozen.gw.every((v) => v === 0) && frozen.gr.every((v) => v === 0)).toBe(true);
+      tf.dispose([x, lat, r, rRgb, ...Object.values(p), ...Object.values(rgb)]);
     });
   }
 });

@@ -14,6 +14,11 @@ export interface ModulatedConvOptions {
   demodulate: boolean;
   /** 1 = same-size 'k//2'-padded conv, 2 = StyleGAN2 up-sampling conv (k must be 3). */
   up: 1 | 2;
+  /**
+   * false: the backward pass skips the weight's gradient (zeros), for a frozen layer that only passes
+   * the gradient on to its input (G2 in step 1): a third of the backward's work. Default true.
+   */
+  weightGrad?: boolean;
 }
 
 /** The sub-kernel of the taps rows × cols (generic tf ops: slices and concats). */
@@ -44,14 +49,14 @@ function phaseKernel(weight: tf.Tensor4D, iy: number, ix: number): tf.Tensor4D {
  * its intermediate gradients as it goes (tfjs keeps every op-level gradient until the end of the
  * backward pass, which at 512² would be several 100 MB tensors per layer).
  */
-export function upConv3x3(x: tf.Tensor4D, weight: tf.Tensor4D): tf.Tensor4D {
+export function upConv3x3(x: tf.Tensor4D, weight: tf.Tensor4D, weightGrad = true): tf.Tensor4D {
   const op = tf.customGrad((xin, win, save) => {
     const xi = xin as tf.Tensor4D;
     const wi = win as tf.Tensor4D;
     (save as tf.GradSaveFunc)([xi, wi]);
     return {
       value: upConvValue(xi, wi),
-      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => upConvBackward(dy, saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D),
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => upConvBackward(dy, saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D, weightGrad),
     };
   });
   return op(x, weight) as tf.Tensor4D;
@@ -65,8 +70,8 @@ function upConvValue(x: tf.Tensor4D, weight: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => upConvLowpass(upConvPhases(x, weight)));
 }
 
-/** [dx, dW] of upConvValue for output gradient dy, freeing every intermediate as soon as it is used. */
-function upConvBackward(dy: tf.Tensor4D, xs: tf.Tensor4D, ws: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
+/** [dx, dW] of upConvValue for output gradient dy (dW zeros without `weightGrad`), freeing every intermediate as soon as it is used. */
+function upConvBackward(dy: tf.Tensor4D, xs: tf.Tensor4D, ws: tf.Tensor4D, weightGrad: boolean): [tf.Tensor4D, tf.Tensor4D] {
   // Adjoint of the low-pass and the interleave: the gradient of each phase (the caller-owned four are disposed below).
   const phases = upConvLowpassAdjoint(dy);
   let dx: tf.Tensor4D | null = null;
@@ -83,12 +88,17 @@ function upConvBackward(dy: tf.Tensor4D, xs: tf.Tensor4D, ws: tf.Tensor4D): [tf.
         tf.dispose([dx, dxp]);
         dx = sum;
       } else dx = dxp;
+      if (!weightGrad) {
+        gp.dispose();
+        return;
+      }
       const xp = tf.pad(xs, [[0, 0], py.pad, px.pad, [0, 0]]);
       const dk = filterGradientStride1(xp as tf.Tensor4D, gp, py.taps.length, px.taps.length);
       tf.dispose([xp, gp]);
       dks.push(dk);
     });
   });
+  if (!weightGrad) return [dx!, tf.zerosLike(ws)];
   const dw = scatterPhaseKernels(dks as PhaseQuad, ws.shape);
   tf.dispose(dks);
   return [dx!, dw];
@@ -113,12 +123,13 @@ function scatterPhaseKernels(dks: PhaseQuad, shape: [number, number, number, num
   });
 }
 
-/** [dx, dW] of a same-size (k//2-padded) stride-1 conv. */
-function sameConvBackward(dy: tf.Tensor4D, xs: tf.Tensor4D, ws: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
+/** [dx, dW] of a same-size (k//2-padded) stride-1 conv (dW zeros without `weightGrad`). */
+function sameConvBackward(dy: tf.Tensor4D, xs: tf.Tensor4D, ws: tf.Tensor4D, weightGrad: boolean): [tf.Tensor4D, tf.Tensor4D] {
   const [kh, kw] = ws.shape;
   const ph = Math.floor(kh / 2);
   const pw = Math.floor(kw / 2);
   const dx = inputGradientStride1(dy, ws, xs.shape, [ph, ph, pw, pw]);
+  if (!weightGrad) return [dx, tf.zerosLike(ws)];
   const xp = ph || pw ? (tf.pad(xs, [[0, 0], [ph, ph], [pw, pw], [0, 0]]) as tf.Tensor4D) : xs;
   const dw = filterGradientStride1(xp, dy, kh, kw);
   if (xp !== xs) xp.dispose();
@@ -136,7 +147,7 @@ function sameConvValue(x: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
  * op: the backward pass keeps only x, the modulated weight and the output, and no op-level gradient
  * of the intermediate conv output outlives the op (memory at 512² is what limits wasm training).
  */
-function convNoiseBiasAct(x: tf.Tensor4D, w: tf.Tensor4D, bias: tf.Tensor1D, noise: tf.Tensor4D | null, up: 1 | 2, clamp: number | null): tf.Tensor4D {
+function convNoiseBiasAct(x: tf.Tensor4D, w: tf.Tensor4D, bias: tf.Tensor1D, noise: tf.Tensor4D | null, up: 1 | 2, clamp: number | null, weightGrad: boolean): tf.Tensor4D {
   const gain = ACTIVATION_GAIN.lrelu;
   const forward = (xi: tf.Tensor4D, wi: tf.Tensor4D, bi: tf.Tensor1D, ni: tf.Tensor4D | null) =>
     tf.tidy(() => {
@@ -148,7 +159,7 @@ function convNoiseBiasAct(x: tf.Tensor4D, w: tf.Tensor4D, bias: tf.Tensor1D, noi
     const g = biasActInputGradient(dy, out, 'lrelu', gain, clamp) as tf.Tensor4D;
     const db = tf.tidy(() => blockedColumnSum(g.reshape([-1, g.shape[3]]) as tf.Tensor2D));
     const dn = withNoise ? tf.sum(g, 3, true) : null;
-    const [dx, dw] = up === 2 ? upConvBackward(g, xs, ws) : sameConvBackward(g, xs, ws);
+    const [dx, dw] = up === 2 ? upConvBackward(g, xs, ws, weightGrad) : sameConvBackward(g, xs, ws, weightGrad);
     g.dispose();
     return dn ? [dx, dw, db, dn] : [dx, dw, db];
   };
@@ -166,6 +177,32 @@ function convNoiseBiasAct(x: tf.Tensor4D, w: tf.Tensor4D, bias: tf.Tensor1D, noi
     return { value: out, gradFunc: (dy: tf.Tensor4D, s: tf.Tensor[]) => backward(dy, s[0] as tf.Tensor4D, s[1] as tf.Tensor4D, s[2] as tf.Tensor4D, false) };
   });
   return op(x, w, bias) as tf.Tensor4D;
+}
+
+/**
+ * True while a gradient tape records (inside tf.grad / tf.variableGrads), read from tfjs' engine state;
+ * true as well when that state cannot be read (the per-sample path is right either way).
+ */
+export function tapeRecording(): boolean {
+  const state = (tf.engine() as unknown as { state?: { gradientDepth?: unknown } }).state;
+  return typeof state?.gradientDepth === 'number' ? state.gradientDepth > 0 : true;
+}
+
+/**
+ * The batch form of the modulation (StyleGAN2's `fused_modconv=False`, the same function): the input
+ * scaled by the styles, `xs = x·s`, for one ordinary conv with the shared weight, and the demodulation
+ * coefficients d[n,o] = rsqrt(Σ_i s[n,i]²·Σ_k W[k,i,o]² + 1e-8) as `[N, 1, 1, out]` to scale its output.
+ * Used off the tape with N > 1: one conv for the whole batch instead of one per sample (GPU dispatches
+ * do not grow with the batch); on the tape the per-sample fused form keeps less (only x) for the backward.
+ */
+function batchModulation(x: tf.Tensor4D, weight: tf.Tensor4D, styles: tf.Tensor2D, demodulate: boolean): { xs: tf.Tensor4D; d: tf.Tensor4D | null } {
+  const [n] = x.shape;
+  const [, , cin, cout] = weight.shape;
+  const xs = tf.mul(x, tf.reshape(styles, [n, 1, 1, cin])) as tf.Tensor4D;
+  if (!demodulate) return { xs, d: null };
+  const wsq = tf.reshape(tf.sum(tf.square(weight), [0, 1]), [cin, cout]) as tf.Tensor2D;
+  const d = tf.rsqrt(tf.add(tf.matMul(tf.square(styles), wsq), 1e-8));
+  return { xs, d: tf.reshape(d, [n, 1, 1, cout]) as tf.Tensor4D };
 }
 
 /** Per-sample modulated (and demodulated) weights w'[ky,kx,i,o] = W·s[b,i]·d[b,o] (the reference's fused form). */
@@ -219,11 +256,17 @@ export function modulatedConv2d(x: tf.Tensor4D, weight: tf.Tensor4D, styles: tf.
   if (wcin !== cin) throw new Error(`modulatedConv2d: input has ${cin} channels, weight expects ${wcin}`);
   if (styles.shape[0] !== n || styles.shape[1] !== cin) throw new Error(`modulatedConv2d: styles ${styles.shape} do not match input ${x.shape}`);
   return tf.tidy(() => {
+    if (n > 1 && !tapeRecording()) {
+      const { xs, d } = batchModulation(x, weight, styles, opts.demodulate);
+      const y = opts.up === 2 ? upConvValue(xs, weight) : sameConvValue(xs, weight);
+      return d ? (tf.mul(y, d) as tf.Tensor4D) : y;
+    }
     const outs: tf.Tensor4D[] = [];
     for (let b = 0; b < n; b++) {
       const wb = modulatedWeight(weight, styles, b, opts.demodulate);
       const xb = n === 1 ? x : (tf.slice(x, [b, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D);
-      outs.push(opts.up === 2 ? upConv3x3(xb, wb) : conv2d(xb, wb, 1, [Math.floor(kh / 2), Math.floor(kh / 2), Math.floor(kw / 2), Math.floor(kw / 2)]));
+      const weightGrad = opts.weightGrad ?? true;
+      outs.push(opts.up === 2 ? upConv3x3(xb, wb, weightGrad) : conv2d(xb, wb, 1, [Math.floor(kh / 2), Math.floor(kh / 2), Math.floor(kw / 2), Math.floor(kw / 2)], { filterGrad: weightGrad }));
     }
     return n === 1 ? outs[0] : (tf.concat(outs, 0) as tf.Tensor4D);
   });
@@ -246,6 +289,8 @@ export interface SynthesisLayerOptions {
   /** Standard-normal draws [N·res·res] for noiseMode 'random'. */
   randomNoise?: () => Float32Array;
   convClamp: number | null;
+  /** false: a frozen layer, no weight gradients in the backward pass (ModulatedConvOptions.weightGrad). */
+  weightGrad?: boolean;
 }
 
 /**
@@ -268,11 +313,17 @@ export function synthesisLayer(x: tf.Tensor4D, w: tf.Tensor2D, p: SynthesisLayer
       if (draws.length !== n * h * wd) throw new Error(`synthesisLayer: random noise has ${draws.length} values, expected ${n * h * wd}`);
       noise = tf.mul(tf.tensor4d(draws, [n, h, wd, 1]), p.noiseStrength) as tf.Tensor4D;
     }
+    if (n > 1 && !tapeRecording()) {
+      const { xs, d } = batchModulation(x, p.weight, styles, true);
+      let y = tf.mul(opts.up === 2 ? upConvValue(xs, p.weight) : sameConvValue(xs, p.weight), d!) as tf.Tensor4D;
+      if (noise) y = tf.add(y, noise);
+      return biasActForward(y, p.bias, 'lrelu', ACTIVATION_GAIN.lrelu, opts.convClamp) as tf.Tensor4D;
+    }
     const outs: tf.Tensor4D[] = [];
     for (let b = 0; b < n; b++) {
       const xb = n === 1 ? x : (tf.slice(x, [b, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D);
       const nb = noise && noise.shape[0] > 1 ? (tf.slice(noise, [b, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D) : noise;
-      outs.push(convNoiseBiasAct(xb, modulatedWeight(p.weight, styles, b, true), p.bias, nb, opts.up, opts.convClamp));
+      outs.push(convNoiseBiasAct(xb, modulatedWeight(p.weight, styles, b, true), p.bias, nb, opts.up, opts.convClamp, opts.weightGrad ?? true));
     }
     return n === 1 ? outs[0] : (tf.concat(outs, 0) as tf.Tensor4D);
   });
@@ -286,11 +337,11 @@ export interface ToRgbParams {
 }
 
 /** ToRGB: styles = affine(w)/sqrt(in); 1×1 modulated conv without demodulation; + bias; clamp. */
-export function toRgb(x: tf.Tensor4D, w: tf.Tensor2D, p: ToRgbParams, convClamp: number | null): tf.Tensor4D {
+export function toRgb(x: tf.Tensor4D, w: tf.Tensor2D, p: ToRgbParams, convClamp: number | null, weightGrad = true): tf.Tensor4D {
   return tf.tidy(() => {
     const cin = p.weight.shape[2];
     const styles = tf.mul(fullyConnected(w, p.affineWeight, p.affineBias), 1 / Math.sqrt(cin)) as tf.Tensor2D;
-    const y = modulatedConv2d(x, p.weight, styles, { demodulate: false, up: 1 });
+    const y = modulatedConv2d(x, p.weight, styles, { demodulate: false, up: 1, weightGrad });
     return biasAct(y, p.bias, { act: 'linear', clamp: convClamp });
   });
 }
