@@ -51,8 +51,8 @@ class SmallPlanes implements AdaptableGenerator {
   render(planes: tf.Tensor, cameras: tf.Tensor2D, draws: TrainerDraws) {
     return this.inner.render(planes, cameras, draws);
   }
-  superresolve(imageRaw: tf.Tensor4D, features: tf.Tensor4D, ws: tf.Tensor3D): tf.Tensor4D {
-    return this.inner.superresolve(imageRaw, features, ws);
+  superresolve(imageRaw: tf.Tensor4D, features: tf.Tensor4D, ws: tf.Tensor3D, opts?: { weightGrad?: boolean }): tf.Tensor4D {
+    return this.inner.superresolve(imageRaw, features, ws, opts);
   }
   withWeights(overrides: WeightMap): AdaptableGenerator {
     return new SmallPlanes(this.inner.withWeights(overrides), this.planeData);
@@ -62,7 +62,7 @@ class SmallPlanes implements AdaptableGenerator {
 const OPTIONS: MethodOptions = { ...DEFAULT_METHOD_OPTIONS, disTokens: 'hypercolumn', disColourWeight: 1, disColourMomentWeight: 1, disColourMomentRegion: 'foreground', step1Output: 'raw-upsampled' };
 
 /** Gradients and loss components of a step-1 iteration on the active backend. */
-async function trainerGradients(batchSize = 1, options: MethodOptions = OPTIONS, afterStep?: () => void): Promise<Map<string, Float32Array>> {
+async function trainerGradients(batchSize = 1, options: MethodOptions = OPTIONS, afterStep?: () => void, iterations: [number, number] = [2, 0]): Promise<Map<string, Float32Array>> {
   const gen = await tinyGenerator();
   const clip = await tinyClip();
   const rng = new Random(5);
@@ -75,7 +75,7 @@ async function trainerGradients(batchSize = 1, options: MethodOptions = OPTIONS,
     if (k.startsWith('decoder.')) initial.set(k, tf.tidy(() => tf.add(tf.mul(w, 1.2), tf.mul(tf.tensor(rng.normalArray(w.size), w.shape), 0.02))));
   }
   const trainer = new AdapterTrainer(source, [enc], {
-    iterations: [2, 0],
+    iterations,
     batchSize,
     learningRate: 0.0016,
     betas: [0, 0.992],
@@ -126,22 +126,30 @@ describeBackends("the trainer's gradients against the cpu oracle (tiny EG3D + ti
 });
 
 describeBackends('gradient accumulation over micro-batches (tiny EG3D + tiny CLIP)', (suite) => {
-  it('batch 3 one sample at a time (microBatch 1) and 2 + 1 give the whole batch\'s gradients and losses', async () => {
-    // Colour moments over the whole image: their foreground weights read the rendered depth, which the
-    // renderer clamps into the range of the samples rendered together (the one batch coupling).
-    const opts = { ...OPTIONS, disColourMomentRegion: 'image' as const };
-    const whole = await trainerGradients(3, { ...opts, microBatch: 0 });
-    const before = tf.memory().numTensors;
-    for (const micro of [1, 2]) {
-      const got = await trainerGradients(3, { ...opts, microBatch: micro });
-      expect([...got.keys()]).toEqual([...whole.keys()]);
-      for (const [k, r] of whole) {
-        expect(Array.from(r).some((v) => v !== 0), k).toBe(true);
-        suite.check(`micro-batch ${micro}: ${k}`, got.get(k)!, r, 1e-4);
+  // The frozen part (source render, image, encoder features; the adapted render in step 2) runs once for
+  // the whole batch; the losses' gradient w.r.t. the adapted image (and features) is taken for the whole
+  // batch and back-propagated one micro-batch at a time. Same gradients as one tape over the batch:
+  // step 1 (through the renderer; L_I-str on the image, and on the features, a second seed), step 2 (G2).
+  const cases: { name: string; options: MethodOptions; iterations: [number, number] }[] = [
+    { name: 'step 1', options: OPTIONS, iterations: [2, 0] },
+    { name: 'step 1, feature self-similarity L_I-str', options: { ...OPTIONS, imageStructure: 'feature-selfsim' }, iterations: [2, 0] },
+    { name: 'step 2 (G2)', options: OPTIONS, iterations: [0, 2] },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: batch 3 one sample at a time (microBatch 1) and 2 + 1 give the whole batch's gradients and losses`, async () => {
+      const whole = await trainerGradients(3, { ...c.options, microBatch: 0 }, undefined, c.iterations);
+      const before = tf.memory().numTensors;
+      for (const micro of [1, 2]) {
+        const got = await trainerGradients(3, { ...c.options, microBatch: micro }, undefined, c.iterations);
+        expect([...got.keys()]).toEqual([...whole.keys()]);
+        for (const [k, r] of whole) {
+          expect(Array.from(r).some((v) => v !== 0), k).toBe(true);
+          suite.check(`${c.name}, micro-batch ${micro}: ${k}`, got.get(k)!, r, 1e-4);
+        }
       }
-    }
-    expect(tf.memory().numTensors).toBe(before);
-  });
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
 });
 
 describeBackends('the buffer pool after a training iteration', (suite) => {

@@ -55,7 +55,8 @@ export interface AdaptableGenerator {
   planes(ws: tf.Tensor3D): tf.Tensor;
   /** Volume-renders tri-planes with this generator's Tri-D → feature image [N,R,R,C] (channels 0..2 = image_raw). */
   render(planes: tf.Tensor, cameras: tf.Tensor2D, draws: TrainerDraws): { features: tf.Tensor4D; depth: tf.Tensor4D };
-  superresolve(imageRaw: tf.Tensor4D, features: tf.Tensor4D, ws: tf.Tensor3D): tf.Tensor4D;
+  /** `weightGrad` false: G2 is frozen, its backward pass only reaches the inputs (no weight gradients). */
+  superresolve(imageRaw: tf.Tensor4D, features: tf.Tensor4D, ws: tf.Tensor3D, opts?: { weightGrad?: boolean }): tf.Tensor4D;
   /** A generator sharing every tensor except the overrides. */
   withWeights(overrides: WeightMap): AdaptableGenerator;
 }
@@ -290,116 +291,175 @@ export class AdapterTrainer {
   /**
    * Loss and gradients of one iteration w.r.t. the phase's parameters. Returns kept tensors the
    * caller must dispose (`grads`, `components` = [total, dir, dis, I-str, F-str]).
+   *
+   * The frozen part of the iteration (mapping, backbone, the source generator's render, image and
+   * encoder features, and in step 2 the adapted render) runs once for the whole batch, off the tape;
+   * only the part that back-propagates runs per micro-batch (`microBatch`), on slices of it.
    */
   computeGradients(globalIteration: number): { grads: Map<string, tf.Tensor>; components: tf.Tensor1D } {
     const batch = this.batchAt(globalIteration);
     const B = this.config.batchSize;
     const micro = this.config.options.microBatch;
-    if (micro <= 0 || micro >= B) return this.batchGradients(globalIteration, batch, B);
-    // Gradient accumulation: every loss is a mean over the batch of per-sample terms, so the batch's
-    // gradient is the size-weighted mean of its micro-batches' gradients; the peak memory is one
-    // micro-batch's (docs/method.md, "Memory plan").
-    const acc = new Map<string, tf.Tensor>();
-    let components: tf.Tensor1D | undefined;
-    // prev + share·t (or share·t), releasing both inputs.
-    const addShare = <T extends tf.Tensor>(prev: T | undefined, t: T, share: number): T => {
-      const sum = tf.tidy(() => (prev ? tf.add(prev, tf.mul(t, share)) : tf.mul(t, share))) as T;
-      prev?.dispose();
-      t.dispose();
-      return sum;
-    };
-    for (let s = 0; s < B; s += micro) {
-      const e = Math.min(B, s + micro);
-      const part = this.batchGradients(globalIteration, sliceBatch(batch, s, e), e - s);
-      const share = (e - s) / B;
-      for (const [k, g] of part.grads) acc.set(k, addShare(acc.get(k), g, share));
-      components = addShare(components, part.components, share);
+    const points = this.pointsAt(globalIteration);
+    const frozen = this.frozenPart(globalIteration, batch, B, points);
+    try {
+      if (micro <= 0 || micro >= B) return this.tapedGradients(globalIteration, batch, frozen, points);
+      // Gradient accumulation in two stages (docs/method.md, "Memory plan"): the losses' gradient
+      // w.r.t. the adapted image (and features) for the whole batch, on a tape that holds only the
+      // encoders and losses; then, one micro-batch at a time, the image recomputed on a tape of its
+      // own (renderer and/or G2) and back-propagated with its slice of that gradient. The peak is the
+      // larger of the two tapes, and the encoders run once per batch, not once per micro-batch.
+      const { seeds, components } = this.outputGradients(globalIteration, batch, frozen, points);
+      const acc = new Map<string, tf.Tensor>();
+      try {
+        for (let s = 0; s < B; s += micro) {
+          const e = Math.min(B, s + micro);
+          const part = sliceFrozen(frozen, s, e);
+          const seed = { image: tf.slice(seeds.image, s, e - s), features: seeds.features && tf.slice(seeds.features, s, e - s) };
+          try {
+            const grads = this.outputBackward(globalIteration, sliceBatch(batch, s, e), part, seed);
+            for (const [k, g] of grads) {
+              const prev = acc.get(k);
+              acc.set(k, prev ? tf.tidy(() => tf.add(prev, g)) : g);
+              if (prev) {
+                prev.dispose();
+                g.dispose();
+              }
+            }
+          } finally {
+            disposeFrozen(part);
+            tf.dispose([seed.image, ...(seed.features ? [seed.features] : [])]);
+          }
+        }
+      } catch (err) {
+        tf.dispose([components, ...acc.values()]);
+        throw err;
+      } finally {
+        tf.dispose([seeds.image, ...(seeds.features ? [seeds.features] : [])]);
+      }
+      return { grads: acc, components };
+    } finally {
+      disposeFrozen(frozen);
     }
-    return { grads: acc, components: components! };
   }
 
-  /** `computeGradients` on `B` samples at once (the whole batch, or one micro-batch of it). */
-  private batchGradients(globalIteration: number, { z, cameras, draws }: SampledBatch, B: number): { grads: Map<string, tf.Tensor>; components: tf.Tensor1D } {
+  /** Hypercolumn / colour points of an iteration (a stream of their own: the batch draws are unchanged), or null when no loss reads them. */
+  private pointsAt(globalIteration: number): Float32Array | null {
+    const opts = this.config.options;
+    const colour = opts.disColourWeight > 0 || opts.disColourMomentWeight > 0;
+    const needPoints = this.config.lossWeights.dis !== 0 && (opts.disTokens === 'hypercolumn' || colour);
+    for (const e of this.encoders) {
+      if (opts.disTokens === 'hypercolumn' && needPoints && !e.refHypercolumn) throw new Error(`${e.encoder.name}: hypercolumn L_dis needs the reference hypercolumns (prepareTrainerEncoder)`);
+      if (colour && needPoints && !e.refColours) throw new Error(`${e.encoder.name}: the colour term needs the reference colours (prepareTrainerEncoder)`);
+    }
+    return needPoints ? samplePoints(new Random(iterationSeed(this.config.seed, globalIteration, 1)), opts.disGrid, opts.disPoints) : null;
+  }
+
+  /** What the phase sees of a render: through G2 (`g`), or in step 1 optionally the raw render up-sampled. */
+  private view(phase: TrainPhase, features: tf.Tensor4D, g: AdaptableGenerator, ws: tf.Tensor3D): tf.Tensor4D {
+    const raw = rawOf(features);
+    if (phase === 'tri-d' && this.config.options.step1Output === 'raw-upsampled') {
+      const s = this.source.config.imgResolution;
+      return tf.image.resizeBilinear(raw, [s, s], false, true);
+    }
+    // Step 1 back-propagates through the frozen G2 to the features only.
+    return g.superresolve(raw, features, ws, { weightGrad: phase !== 'tri-d' });
+  }
+
+  /** The constants of an iteration's losses for `B` samples, computed off the tape (kept tensors: `disposeFrozen`). */
+  private frozenPart(globalIteration: number, { z, cameras, draws }: SampledBatch, B: number, points: Float32Array | null): FrozenPart {
     const phase = this.phaseAt(globalIteration);
     const opts = this.config.options;
-    const w = this.config.lossWeights;
-    const trainKeys = this.trainableKeys(phase);
-    const trainVars = trainKeys.map((k) => this.variables.get(k)!);
     const renderWithGrad = phase === 'tri-d' || opts.step2Trainable === 'g2+tri-d';
-    const kept: { components: tf.Tensor1D | null } = { components: null };
-    // Hypercolumn / colour points of this iteration (a stream of their own: the batch draws are unchanged).
-    const colour = opts.disColourWeight > 0 || opts.disColourMomentWeight > 0;
-    const needPoints = w.dis !== 0 && (opts.disTokens === 'hypercolumn' || colour);
-    const points = needPoints ? samplePoints(new Random(iterationSeed(this.config.seed, globalIteration, 1)), opts.disGrid, opts.disPoints) : null;
-    for (const e of this.encoders) {
-      if (opts.disTokens === 'hypercolumn' && w.dis !== 0 && !e.refHypercolumn) throw new Error(`${e.encoder.name}: hypercolumn L_dis needs the reference hypercolumns (prepareTrainerEncoder)`);
-      if (colour && w.dis !== 0 && !e.refColours) throw new Error(`${e.encoder.name}: the colour term needs the reference colours (prepareTrainerEncoder)`);
-    }
-
-    const grads = tf.tidy(() => {
+    let frozen!: FrozenPart;
+    tf.tidy(() => {
       const src = this.source;
       const cCond = tf.tensor2d(tileCamera(frontalCamera(), B), [B, 25]);
       const cams = tf.tensor2d(cameras, [B, 25]);
-      // Frozen parts, no gradient: mapping + backbone once for both generators.
+      // Mapping + backbone once for both generators.
       const ws = src.mapping(tf.tensor2d(z, [B, src.config.zDim]), cCond, this.config.truncationPsi, opts.truncationCutoff > 0 ? opts.truncationCutoff : null);
       const planes = src.planes(ws);
-      const view = (features: tf.Tensor4D, g: AdaptableGenerator): tf.Tensor4D => {
-        const raw = rawOf(features);
-        // Step-1 losses see the image through (frozen) G2 unless the option asks for the raw render.
-        if (phase === 'tri-d' && opts.step1Output === 'raw-upsampled') {
-          const s = src.config.imgResolution;
-          return tf.image.resizeBilinear(raw, [s, s], false, true);
-        }
-        return g.superresolve(raw, features, ws);
-      };
       const srcRender = src.render(planes, cams, draws);
       const srcFeatures = srcRender.features;
-      // Foreground weights of the colour points (source render, a constant), when the moments ask for them.
+      // Foreground weights of the colour points (source render), when the moments ask for them.
       const momentWeights =
-        points && opts.disColourMomentWeight > 0 && opts.disColourMomentRegion === 'foreground' ? sampleAt(softForeground(srcRender.depth), points) : undefined;
-      const srcImage = view(srcFeatures, src);
-      const srcEnc = this.encoders.map((e) => e.encoder.encodeImages(srcImage, e.tokenBlock));
+        points && opts.disColourMomentWeight > 0 && opts.disColourMomentRegion === 'foreground' ? (sampleAt(softForeground(srcRender.depth), points) as tf.Tensor3D) : null;
+      const srcImage = this.view(phase, srcFeatures, src, ws);
+      const srcEnc = this.encoders.map((e) => {
+        const f = e.encoder.encodeImages(srcImage, e.tokenBlock);
+        return { embedding: f.embedding, tokens: f.tokens };
+      });
       // Step 2 (G2 only): the adapted render is a constant too.
-      const fixedAdaptedFeatures = renderWithGrad ? null : this.adapted.render(planes, cams, draws).features;
+      const adaptedFeatures = renderWithGrad ? null : this.adapted.render(planes, cams, draws).features;
+      frozen = { ws, planes, cams, srcFeatures, srcImage, srcEnc, momentWeights, adaptedFeatures };
+      for (const t of frozenTensors(frozen)) tf.keep(t);
+    });
+    return frozen;
+  }
 
-      const f = () => {
-        const adFeatures = fixedAdaptedFeatures ?? this.adapted.render(planes, cams, draws).features;
-        const adImage = view(adFeatures, phase === 'tri-d' ? src : this.adapted);
-        const zero = tf.scalar(0);
-        let dir: tf.Scalar = zero;
-        let dis: tf.Scalar = zero;
-        let fstr: tf.Scalar = zero;
-        this.encoders.forEach((e, i) => {
-          const ad = e.encoder.encodeImages(adImage, e.tokenBlock, w.dis && opts.disTokens === 'hypercolumn' ? (e.mapBlocks ?? []) : []);
-          const dirWeight = e.directionWeight ?? 1;
-          if (w.dir && dirWeight && e.refDirection) {
-            // DoRM: at the first iteration the adapted generator equals the source, E(I_t) − E(I_s) is
-            // exactly 0 and its direction undefined; DoRM then encodes I_t + 1e-6 for L_dir.
-            const nudge = globalIteration === 0 && opts.directionFloor <= 0;
-            const adDir = nudge ? e.encoder.encodeImages(tf.add(adImage, DORM_ZERO_DIRECTION_NUDGE) as tf.Tensor4D, e.tokenBlock).embedding : ad.embedding;
-            dir = tf.add(dir, tf.mul(dirWeight, lossDirection(adDir, srcEnc[i].embedding, e.refDirection, opts.directionFloor)));
-          }
-          if (w.dis) {
-            dis = tf.add(dis, opts.disTokens === 'hypercolumn' ? lossRemd(hypercolumnTokens(ad.maps, points!), e.refHypercolumn!) : lossRemd(ad.tokens, e.refTokens));
-            if (colour) {
-              const adColours = colourTokens(adImage, points!, opts.disGrid);
-              if (opts.disColourWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourWeight, lossRemd(adColours, e.refColours!, 'euclidean')));
-              if (opts.disColourMomentWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourMomentWeight, lossMoments(adColours, e.refColours!, momentWeights)));
-            }
-          }
-          if (w.featureStructure) fstr = tf.add(fstr, lossFeatureStructure(ad.tokens, srcEnc[i].tokens, opts.featureStructure));
-        });
-        let istr: tf.Scalar = zero;
-        if (w.imageStructure) {
-          istr =
-            opts.imageStructure === 'lowres-l1'
-              ? lossImageStructureLowres(adImage, srcImage, opts.imageStructureSize)
-              : lossImageStructureFeatureSelfSim(adFeatures, srcFeatures, opts.imageStructureGrid);
+  /** Whether the phase's losses reach the trainable parameters through the rendered features directly (not only through the image). */
+  private featuresOnTape(phase: TrainPhase): boolean {
+    const opts = this.config.options;
+    const renderWithGrad = phase === 'tri-d' || opts.step2Trainable === 'g2+tri-d';
+    return renderWithGrad && this.config.lossWeights.imageStructure !== 0 && opts.imageStructure !== 'lowres-l1';
+  }
+
+  /** The adapted features and image of the samples of `frozen`, on the active tape if any. */
+  private adaptedOutput(phase: TrainPhase, draws: TrainerDraws, frozen: FrozenPart): { features: tf.Tensor4D; image: tf.Tensor4D } {
+    const features = frozen.adaptedFeatures ?? this.adapted.render(frozen.planes, frozen.cams, draws).features;
+    return { features, image: this.view(phase, features, phase === 'tri-d' ? this.source : this.adapted, frozen.ws) };
+  }
+
+  /**
+   * The iteration's total loss from the adapted image and features (`components` receives the kept
+   * [total, dir, dis, I-str, F-str]).
+   */
+  private lossOf(globalIteration: number, adImage: tf.Tensor4D, adFeatures: tf.Tensor4D, frozen: FrozenPart, points: Float32Array | null, kept: { components: tf.Tensor1D | null }): tf.Scalar {
+    const opts = this.config.options;
+    const w = this.config.lossWeights;
+    const colour = opts.disColourWeight > 0 || opts.disColourMomentWeight > 0;
+    const { srcFeatures, srcImage, srcEnc, momentWeights } = frozen;
+    const zero = tf.scalar(0);
+    let dir: tf.Scalar = zero;
+    let dis: tf.Scalar = zero;
+    let fstr: tf.Scalar = zero;
+    this.encoders.forEach((e, i) => {
+      const ad = e.encoder.encodeImages(adImage, e.tokenBlock, w.dis && opts.disTokens === 'hypercolumn' ? (e.mapBlocks ?? []) : []);
+      const dirWeight = e.directionWeight ?? 1;
+      if (w.dir && dirWeight && e.refDirection) {
+        // DoRM: at the first iteration the adapted generator equals the source, E(I_t) − E(I_s) is
+        // exactly 0 and its direction undefined; DoRM then encodes I_t + 1e-6 for L_dir.
+        const nudge = globalIteration === 0 && opts.directionFloor <= 0;
+        const adDir = nudge ? e.encoder.encodeImages(tf.add(adImage, DORM_ZERO_DIRECTION_NUDGE) as tf.Tensor4D, e.tokenBlock).embedding : ad.embedding;
+        dir = tf.add(dir, tf.mul(dirWeight, lossDirection(adDir, srcEnc[i].embedding, e.refDirection, opts.directionFloor)));
+      }
+      if (w.dis) {
+        dis = tf.add(dis, opts.disTokens === 'hypercolumn' ? lossRemd(hypercolumnTokens(ad.maps, points!), e.refHypercolumn!) : lossRemd(ad.tokens, e.refTokens));
+        if (colour) {
+          const adColours = colourTokens(adImage, points!, opts.disGrid);
+          if (opts.disColourWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourWeight, lossRemd(adColours, e.refColours!, 'euclidean')));
+          if (opts.disColourMomentWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourMomentWeight, lossMoments(adColours, e.refColours!, momentWeights ?? undefined)));
         }
-        const total = tf.addN([tf.mul(dir, w.dir), tf.mul(dis, w.dis), tf.mul(istr, w.imageStructure), tf.mul(fstr, w.featureStructure)]) as tf.Scalar;
-        kept.components = tf.keep(tf.stack([total, dir, dis, istr, fstr]) as tf.Tensor1D);
-        return total;
-      };
+      }
+      if (w.featureStructure) fstr = tf.add(fstr, lossFeatureStructure(ad.tokens, srcEnc[i].tokens, opts.featureStructure));
+    });
+    let istr: tf.Scalar = zero;
+    if (w.imageStructure) {
+      istr =
+        opts.imageStructure === 'lowres-l1'
+          ? lossImageStructureLowres(adImage, srcImage, opts.imageStructureSize)
+          : lossImageStructureFeatureSelfSim(adFeatures, srcFeatures, opts.imageStructureGrid);
+    }
+    const total = tf.addN([tf.mul(dir, w.dir), tf.mul(dis, w.dis), tf.mul(istr, w.imageStructure), tf.mul(fstr, w.featureStructure)]) as tf.Scalar;
+    kept.components = tf.keep(tf.stack([total, dir, dis, istr, fstr]) as tf.Tensor1D);
+    return total;
+  }
+
+  /** Gradients w.r.t. the phase's parameters, keyed by parameter name, of `f` (run on the tape). */
+  private parameterGrads(phase: TrainPhase, f: () => tf.Scalar): Map<string, tf.Tensor> {
+    const trainKeys = this.trainableKeys(phase);
+    const trainVars = trainKeys.map((k) => this.variables.get(k)!);
+    const grads = tf.tidy(() => {
       const { grads } = tf.variableGrads(f, trainVars);
       // variableGrads keys by variable name; re-key by parameter name (a plain object, so tidy keeps them).
       const out: Record<string, tf.Tensor> = {};
@@ -409,7 +469,47 @@ export class AdapterTrainer {
       });
       return out;
     });
-    return { grads: new Map(Object.entries(grads)), components: kept.components! };
+    return new Map(Object.entries(grads));
+  }
+
+  /** The whole iteration on one tape, for the samples of `frozen` (microBatch 0, or a batch of one micro-batch). */
+  private tapedGradients(globalIteration: number, { draws }: SampledBatch, frozen: FrozenPart, points: Float32Array | null): { grads: Map<string, tf.Tensor>; components: tf.Tensor1D } {
+    const phase = this.phaseAt(globalIteration);
+    const kept: { components: tf.Tensor1D | null } = { components: null };
+    const grads = this.parameterGrads(phase, () => {
+      const ad = this.adaptedOutput(phase, draws, frozen);
+      return this.lossOf(globalIteration, ad.image, ad.features, frozen, points, kept);
+    });
+    return { grads, components: kept.components! };
+  }
+
+  /**
+   * Stage 1 of the two-stage accumulation: the adapted image (and features, when a loss reads them)
+   * of the whole batch off the tape, and the loss's gradient w.r.t. them (kept tensors).
+   */
+  private outputGradients(globalIteration: number, { draws }: SampledBatch, frozen: FrozenPart, points: Float32Array | null): { seeds: { image: tf.Tensor4D; features: tf.Tensor4D | null }; components: tf.Tensor1D } {
+    const phase = this.phaseAt(globalIteration);
+    const withFeatures = this.featuresOnTape(phase);
+    const kept: { components: tf.Tensor1D | null } = { components: null };
+    const seeds = tf.tidy(() => {
+      const ad = this.adaptedOutput(phase, draws, frozen);
+      const xs = withFeatures ? [ad.image, ad.features] : [ad.image];
+      // A loss that does not read the image (every image term weighted 0) back-propagates zeros.
+      const { grads } = tf.engine().gradients(() => this.lossOf(globalIteration, ad.image, ad.features, frozen, points, kept), xs, undefined, true);
+      const seed = (i: number) => grads[i] ?? tf.zerosLike(xs[i]);
+      return withFeatures ? { image: seed(0), features: seed(1) } : { image: seed(0) };
+    });
+    return { seeds: { image: seeds.image as tf.Tensor4D, features: (seeds.features as tf.Tensor4D | undefined) ?? null }, components: kept.components! };
+  }
+
+  /** Stage 2: the parameters' gradients of the samples of `frozen`, back-propagating the given output gradients. */
+  private outputBackward(globalIteration: number, { draws }: SampledBatch, frozen: FrozenPart, seed: { image: tf.Tensor; features: tf.Tensor | null }): Map<string, tf.Tensor> {
+    const phase = this.phaseAt(globalIteration);
+    return this.parameterGrads(phase, () => {
+      const ad = this.adaptedOutput(phase, draws, frozen);
+      const viaImage = tf.sum(tf.mul(ad.image, seed.image)) as tf.Scalar;
+      return seed.features ? (tf.add(viaImage, tf.sum(tf.mul(ad.features, seed.features))) as tf.Scalar) : viaImage;
+    });
   }
 
   /** Runs the next iteration (computes the loss, applies one Adam step). */
@@ -460,6 +560,43 @@ export class AdapterTrainer {
     this.adam = null;
     if (alsoVariables) for (const v of this.variables.values()) v.dispose();
   }
+}
+
+/** The constants of an iteration's losses (`AdapterTrainer.frozenPart`), batch-major. */
+interface FrozenPart {
+  ws: tf.Tensor3D;
+  planes: tf.Tensor;
+  cams: tf.Tensor2D;
+  srcFeatures: tf.Tensor4D;
+  srcImage: tf.Tensor4D;
+  srcEnc: { embedding: tf.Tensor2D; tokens: tf.Tensor3D }[];
+  momentWeights: tf.Tensor3D | null;
+  /** Step 2: the adapted render (a constant); null when the phase renders on the tape. */
+  adaptedFeatures: tf.Tensor4D | null;
+}
+
+/** Samples [s, e) of every tensor of a frozen part (new tensors: `disposeFrozen` them). */
+function sliceFrozen(f: FrozenPart, s: number, e: number): FrozenPart {
+  const cut = <T extends tf.Tensor>(t: T): T => tf.slice(t, s, e - s) as T;
+  return {
+    ws: cut(f.ws),
+    planes: cut(f.planes),
+    cams: cut(f.cams),
+    srcFeatures: cut(f.srcFeatures),
+    srcImage: cut(f.srcImage),
+    srcEnc: f.srcEnc.map((x) => ({ embedding: cut(x.embedding), tokens: cut(x.tokens) })),
+    momentWeights: f.momentWeights && cut(f.momentWeights),
+    adaptedFeatures: f.adaptedFeatures && cut(f.adaptedFeatures),
+  };
+}
+
+function frozenTensors(f: FrozenPart): tf.Tensor[] {
+  const optional = [f.momentWeights, f.adaptedFeatures].filter((t): t is tf.Tensor3D | tf.Tensor4D => t !== null);
+  return [f.ws, f.planes, f.cams, f.srcFeatures, f.srcImage, ...f.srcEnc.flatMap((x) => [x.embedding, x.tokens]), ...optional];
+}
+
+function disposeFrozen(f: FrozenPart): void {
+  tf.dispose(frozenTensors(f));
 }
 
 function tileCamera(c: Float32Array, n: number): Float32Array {
