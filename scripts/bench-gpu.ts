@@ -9,6 +9,9 @@
  * --smoke: the same code on the smoke generator (the tiny fixture's architecture at the smallest size that keeps
  * every module and code path, random weights: scripts/bench/gpu/workloads.ts) and two small random ViTs, batch 1,
  * one run per workload (shader compilation included) — about a minute on SwiftShader; `npm test` runs it.
+ * --probe: the dispatch probe — ffhq512-128's structure at narrow widths (scripts/bench/gpu/workloads.ts
+ * `probeConfig`: 256² backbone, 8XDC-structured SR, a 16² render) and two 12-block ViTs at 224², batch 2: its
+ * dispatch counts are the full-size ones but for the renderer's chunks (≈ 15 min on SwiftShader; not in CI).
  * Both fail (exit 1) when a workload reads back more than its one result (the image; the loss values) or
  * tensors are left at the end. Without a WebGPU adapter it says so and exits 1.
  */
@@ -23,8 +26,8 @@ import { makeEncoders, makeGenerator, planesFor, training, viewerFrame } from '.
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'fixtures');
 
 interface Plan {
-  generator: 'smoke' | 'ffhq512-128';
-  encoders: 'small' | 'full';
+  generator: 'smoke' | 'ffhq512-128' | 'probe';
+  encoders: 'small' | 'full' | 'narrow';
   batch: number;
   frames: number;
   iterations: number;
@@ -38,6 +41,7 @@ interface Plan {
 
 const FULL: Plan = { generator: 'ffhq512-128', encoders: 'full', batch: 2, frames: 8, iterations: 3, budgetS: 45, warmup: true, step1Output: 'sr' };
 const SMOKE: Plan = { generator: 'smoke', encoders: 'small', batch: 1, frames: 1, iterations: 1, budgetS: 20, warmup: false, step1Output: 'sr' };
+const PROBE: Plan = { generator: 'probe', encoders: 'narrow', batch: 2, frames: 1, iterations: 1, budgetS: 20, warmup: false, step1Output: 'sr' };
 
 /** "12.3 fps" or, below 1 per second, "0.05 fps (20.1 s per frame)". */
 const rate = (perS: number, unit: string, what: string) =>
@@ -78,9 +82,22 @@ async function timed(plan: Plan, reps: number, once: (k: number) => Promise<void
   return { perS: done / s, counts: counts!, compileS, done };
 }
 
+/** `--name N` as a whole number ≥ 0, or null when absent. */
+function flagValue(name: string): number | null {
+  const i = process.argv.indexOf(name);
+  if (i < 0) return null;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v < 0) throw new Error(`bench:gpu: ${name} takes a whole number, got ${process.argv[i + 1]}`);
+  return v;
+}
+
 async function main(): Promise<void> {
-  const smoke = process.argv.includes('--smoke');
-  const plan = smoke ? SMOKE : FULL;
+  const probe = process.argv.includes('--probe');
+  const smoke = probe || process.argv.includes('--smoke');
+  const plan: Plan = { ...(probe ? PROBE : smoke ? SMOKE : FULL) };
+  const batchArg = flagValue('--batch');
+  if (batchArg !== null) plan.batch = batchArg;
+  const microBatch = flagValue('--micro-batch');
   try {
     await initNodeBackend('webgpu');
   } catch (e) {
@@ -93,12 +110,12 @@ async function main(): Promise<void> {
     console.error(`bench:gpu: the WebGPU adapter is ${adapter} (the GPU emulated on the CPU): the full-size run would take hours. Run \`npm run bench:gpu -- --smoke\`, or add --force.`);
     process.exit(1);
   }
-  console.log(`bench:gpu${smoke ? ' --smoke' : ''}: adapter ${adapter}${emulated ? ' (emulated on the CPU)' : ''}; ${os.cpus().length}× ${os.cpus()[0]?.model ?? 'cpu'}; node ${process.version}`);
+  console.log(`bench:gpu${probe ? ' --probe' : smoke ? ' --smoke' : ''}: adapter ${adapter}${emulated ? ' (emulated on the CPU)' : ''}; ${os.cpus().length}× ${os.cpus()[0]?.model ?? 'cpu'}; node ${process.version}`);
   const t0 = performance.now();
   const gen = await makeGenerator(plan.generator, FIXTURES);
   const encoders = await makeEncoders(plan.encoders, FIXTURES);
   const res = gen.config.imgResolution;
-  const what = `${plan.generator}${plan.generator === 'ffhq512-128' ? ' (random weights)' : ''}, ${encoders.map((e) => e.name).join(' + ')}, batch ${plan.batch}`;
+  const what = `${plan.generator}${plan.generator === 'ffhq512-128' ? ' (random weights)' : ''}, ${encoders.map((e) => e.name).join(' + ')}, batch ${plan.batch}${microBatch !== null ? `, microBatch ${microBatch}` : ''}`;
   console.log(`workload: ${what}; output ${res}², neural ${gen.config.neuralRenderingResolution}² × (${gen.config.rendering.depthResolution}+${gen.config.rendering.depthResolutionImportance})`);
   console.log('| workload | speed | dispatches | programs | uploaded MiB | read back MiB (calls) | peak GPU MiB (tfjs / pool) | note |');
   console.log('|---|---|---|---|---|---|---|---|');
@@ -113,7 +130,8 @@ async function main(): Promise<void> {
       planes.dispose();
     }
     for (const phase of ['tri-d', 'g2'] as const) {
-      const tr = training(gen, encoders, phase, plan.iterations + 1, plan.batch, phase === 'tri-d' ? { step1Output: plan.step1Output } : {});
+      const options = { ...(phase === 'tri-d' ? { step1Output: plan.step1Output } : {}), ...(microBatch !== null ? { microBatch } : {}) };
+      const tr = training(gen, encoders, phase, plan.iterations + 1, plan.batch, options);
       try {
         const s = await timed(plan, plan.iterations, () => tr.step());
         row(phase === 'tri-d' ? `step 1 (Tri-D) iteration${plan.step1Output === 'sr' ? '' : ', step1Output raw-upsampled'}` : 'step 2 (G2) iteration', rate(s.perS, 'it/s', 'iteration'), s.counts, runs(plan, s.done, s.compileS, 'iteration'));

@@ -21,7 +21,7 @@ import { NodeFileByteSource } from '../../../src/platform/node-file.ts';
 import { trainerFor } from '../adapt.ts';
 import type { MethodOptions } from '../../../src/adapter/options.ts';
 
-export type GeneratorName = 'tiny' | 'demo' | 'ffhqlike' | 'ffhq512-128' | 'smoke';
+export type GeneratorName = 'tiny' | 'demo' | 'ffhqlike' | 'ffhq512-128' | 'smoke' | 'probe';
 
 /**
  * The smoke generator (`bench:gpu --smoke`): the tiny fixture's architecture (its init / rendering kwargs:
@@ -52,6 +52,31 @@ export async function smokeConfig(fixturesDir: string, backboneResolution = 64):
   };
 }
 
+/**
+ * The dispatch probe (`bench:gpu --probe`): ffhq512-128's structure at narrow widths, to count its GPU
+ * dispatches on an emulated GPU. The smoke generator with the seven-block 256² backbone (channel_max 8) and
+ * SuperresolutionHybrid8XDC's structure — two up-sampling blocks, 16² → 32² → 64² with 16 / 8 channels — fed by
+ * a 16² render (one renderer chunk; ffhq512-128 renders 128², four chunks per sample: add those from the
+ * per-chunk counts, docs/benchmarks.md).
+ */
+export async function probeConfig(fixturesDir: string): Promise<EG3DConfig> {
+  const base = await smokeConfig(fixturesDir, 256);
+  const sr = base.superresolution;
+  const up = sr.blocks[1];
+  return {
+    ...base,
+    neuralRenderingResolution: 16,
+    superresolution: {
+      ...sr,
+      inputResolution: 16,
+      blocks: [
+        { ...up, kind: 'up', inChannels: sr.blocks[0].inChannels, outChannels: 16, resolution: 32 },
+        { ...up, kind: 'up', inChannels: 16, outChannels: 8, resolution: 64 },
+      ],
+    },
+  };
+}
+
 export async function makeGenerator(name: GeneratorName, fixturesDir: string): Promise<EG3DGenerator> {
   switch (name) {
     case 'tiny':
@@ -65,6 +90,10 @@ export async function makeGenerator(name: GeneratorName, fixturesDir: string): P
       const config = await smokeConfig(fixturesDir);
       return EG3DGenerator.create(config, initRandomWeights(config, new Random(1)));
     }
+    case 'probe': {
+      const config = await probeConfig(fixturesDir);
+      return EG3DGenerator.create(config, initRandomWeights(config, new Random(1)));
+    }
   }
 }
 
@@ -74,7 +103,13 @@ const SMALL_VITS: Record<string, ClipVisionConfig> = {
   'ViT-small/16': { width: 64, layers: 2, heads: 4, patchSize: 16, inputResolution: 64, embedDim: 32 },
 };
 
-export type EncoderSet = 'full' | 'small' | 'clip-tiny';
+/** ViT-B/32 and ViT-B/16's depth and geometry (12 blocks, 224² input) at width 64, for --probe. */
+const NARROW_VITS: Record<string, ClipVisionConfig> = {
+  'ViT-narrow/32': { width: 64, layers: 12, heads: 4, patchSize: 32, inputResolution: 224, embedDim: 32 },
+  'ViT-narrow/16': { width: 64, layers: 12, heads: 4, patchSize: 16, inputResolution: 224, embedDim: 32 },
+};
+
+export type EncoderSet = 'full' | 'small' | 'narrow' | 'clip-tiny';
 
 /** Both CLIP ViTs (B/32 + B/16) with random weights, their small twins, or the CLIP fixture. */
 export async function makeEncoders(set: EncoderSet, fixturesDir: string): Promise<FeatureEncoder[]> {
@@ -83,7 +118,7 @@ export async function makeEncoders(set: EncoderSet, fixturesDir: string): Promis
   }
   const configs: [string, ClipVisionConfig][] = set === 'full'
     ? [['ViT-B/32', OPENAI_VIT_CONFIGS['ViT-B/32']], ['ViT-B/16', OPENAI_VIT_CONFIGS['ViT-B/16']]]
-    : Object.entries(SMALL_VITS);
+    : Object.entries(set === 'narrow' ? NARROW_VITS : SMALL_VITS);
   return configs.map(([name, c], i) => new ClipImageEncoder(randomVisionTransformer(c, 10 + i), null, { id: `random-${name}`, name: `CLIP ${name} (random weights)` }));
 }
 
