@@ -118,6 +118,10 @@ function cases(ctx: BenchContext): Case[] {
         list.push({ name: `eg3d-ffhqlike (step1Output raw-upsampled) batch 2, microBatch ${microBatch}`, generator: ffhqlike, encoder: clipTiny, timedIterations: 1, warmup: false, phase, batch: 2, options: { step1Output: 'raw-upsampled', microBatch } });
       }
     }
+    // Step 2 at 512² output, batch 2 one sample at a time (the whole batch, ≈ 7 GiB, cannot fit the 4 GiB wasm heap).
+    if (!slow && phase === 'g2') {
+      list.push({ name: 'eg3d-ffhqlike batch 2, microBatch 1', generator: ffhqlike, encoder: clipTiny, timedIterations: 1, warmup: false, phase, batch: 2, options: { microBatch: 1 } });
+    }
     if (!slow && process.env.BENCH_FULL === '1') {
       list.push({ name: 'ffhq512-128 (random weights)', generator: full, encoder: clipB32, timedIterations: 1, warmup: false, phase });
       if (phase === 'tri-d') list.push({ name: 'ffhq512-128 (random weights, step1Output raw-upsampled)', generator: full, encoder: clipB32, timedIterations: 1, warmup: false, phase, options: { step1Output: 'raw-upsampled' } });

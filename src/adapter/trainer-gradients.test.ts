@@ -15,7 +15,7 @@
 import { expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { Random } from '../core/random.ts';
-import { describeBackends } from '../testing/backends.ts';
+import { describeBackends, type BackendSuite } from '../testing/backends.ts';
 import { TOL_IMAGE } from '../testing/compare.ts';
 import { CHEAP_RENDER, stripedReference, tinyClip, tinyGenerator } from '../testing/fixtures.ts';
 import { GeneratorView } from './generator-view.ts';
@@ -125,32 +125,39 @@ describeBackends("the trainer's gradients against the cpu oracle (tiny EG3D + ti
   });
 });
 
-describeBackends('gradient accumulation over micro-batches (tiny EG3D + tiny CLIP)', (suite) => {
-  // The frozen part (source render, image, encoder features; the adapted render in step 2) runs once for
-  // the whole batch; the losses' gradient w.r.t. the adapted image (and features) is taken for the whole
-  // batch and back-propagated one micro-batch at a time. Same gradients as one tape over the batch:
-  // step 1 (through the renderer; L_I-str on the image, and on the features, a second seed), step 2 (G2).
-  const cases: { name: string; options: MethodOptions; iterations: [number, number] }[] = [
-    { name: 'step 1', options: OPTIONS, iterations: [2, 0] },
-    { name: 'step 1, feature self-similarity L_I-str', options: { ...OPTIONS, imageStructure: 'feature-selfsim' }, iterations: [2, 0] },
-    { name: 'step 2 (G2)', options: OPTIONS, iterations: [0, 2] },
-  ];
-  for (const c of cases) {
-    it(`${c.name}: batch 3 one sample at a time (microBatch 1) and 2 + 1 give the whole batch's gradients and losses`, async () => {
-      const whole = await trainerGradients(3, { ...c.options, microBatch: 0 }, undefined, c.iterations);
-      const before = tf.memory().numTensors;
-      for (const micro of [1, 2]) {
-        const got = await trainerGradients(3, { ...c.options, microBatch: micro }, undefined, c.iterations);
-        expect([...got.keys()]).toEqual([...whole.keys()]);
-        for (const [k, r] of whole) {
-          expect(Array.from(r).some((v) => v !== 0), k).toBe(true);
-          suite.check(`${c.name}, micro-batch ${micro}: ${k}`, got.get(k)!, r, 1e-4);
-        }
+type AccumulationCase = { name: string; options: MethodOptions; iterations: [number, number] };
+
+function accumulationCase(suite: BackendSuite, c: AccumulationCase): void {
+  it(`${c.name}: batch 3 one sample at a time (microBatch 1) and 2 + 1 give the whole batch's gradients and losses`, async () => {
+    const whole = await trainerGradients(3, { ...c.options, microBatch: 0 }, undefined, c.iterations);
+    const before = tf.memory().numTensors;
+    for (const micro of [1, 2]) {
+      const got = await trainerGradients(3, { ...c.options, microBatch: micro }, undefined, c.iterations);
+      expect([...got.keys()]).toEqual([...whole.keys()]);
+      for (const [k, r] of whole) {
+        expect(Array.from(r).some((v) => v !== 0), k).toBe(true);
+        suite.check(`${c.name}, micro-batch ${micro}: ${k}`, got.get(k)!, r, 1e-4);
       }
-      expect(tf.memory().numTensors).toBe(before);
-    });
-  }
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+}
+
+// The frozen part (source render, image, encoder features; the adapted render in step 2) runs once for
+// the whole batch; the losses' gradient w.r.t. the adapted image (and features) is taken for the whole
+// batch and back-propagated one micro-batch at a time. Same gradients as one tape over the batch.
+describeBackends('gradient accumulation over micro-batches, step 1 (tiny EG3D + tiny CLIP)', (suite) => {
+  // Through the renderer; L_I-str on the image, and on the features (a second seed).
+  accumulationCase(suite, { name: 'step 1', options: OPTIONS, iterations: [2, 0] });
+  accumulationCase(suite, { name: 'step 1, feature self-similarity L_I-str', options: { ...OPTIONS, imageStructure: 'feature-selfsim' }, iterations: [2, 0] });
 });
+
+describeBackends(
+  'gradient accumulation over micro-batches, step 2 (tiny EG3D + tiny CLIP)',
+  (suite) => accumulationCase(suite, { name: 'step 2 (G2)', options: OPTIONS, iterations: [0, 2] }),
+  // The accumulation is tf ops only, the same on every backend (step 1 above runs it on webgpu too).
+  { only: ['wasm'], reason: "nine batch-3 passes of the tiny fixture's G2 (128² output) take half an hour on SwiftShader" },
+);
 
 describeBackends('the buffer pool after a training iteration', (suite) => {
   it('on webgpu, a step trims the pool to the bytes in use when it holds more than poolSlackMiB beyond them', async () => {

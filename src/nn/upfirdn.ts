@@ -118,19 +118,23 @@ export function deinterleave(y: tf.Tensor4D, axis: SpatialAxis): [tf.Tensor4D, t
  */
 export function upsample2d(x: tf.Tensor4D, impl: UpfirdnImpl = upfirdnOptions.impl): tf.Tensor4D {
   if (useFused(impl, x)) return upsample2dFused(x);
-  return tf.tidy(() => {
-    let y = x;
-    for (const axis of [1, 2] as SpatialAxis[]) {
+  // One axis at a time, each in its own scope: off the tape its intermediates (padded copy, three shifted
+  // views, products, phases: ≈ 12 tensors up to twice the input) are freed before the next axis, which at
+  // the backbone's 256² tri-plane image was most of a frozen forward pass's peak memory.
+  const axisPass = (y: tf.Tensor4D, axis: SpatialAxis): tf.Tensor4D =>
+    tf.tidy(() => {
       const n = y.shape[axis];
       const yp = padAxis(y, axis, 1, 1);
-      const prev = sliceAxis(yp, axis, 0, n);
       const cur = sliceAxis(yp, axis, 1, n);
-      const next = sliceAxis(yp, axis, 2, n);
-      const even = tf.add(tf.mul(prev, 0.25), tf.mul(cur, 0.75)) as tf.Tensor4D;
-      const odd = tf.add(tf.mul(cur, 0.75), tf.mul(next, 0.25)) as tf.Tensor4D;
-      y = interleave(even, odd, axis);
-    }
-    return y;
+      const even = tf.tidy(() => tf.add(tf.mul(sliceAxis(yp, axis, 0, n), 0.25), tf.mul(cur, 0.75)) as tf.Tensor4D);
+      const odd = tf.tidy(() => tf.add(tf.mul(cur, 0.75), tf.mul(sliceAxis(yp, axis, 2, n), 0.25)) as tf.Tensor4D);
+      return interleave(even, odd, axis);
+    });
+  return tf.tidy(() => {
+    const rows = axisPass(x, 1);
+    const out = axisPass(rows, 2);
+    rows.dispose();
+    return out;
   });
 }
 
