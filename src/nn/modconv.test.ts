@@ -2,7 +2,7 @@ import { it, expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackends, readAll, testBackend } from '../testing/backends.ts';
 import { Random } from '../core/random.ts';
-import { upConvTranspose3x3, modulatedConv2d, synthesisLayer, tapeRecording, toRgb } from './modconv.ts';
+import { upConvTranspose3x3, modconvOptions, modulatedConv2d, synthesisLayer, tapeRecording, toRgb } from './modconv.ts';
 import { upsample2d, fir1d, RESAMPLE_TAPS } from './upfirdn.ts';
 
 /** Direct reference of upfirdn2d (NHWC, single-channel math per channel): up, pad, 4×4 filter 4·outer(f,f)/64. */
@@ -212,18 +212,25 @@ describeBackends('modulated convs off the tape with a batch (one conv for every 
       };
       const before = tf.memory().numTensors;
       const sample = (t: tf.Tensor, i: number) => tf.slice(t, i, 1);
-      const outs = tf.tidy(() => {
-        const layer = (xi: tf.Tensor4D, li: tf.Tensor2D, draws: Float32Array) =>
-          synthesisLayer(xi, li, p, { up, noiseMode: 'random', randomNoise: () => draws, convClamp: 0.9 });
-        const batchLayer = layer(x, lat, noise);
-        const perLayer = tf.concat([0, 1, 2].map((i) => layer(sample(x, i) as tf.Tensor4D, sample(lat, i) as tf.Tensor2D, noise.subarray(i * res * res, (i + 1) * res * res))), 0);
-        const conv = (xi: tf.Tensor4D, si: tf.Tensor2D, demodulate: boolean) => modulatedConv2d(xi, p.weight, si, { demodulate, up });
-        const batchConv = conv(x, styles, true);
-        const perConv = tf.concat([0, 1, 2].map((i) => conv(sample(x, i) as tf.Tensor4D, sample(styles, i) as tf.Tensor2D, true)), 0);
-        const batchPlain = conv(x, styles, false);
-        const perPlain = tf.concat([0, 1, 2].map((i) => conv(sample(x, i) as tf.Tensor4D, sample(styles, i) as tf.Tensor2D, false)), 0);
-        return { batchLayer, perLayer, batchConv, perConv, batchPlain, perPlain };
-      });
+      // 'auto' takes the batch form on webgpu only; both legs check it here.
+      modconvOptions.batchForm = 'always';
+      let outs: Record<'batchLayer' | 'perLayer' | 'batchConv' | 'perConv' | 'batchPlain' | 'perPlain', tf.Tensor>;
+      try {
+        outs = tf.tidy(() => {
+          const layer = (xi: tf.Tensor4D, li: tf.Tensor2D, draws: Float32Array) =>
+            synthesisLayer(xi, li, p, { up, noiseMode: 'random', randomNoise: () => draws, convClamp: 0.9 });
+          const batchLayer = layer(x, lat, noise);
+          const perLayer = tf.concat([0, 1, 2].map((i) => layer(sample(x, i) as tf.Tensor4D, sample(lat, i) as tf.Tensor2D, noise.subarray(i * res * res, (i + 1) * res * res))), 0);
+          const conv = (xi: tf.Tensor4D, si: tf.Tensor2D, demodulate: boolean) => modulatedConv2d(xi, p.weight, si, { demodulate, up });
+          const batchConv = conv(x, styles, true);
+          const perConv = tf.concat([0, 1, 2].map((i) => conv(sample(x, i) as tf.Tensor4D, sample(styles, i) as tf.Tensor2D, true)), 0);
+          const batchPlain = conv(x, styles, false);
+          const perPlain = tf.concat([0, 1, 2].map((i) => conv(sample(x, i) as tf.Tensor4D, sample(styles, i) as tf.Tensor2D, false)), 0);
+          return { batchLayer, perLayer, batchConv, perConv, batchPlain, perPlain };
+        });
+      } finally {
+        modconvOptions.batchForm = 'auto';
+      }
       // On the tape the layer keeps the per-sample fused op: its gradient w.r.t. x is per-sample too.
       let taped = false;
       const gx = tf.tidy(() =>

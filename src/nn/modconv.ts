@@ -9,6 +9,7 @@ import { conv2d, filterGradientStride1, inputGradientStride1 } from './conv.ts';
 import { ACTIVATION_GAIN, biasAct, biasActForward, biasActInputGradient, blockedColumnSum, fullyConnected } from './fc.ts';
 import { interleaveForward, upConvLowpass, upConvLowpassAdjoint, upfirdnOptions, useFused, type PhaseQuad } from './upfirdn.ts';
 import { phaseKernelKernel, phaseKernelScatterKernel } from './upfirdn-webgpu.ts';
+import { isWebGPUBackend } from './webgpu-program.ts';
 
 export interface ModulatedConvOptions {
   demodulate: boolean;
@@ -189,6 +190,27 @@ export function tapeRecording(): boolean {
 }
 
 /**
+ * Where a batch of modulated convs runs as one conv (`batchModulation`) instead of one per sample:
+ * 'auto' (default) on webgpu and off the tape, where the dispatches count and the GPU holds the batch's
+ * transients; on wasm the per-sample loop is as fast and its transients are one sample's (at 512² the batch
+ * form's up-sampling conv of two samples exhausted the 4 GiB heap). 'always' (still off the tape only) and
+ * 'never' for tests.
+ */
+export const modconvOptions: { batchForm: 'auto' | 'always' | 'never' } = { batchForm: 'auto' };
+
+function useBatchForm(n: number): boolean {
+  if (n < 2 || modconvOptions.batchForm === 'never' || tapeRecording()) return false;
+  return modconvOptions.batchForm === 'always' || isWebGPUBackend();
+}
+
+/** f(t), releasing t as soon as f has used it (off the tape: the batch form's transients, one at a time). */
+function then<T extends tf.Tensor>(t: T, f: (t: T) => tf.Tensor4D): tf.Tensor4D {
+  const out = f(t);
+  t.dispose();
+  return out;
+}
+
+/**
  * The batch form of the modulation (StyleGAN2's `fused_modconv=False`, the same function): the input
  * scaled by the styles, `xs = x·s`, for one ordinary conv with the shared weight, and the demodulation
  * coefficients d[n,o] = rsqrt(Σ_i s[n,i]²·Σ_k W[k,i,o]² + 1e-8) as `[N, 1, 1, out]` to scale its output.
@@ -256,10 +278,10 @@ export function modulatedConv2d(x: tf.Tensor4D, weight: tf.Tensor4D, styles: tf.
   if (wcin !== cin) throw new Error(`modulatedConv2d: input has ${cin} channels, weight expects ${wcin}`);
   if (styles.shape[0] !== n || styles.shape[1] !== cin) throw new Error(`modulatedConv2d: styles ${styles.shape} do not match input ${x.shape}`);
   return tf.tidy(() => {
-    if (n > 1 && !tapeRecording()) {
+    if (useBatchForm(n)) {
       const { xs, d } = batchModulation(x, weight, styles, opts.demodulate);
-      const y = opts.up === 2 ? upConvValue(xs, weight) : sameConvValue(xs, weight);
-      return d ? (tf.mul(y, d) as tf.Tensor4D) : y;
+      const y = then(xs, (v) => (opts.up === 2 ? upConvValue(v, weight) : sameConvValue(v, weight)));
+      return d ? then(y, (v) => tf.mul(v, d) as tf.Tensor4D) : y;
     }
     const outs: tf.Tensor4D[] = [];
     for (let b = 0; b < n; b++) {
@@ -313,11 +335,12 @@ export function synthesisLayer(x: tf.Tensor4D, w: tf.Tensor2D, p: SynthesisLayer
       if (draws.length !== n * h * wd) throw new Error(`synthesisLayer: random noise has ${draws.length} values, expected ${n * h * wd}`);
       noise = tf.mul(tf.tensor4d(draws, [n, h, wd, 1]), p.noiseStrength) as tf.Tensor4D;
     }
-    if (n > 1 && !tapeRecording()) {
+    if (useBatchForm(n)) {
       const { xs, d } = batchModulation(x, p.weight, styles, true);
-      let y = tf.mul(opts.up === 2 ? upConvValue(xs, p.weight) : sameConvValue(xs, p.weight), d!) as tf.Tensor4D;
-      if (noise) y = tf.add(y, noise);
-      return biasActForward(y, p.bias, 'lrelu', ACTIVATION_GAIN.lrelu, opts.convClamp) as tf.Tensor4D;
+      let y = then(xs, (v) => (opts.up === 2 ? upConvValue(v, p.weight) : sameConvValue(v, p.weight)));
+      y = then(y, (v) => tf.mul(v, d!) as tf.Tensor4D);
+      if (noise) y = then(y, (v) => tf.add(v, noise) as tf.Tensor4D);
+      return then(y, (v) => biasActForward(v, p.bias, 'lrelu', ACTIVATION_GAIN.lrelu, opts.convClamp) as tf.Tensor4D);
     }
     const outs: tf.Tensor4D[] = [];
     for (let b = 0; b < n; b++) {
