@@ -124,7 +124,7 @@ export function prepareTrainerEncoder(encoder: FeatureEncoder, reference: RgbaIm
   const refDirection = directionWeight > 0 && meanEmbedding ? tf.tidy(() => referenceDirection(ref.embedding, tf.tensor1d(meanEmbedding))) : null;
   const refHypercolumn = hyper ? tf.tidy(() => tf.reshape(hypercolumnTokens(ref.maps, grid), [options.disGrid ** 2, -1]) as tf.Tensor2D) : null;
   const refColours =
-    options.disColourWeight > 0 || options.disColourMomentWeight > 0
+    usesColourTerms(options)
       ? tf.tidy(() => {
           const s = REFERENCE_COLOUR_SIZE;
           const img = tf.sub(tf.mul(tf.tensor4d(clipReferencePixels(reference, s, [0, 0, 0], [1, 1, 1]), [1, s, s, 3]), 2), 1) as tf.Tensor4D;
@@ -343,10 +343,15 @@ export class AdapterTrainer {
     }
   }
 
+  /** Whether the phase renders on the tape (step 1, or step 2 training the Tri-D too); else the adapted render is a constant. */
+  private rendersOnTape(phase: TrainPhase): boolean {
+    return phase === 'tri-d' || this.config.options.step2Trainable === 'g2+tri-d';
+  }
+
   /** Hypercolumn / colour points of an iteration (a stream of their own: the batch draws are unchanged), or null when no loss reads them. */
   private pointsAt(globalIteration: number): Float32Array | null {
     const opts = this.config.options;
-    const colour = opts.disColourWeight > 0 || opts.disColourMomentWeight > 0;
+    const colour = usesColourTerms(opts);
     const needPoints = this.config.lossWeights.dis !== 0 && (opts.disTokens === 'hypercolumn' || colour);
     for (const e of this.encoders) {
       if (opts.disTokens === 'hypercolumn' && needPoints && !e.refHypercolumn) throw new Error(`${e.encoder.name}: hypercolumn L_dis needs the reference hypercolumns (prepareTrainerEncoder)`);
@@ -370,7 +375,7 @@ export class AdapterTrainer {
   private frozenPart(globalIteration: number, { z, cameras, draws }: SampledBatch, B: number, points: Float32Array | null): FrozenPart {
     const phase = this.phaseAt(globalIteration);
     const opts = this.config.options;
-    const renderWithGrad = phase === 'tri-d' || opts.step2Trainable === 'g2+tri-d';
+    const renderWithGrad = this.rendersOnTape(phase);
     let frozen!: FrozenPart;
     tf.tidy(() => {
       const src = this.source;
@@ -400,8 +405,7 @@ export class AdapterTrainer {
   /** Whether the phase's losses reach the trainable parameters through the rendered features directly (not only through the image). */
   private featuresOnTape(phase: TrainPhase): boolean {
     const opts = this.config.options;
-    const renderWithGrad = phase === 'tri-d' || opts.step2Trainable === 'g2+tri-d';
-    return renderWithGrad && this.config.lossWeights.imageStructure !== 0 && opts.imageStructure !== 'lowres-l1';
+    return this.rendersOnTape(phase) && this.config.lossWeights.imageStructure !== 0 && opts.imageStructure !== 'lowres-l1';
   }
 
   /** The adapted features and image of the samples of `frozen`, on the active tape if any. */
@@ -417,7 +421,7 @@ export class AdapterTrainer {
   private lossOf(globalIteration: number, adImage: tf.Tensor4D, adFeatures: tf.Tensor4D, frozen: FrozenPart, points: Float32Array | null, kept: { components: tf.Tensor1D | null }): tf.Scalar {
     const opts = this.config.options;
     const w = this.config.lossWeights;
-    const colour = opts.disColourWeight > 0 || opts.disColourMomentWeight > 0;
+    const colour = usesColourTerms(opts);
     const { srcFeatures, srcImage, srcEnc, momentWeights } = frozen;
     const zero = tf.scalar(0);
     let dir: tf.Scalar = zero;
@@ -597,6 +601,11 @@ function frozenTensors(f: FrozenPart): tf.Tensor[] {
 
 function disposeFrozen(f: FrozenPart): void {
   tf.dispose(frozenTensors(f));
+}
+
+/** Whether L_dis has a colour term (the REMD or the moments of the colours at the points). */
+function usesColourTerms(opts: MethodOptions): boolean {
+  return opts.disColourWeight > 0 || opts.disColourMomentWeight > 0;
 }
 
 function tileCamera(c: Float32Array, n: number): Float32Array {

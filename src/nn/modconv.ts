@@ -190,7 +190,7 @@ export function tapeRecording(): boolean {
 }
 
 /**
- * Where a batch of modulated convs runs as one conv (`batchModulation`) instead of one per sample:
+ * Where a batch of modulated convs runs as one conv (`batchModulatedConv`) instead of one per sample:
  * 'auto' (default) on webgpu and off the tape, where the dispatches count and the GPU holds the batch's
  * transients; on wasm the per-sample loop is as fast and its transients are one sample's (at 512² the batch
  * form's up-sampling conv of two samples exhausted the 4 GiB heap). 'always' (still off the tape only) and
@@ -211,20 +211,21 @@ function then<T extends tf.Tensor>(t: T, f: (t: T) => tf.Tensor4D): tf.Tensor4D 
 }
 
 /**
- * The batch form of the modulation (StyleGAN2's `fused_modconv=False`, the same function): the input
- * scaled by the styles, `xs = x·s`, for one ordinary conv with the shared weight, and the demodulation
- * coefficients d[n,o] = rsqrt(Σ_i s[n,i]²·Σ_k W[k,i,o]² + 1e-8) as `[N, 1, 1, out]` to scale its output.
+ * The batch form of the modulated conv (StyleGAN2's `fused_modconv=False`, the same function): the input
+ * scaled by the styles, `x·s`, through one ordinary conv (same-size or up-sampling) with the shared weight,
+ * its output scaled by the demodulation coefficients d[n,o] = rsqrt(Σ_i s[n,i]²·Σ_k W[k,i,o]² + 1e-8).
  * Used off the tape with N > 1: one conv for the whole batch instead of one per sample (GPU dispatches
  * do not grow with the batch); on the tape the per-sample fused form keeps less (only x) for the backward.
  */
-function batchModulation(x: tf.Tensor4D, weight: tf.Tensor4D, styles: tf.Tensor2D, demodulate: boolean): { xs: tf.Tensor4D; d: tf.Tensor4D | null } {
+function batchModulatedConv(x: tf.Tensor4D, weight: tf.Tensor4D, styles: tf.Tensor2D, demodulate: boolean, up: 1 | 2): tf.Tensor4D {
   const [n] = x.shape;
   const [, , cin, cout] = weight.shape;
   const xs = tf.mul(x, tf.reshape(styles, [n, 1, 1, cin])) as tf.Tensor4D;
-  if (!demodulate) return { xs, d: null };
+  const y = then(xs, (v) => (up === 2 ? upConvValue(v, weight) : sameConvValue(v, weight)));
+  if (!demodulate) return y;
   const wsq = tf.reshape(tf.sum(tf.square(weight), [0, 1]), [cin, cout]) as tf.Tensor2D;
-  const d = tf.rsqrt(tf.add(tf.matMul(tf.square(styles), wsq), 1e-8));
-  return { xs, d: tf.reshape(d, [n, 1, 1, cout]) as tf.Tensor4D };
+  const d = tf.reshape(tf.rsqrt(tf.add(tf.matMul(tf.square(styles), wsq), 1e-8)), [n, 1, 1, cout]);
+  return then(y, (v) => tf.mul(v, d) as tf.Tensor4D);
 }
 
 /** Per-sample modulated (and demodulated) weights w'[ky,kx,i,o] = W·s[b,i]·d[b,o] (the reference's fused form). */
@@ -278,16 +279,12 @@ export function modulatedConv2d(x: tf.Tensor4D, weight: tf.Tensor4D, styles: tf.
   if (wcin !== cin) throw new Error(`modulatedConv2d: input has ${cin} channels, weight expects ${wcin}`);
   if (styles.shape[0] !== n || styles.shape[1] !== cin) throw new Error(`modulatedConv2d: styles ${styles.shape} do not match input ${x.shape}`);
   return tf.tidy(() => {
-    if (useBatchForm(n)) {
-      const { xs, d } = batchModulation(x, weight, styles, opts.demodulate);
-      const y = then(xs, (v) => (opts.up === 2 ? upConvValue(v, weight) : sameConvValue(v, weight)));
-      return d ? then(y, (v) => tf.mul(v, d) as tf.Tensor4D) : y;
-    }
+    if (useBatchForm(n)) return batchModulatedConv(x, weight, styles, opts.demodulate, opts.up);
     const outs: tf.Tensor4D[] = [];
+    const weightGrad = opts.weightGrad ?? true;
     for (let b = 0; b < n; b++) {
       const wb = modulatedWeight(weight, styles, b, opts.demodulate);
       const xb = n === 1 ? x : (tf.slice(x, [b, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D);
-      const weightGrad = opts.weightGrad ?? true;
       outs.push(opts.up === 2 ? upConv3x3(xb, wb, weightGrad) : conv2d(xb, wb, 1, [Math.floor(kh / 2), Math.floor(kh / 2), Math.floor(kw / 2), Math.floor(kw / 2)], { filterGrad: weightGrad }));
     }
     return n === 1 ? outs[0] : (tf.concat(outs, 0) as tf.Tensor4D);
@@ -336,9 +333,7 @@ export function synthesisLayer(x: tf.Tensor4D, w: tf.Tensor2D, p: SynthesisLayer
       noise = tf.mul(tf.tensor4d(draws, [n, h, wd, 1]), p.noiseStrength) as tf.Tensor4D;
     }
     if (useBatchForm(n)) {
-      const { xs, d } = batchModulation(x, p.weight, styles, true);
-      let y = then(xs, (v) => (opts.up === 2 ? upConvValue(v, p.weight) : sameConvValue(v, p.weight)));
-      y = then(y, (v) => tf.mul(v, d!) as tf.Tensor4D);
+      let y = batchModulatedConv(x, p.weight, styles, true, opts.up);
       if (noise) y = then(y, (v) => tf.add(v, noise) as tf.Tensor4D);
       return then(y, (v) => biasActForward(v, p.bias, 'lrelu', ACTIVATION_GAIN.lrelu, opts.convClamp) as tf.Tensor4D);
     }
