@@ -9,6 +9,8 @@ import {
   lossImageStructureLowres,
   lossMoments,
   lossRemd,
+  lossSlicedWasserstein,
+  hemisphereDirections,
   softForeground,
   meanDirection,
   referenceDirection,
@@ -110,6 +112,16 @@ describe('3D-Adapter losses (hand-computed values)', () => {
     expect(val(lossImageStructureLowres(adapted, source, 2))).toBeCloseTo(4.75, 6);
     // at the image's own size nothing is down-sampled: mean |i − 3| over 0..15 = (6 + 78)/16
     expect(val(lossImageStructureLowres(adapted, source, 4))).toBeCloseTo(84 / 16, 6);
+  });
+
+  it("L_I-str 'lowres-l1-standardized': a per-channel gain and offset costs nothing, a layout change does", () => {
+    const rng = new Random(5);
+    const source = tf.tensor4d(rng.normalArray(2 * 8 * 8 * 3), [2, 8, 8, 3]);
+    const recoloured = tf.add(tf.mul(source, tf.tensor1d([0.5, 2, 1.5])), tf.tensor1d([0.3, -0.2, 0.1])) as tf.Tensor4D;
+    expect(val(lossImageStructureLowres(recoloured, source, 4, true))).toBeLessThan(1e-3);
+    expect(val(lossImageStructureLowres(recoloured, source, 4))).toBeGreaterThan(0.2);
+    // Mirrored left-right: same colours, other layout.
+    expect(val(lossImageStructureLowres(tf.reverse(source, 2) as tf.Tensor4D, source, 4, true))).toBeGreaterThan(0.3);
   });
 
   it("L_I-str 'feature-selfsim': L1 between self-similarity of pooled feature images", () => {
@@ -215,6 +227,34 @@ describe('hypercolumn L_dis (STROTSS-like)', () => {
     expect(gv.reduce((s, v) => s + v, 0)).toBeGreaterThan(0);
   });
 
+  it('sliced colour distance: hand values on one axis; proportions matter; gradient = sign / count', () => {
+    const e = tf.tensor2d([[1, 0, 0]]); // one projection: the first coordinate
+    const ref = tf.tensor2d([[0, 0, 0], [0, 5, 5], [0, 1, 0], [1, 0, 0]]); // projected: 0, 0, 0, 1
+    // Same colours, other proportions (1 black, 3 white) — the REMD sees no difference: quantiles 0,0,0,1 vs 0,1,1,1 → 2/4.
+    const a = tf.tensor3d([[[0, 0, 0], [1, 0, 0], [1, 0, 0], [1, 0, 0]]]);
+    expect(val(lossSlicedWasserstein(a, ref, e))).toBeCloseTo(0.5, 6);
+    // A permutation of the reference's projections is at distance 0; order of points is irrelevant.
+    expect(val(lossSlicedWasserstein(tf.tensor3d([[[1, 9, 9], [0, 0, 0], [0, 2, 0], [0, 0, 0]]]), ref, e))).toBeCloseTo(0, 6);
+    // n ≠ m: 2 points against the 4 quantiles → quantiles at (k + ½)/2 of 4 sorted values: positions 1 and 3 (0 and 1).
+    expect(val(lossSlicedWasserstein(tf.tensor3d([[[0.5, 0, 0], [0.5, 0, 0]]]), ref, e))).toBeCloseTo(0.5, 6);
+    // Weighted: only the two black points count (weights 1, 1, 0, 0): mid cumulative weights ¼, ¾ → quantiles 0 and 1 → (0 + 1)/2.
+    const a4 = tf.tensor3d([[[0, 0, 0], [0, 0, 0], [1, 0, 0], [1, 0, 0]]]);
+    expect(val(lossSlicedWasserstein(a4, ref, e, tf.tensor3d([[[1], [1], [0], [0]]])))).toBeCloseTo(0.5, 6);
+    // Uniform weights of any scale = unweighted.
+    expect(val(lossSlicedWasserstein(a, ref, e, tf.tensor3d([[[3], [3], [3], [3]]])))).toBeCloseTo(0.5, 6);
+    // Gradient: each point toward its matched quantile, ±1/(N·K·n).
+    const g = Array.from(tf.grad((x: tf.Tensor) => lossSlicedWasserstein(x as tf.Tensor3D, ref, e))(a).dataSync());
+    // the three points at 1 match quantiles 0, 0, 1 (ties in any order): two of them get +1/4, one 0 (exactly matched).
+    expect(g.filter((_, i) => i % 3 === 0).sort()).toEqual([0, 0, 0.25, 0.25]);
+    expect(g.filter((_, i) => i % 3 !== 0).every((v) => v === 0)).toBe(true);
+    // The hemisphere directions are unit vectors with z > 0.
+    const d = hemisphereDirections(8);
+    for (let k = 0; k < 8; k++) {
+      expect(Math.hypot(d[k * 3], d[k * 3 + 1], d[k * 3 + 2])).toBeCloseTo(1, 6);
+      expect(d[k * 3 + 2]).toBeGreaterThan(0);
+    }
+  });
+
   it('soft foreground: near side of the depth midpoint → 1, far side → 0, per image', () => {
     // Image 1: head at 2, backdrop at 4 (midpoint 3); image 2: head at 10, backdrop at 11.
     const d = tf.tensor4d([2, 2, 4, 4, 10, 11, 11, 11], [2, 2, 2, 1]);
@@ -261,9 +301,12 @@ describeBackends('the four losses against the cpu oracle, forward and backward',
     ['L_dis (euclidean REMD)', (a) => lossRemd(a as tf.Tensor3D, tf.tensor2d(data.tokR, [12, 8]), 'euclidean'), () => tf.tensor3d(data.tokA, [2, 9, 8])],
     ['L_dis (colour moments)', (a) => lossMoments(a as tf.Tensor3D, tf.tensor2d(data.tokR, [12, 8])), () => tf.tensor3d(data.tokA, [2, 9, 8])],
     ['L_dis (weighted colour moments)', (a) => lossMoments(a as tf.Tensor3D, tf.tensor2d(data.tokR, [12, 8]), softForeground(tf.tensor4d(data.mapS.slice(0, 18), [2, 3, 3, 1])).reshape([2, 9, 1]) as tf.Tensor3D), () => tf.tensor3d(data.tokA, [2, 9, 8])],
+    ['L_dis (sliced colour distance)', (a) => lossSlicedWasserstein(a as tf.Tensor3D, tf.tensor2d(data.tokR.slice(0, 36), [12, 3]), tf.tensor2d(hemisphereDirections(6), [6, 3])), () => tf.tensor3d(data.tokA.slice(0, 54), [2, 9, 3])],
+    ['L_dis (weighted sliced colour distance)', (a) => lossSlicedWasserstein(a as tf.Tensor3D, tf.tensor2d(data.tokR.slice(0, 36), [12, 3]), tf.tensor2d(hemisphereDirections(6), [6, 3]), softForeground(tf.tensor4d(data.mapS.slice(0, 18), [2, 3, 3, 1])).reshape([2, 9, 1]) as tf.Tensor3D), () => tf.tensor3d(data.tokA.slice(0, 54), [2, 9, 3])],
     ['L_F-str (selfsim-mse)', (a) => lossFeatureStructure(a as tf.Tensor3D, tf.tensor3d(data.tokS, [2, 9, 8]), 'selfsim-mse'), () => tf.tensor3d(data.tokA, [2, 9, 8])],
     ['L_F-str (selfsim-l1)', (a) => lossFeatureStructure(a as tf.Tensor3D, tf.tensor3d(data.tokS, [2, 9, 8]), 'selfsim-l1'), () => tf.tensor3d(data.tokA, [2, 9, 8])],
     ['L_I-str (lowres-l1)', (a) => lossImageStructureLowres(a as tf.Tensor4D, tf.tensor4d(data.imgS, [2, 16, 16, 3]), 8), () => tf.tensor4d(data.imgA, [2, 16, 16, 3])],
+    ['L_I-str (lowres-l1-standardized)', (a) => lossImageStructureLowres(a as tf.Tensor4D, tf.tensor4d(data.imgS, [2, 16, 16, 3]), 8, true), () => tf.tensor4d(data.imgA, [2, 16, 16, 3])],
     ['L_I-str (feature-selfsim)', (a) => lossImageStructureFeatureSelfSim(a as tf.Tensor4D, tf.tensor4d(data.mapS, [2, 6, 6, 5]), 3), () => tf.tensor4d(data.mapA, [2, 6, 6, 5])],
   ];
   const run = async (loss: (a: tf.Tensor) => tf.Scalar, input: () => tf.Tensor) => {

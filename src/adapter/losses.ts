@@ -137,17 +137,31 @@ export function areaDownsample(images: tf.Tensor4D, minSize: number): tf.Tensor4
   return tf.avgPool(images, k, k, 'valid');
 }
 
-export type ImageStructureMode = 'lowres-l1' | 'feature-selfsim';
-export const IMAGE_STRUCTURE_MODES: readonly ImageStructureMode[] = ['lowres-l1', 'feature-selfsim'];
+export type ImageStructureMode = 'lowres-l1' | 'lowres-l1-standardized' | 'feature-selfsim';
+export const IMAGE_STRUCTURE_MODES: readonly ImageStructureMode[] = ['lowres-l1', 'lowres-l1-standardized', 'feature-selfsim'];
 
 /**
  * L_I-str 'lowres-l1' (ISSM default): mean |down(I_t) − down(I_s)| with area down-sampling to
  * 64² — keeps the low-frequency layout (pose, shape, shading) of the source while leaving the
- * high frequencies (texture, strokes) free to change.
+ * high frequencies (texture, strokes) free to change. `standardized` ('lowres-l1-standardized'):
+ * each image's channels are first brought to zero mean and unit spread over its pixels, so the
+ * layout is kept while any per-channel gain and offset — a global colour change, Reinhard's colour
+ * transfer — costs nothing.
  */
-export function lossImageStructureLowres(adapted: tf.Tensor4D, source: tf.Tensor4D, size = 64): tf.Scalar {
-  return tf.tidy(() => tf.mean(tf.abs(tf.sub(areaDownsample(adapted, size), areaDownsample(source, size)))) as tf.Scalar);
+export function lossImageStructureLowres(adapted: tf.Tensor4D, source: tf.Tensor4D, size = 64, standardized = false): tf.Scalar {
+  return tf.tidy(() => {
+    const prepare = (x: tf.Tensor4D) => {
+      const d = areaDownsample(x, size);
+      if (!standardized) return d;
+      const { mean, variance } = tf.moments(d, [1, 2], true);
+      return tf.div(tf.sub(d, mean), tf.sqrt(tf.add(variance, STANDARDIZE_EPS)));
+    };
+    return tf.mean(tf.abs(tf.sub(prepare(adapted), prepare(source)))) as tf.Scalar;
+  });
 }
+
+/** Variance guard of the standardised L_I-str (colours in [−1, 1]: a flat channel's spread is ≪ this). */
+const STANDARDIZE_EPS = 1e-4;
 
 /**
  * L_I-str 'feature-selfsim': cosine self-similarity of the rendered 32-channel feature image,
@@ -304,4 +318,81 @@ export function softForeground(depth: tf.Tensor4D): tf.Tensor4D {
     const width = tf.add(tf.mul(tf.sub(hi, lo), 0.05), 1e-6);
     return tf.sigmoid(tf.div(tf.sub(mid, depth), width)) as tf.Tensor4D;
   });
+}
+
+/**
+ * `count` unit directions in d = 3 spread evenly over a hemisphere (a Fibonacci lattice): the fixed
+ * projections of the sliced colour distance (a direction and its opposite give the same 1-D distance).
+ */
+export function hemisphereDirections(count: number): Float32Array {
+  const out = new Float32Array(count * 3);
+  const golden = Math.PI * (3 - Math.sqrt(5));
+  for (let k = 0; k < count; k++) {
+    const z = 1 - (k + 0.5) / count; // (0, 1): the upper hemisphere
+    const r = Math.sqrt(1 - z * z);
+    out[k * 3] = r * Math.cos(golden * k);
+    out[k * 3 + 1] = r * Math.sin(golden * k);
+    out[k * 3 + 2] = z;
+  }
+  return out;
+}
+
+/**
+ * Sliced Wasserstein-1 distance between point sets (Heitz et al. 2021's sliced loss, with |·| as in
+ * W1), per sample: project the adapted points `[N, n, d]` and the reference `[m, d]` (or `[1, m, d]`,
+ * a constant) on the `projections` `[K, d]`; in each projection match the adapted values, in sorted
+ * order, with the reference's quantiles at their mid cumulative weight ((k + ½)/n without weights);
+ * weighted mean absolute difference, averaged over samples and projections. Unlike the REMD it
+ * matches proportions (a point set that only uses some of the reference's colours is far from it),
+ * and unlike the moments every quantile, not only mean and covariance. `weights` `[N, n, 1]` (≥ 0, a
+ * constant, e.g. the foreground): the adapted distribution is the weighted one. The matching is
+ * piecewise constant in the points, so the gradient is w·sign(a − matched quantile) (one custom
+ * gradient, no sort on the tape); tensor ops only (top-k, cumulative sums), no read-back.
+ */
+export function lossSlicedWasserstein(adapted: tf.Tensor3D, reference: tf.Tensor, projections: tf.Tensor2D, weights?: tf.Tensor3D): tf.Scalar {
+  const [N, n, d] = adapted.shape;
+  const K = projections.shape[0];
+  const R = N * K;
+  const consts = tf.tidy(() => {
+    const ref = tf.reshape(reference, [-1, d]) as tf.Tensor2D;
+    const m = ref.shape[0];
+    // Reference values per projection in ascending order, flattened [K·m].
+    const refSorted = tf.reshape(tf.neg(tf.topk(tf.neg(tf.transpose(tf.matMul(ref, projections, false, true))), m).values), [K * m]);
+    // Per-row point weights, normalised to sum 1: [R, n].
+    const w = weights ? tf.reshape(weights, [N, 1, n]) : tf.ones([N, 1, n]);
+    const wn = tf.reshape(tf.broadcastTo(tf.div(w, tf.maximum(tf.sum(w, 2, true), 1e-12)), [N, K, n]), [R, n]);
+    const row = tf.range(0, R, 1, 'int32');
+    const rowOffsets = tf.reshape(tf.mul(row, tf.scalar(n, 'int32')), [R, 1]);
+    const refOffsets = tf.reshape(tf.mul(tf.mod(row, tf.scalar(K, 'int32')), tf.scalar(m, 'int32')), [R, 1]);
+    return { refSorted, wn, rowOffsets, refOffsets, m };
+  });
+  const { refSorted, wn, rowOffsets, refOffsets, m } = consts;
+  const op = tf.customGrad((pa, save) => {
+    const p = pa as tf.Tensor3D; // [N, K, n]
+    const diff = tf.tidy(() => {
+      const rows = tf.reshape(p, [R, n]) as tf.Tensor2D;
+      const order = tf.add(tf.topk(tf.neg(rows), n).indices, rowOffsets); // flat index of the j-th smallest
+      const rank = tf.add(tf.topk(tf.neg(tf.cast(order, 'float32')), n).indices, rowOffsets); // flat position of each point
+      const wSorted = tf.reshape(tf.gather(tf.reshape(wn, [R * n]), tf.reshape(order, [R * n])), [R, n]);
+      const mid = tf.sub(tf.cumsum(wSorted, 1), tf.div(wSorted, 2)); // mid cumulative weight, in (0, 1)
+      const at = tf.add(tf.cast(tf.clipByValue(tf.floor(tf.mul(mid, m)), 0, m - 1), 'int32'), refOffsets); // clipped as float: wasm's ClipByValue ignores int32
+      const matchedSorted = tf.gather(refSorted, tf.reshape(at, [R * n]));
+      const matched = tf.reshape(tf.gather(matchedSorted, tf.reshape(rank, [R * n])), [R, n]);
+      return tf.sub(rows, matched);
+    });
+    (save as tf.GradSaveFunc)([diff, wn]); // kept by the engine for the backward pass (this function disposes its own wn)
+    return {
+      value: tf.div(tf.sum(tf.mul(tf.abs(diff), wn)), R) as tf.Scalar,
+      // tidy: custom gradient functions are not scoped by the engine.
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => tf.reshape(tf.mul(tf.mul(tf.sign(saved[0]), saved[1]), tf.div(dy, R)), [N, K, n])),
+    };
+  });
+  try {
+    return tf.tidy(() => {
+      const pa = tf.transpose(tf.reshape(tf.matMul(tf.reshape(adapted, [N * n, d]), projections, false, true), [N, n, K]), [0, 2, 1]);
+      return op(pa) as tf.Scalar;
+    });
+  } finally {
+    tf.dispose([refSorted, wn, rowOffsets, refOffsets]);
+  }
 }

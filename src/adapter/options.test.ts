@@ -8,7 +8,7 @@ describe('method options', () => {
     expect(DEFAULT_METHOD_OPTIONS.imageStructure).toBe('lowres-l1');
     expect(DEFAULT_METHOD_OPTIONS.featureStructure).toBe('selfsim-mse');
     // chosen by the experiments of docs/method.md (embedded path): floor on, hypercolumn + colour L_dis
-    expect(DEFAULT_METHOD_OPTIONS).toMatchObject({ directionFloor: 0.1, disTokens: 'hypercolumn', hypercolumnBlocks: [], disColourWeight: 5, disColourMomentWeight: 0, disColourMomentRegion: 'image', g2LrScale: 0.25, encoderDirectionWeight: -1 });
+    expect(DEFAULT_METHOD_OPTIONS).toMatchObject({ directionFloor: 0.1, disTokens: 'hypercolumn', hypercolumnBlocks: [], disColourWeight: 5, disColourMomentWeight: 0, disColourSlicedWeight: 10, disColourRegion: 'foreground', disFeatureWeight: 1, g2LrScale: 0.25, encoderDirectionWeight: -1 });
     // every option has a description (the CLI and UI list them)
     expect(METHOD_OPTION_DESCRIPTIONS.map((d) => d.name).sort()).toEqual(Object.keys(DEFAULT_METHOD_OPTIONS).sort());
   });
@@ -19,7 +19,7 @@ describe('method options', () => {
     expect(o.yawStd).toBe(0.5);
     expect(o.tokenBlock).toBe(4);
     expect(() => parseMethodOptions({ imageStructur: 'lowres-l1' })).toThrow(MethodOptionError);
-    expect(() => parseMethodOptions({ imageStructure: 'pixels' })).toThrow(/one of lowres-l1, feature-selfsim/);
+    expect(() => parseMethodOptions({ imageStructure: 'pixels' })).toThrow(/one of lowres-l1, lowres-l1-standardized, feature-selfsim/);
     expect(() => parseMethodOptions({ tokenBlock: 1.5 })).toThrow(/whole number/);
     expect(() => parseMethodOptions({ yawStd: -1 })).toThrow(/\[0, 3\]/);
   });

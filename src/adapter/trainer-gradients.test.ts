@@ -59,7 +59,7 @@ class SmallPlanes implements AdaptableGenerator {
   }
 }
 
-const OPTIONS: MethodOptions = { ...DEFAULT_METHOD_OPTIONS, disTokens: 'hypercolumn', disColourWeight: 1, disColourMomentWeight: 1, disColourMomentRegion: 'foreground', step1Output: 'raw-upsampled' };
+const OPTIONS: MethodOptions = { ...DEFAULT_METHOD_OPTIONS, disTokens: 'hypercolumn', disColourWeight: 1, disColourMomentWeight: 1, disColourSlicedWeight: 1, disColourRegion: 'foreground', step1Output: 'raw-upsampled' };
 
 /** Gradients and loss components of a step-1 iteration on the active backend. */
 async function trainerGradients(batchSize = 1, options: MethodOptions = OPTIONS, afterStep?: () => void, iterations: [number, number] = [2, 0]): Promise<Map<string, Float32Array>> {

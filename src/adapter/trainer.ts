@@ -27,6 +27,8 @@ import {
   lossImageStructureLowres,
   lossRemd,
   lossMoments,
+  lossSlicedWasserstein,
+  hemisphereDirections,
   softForeground,
   colourTokens,
   gridPoints,
@@ -386,9 +388,9 @@ export class AdapterTrainer {
       const planes = src.planes(ws);
       const srcRender = src.render(planes, cams, draws);
       const srcFeatures = srcRender.features;
-      // Foreground weights of the colour points (source render), when the moments ask for them.
-      const momentWeights =
-        points && opts.disColourMomentWeight > 0 && opts.disColourMomentRegion === 'foreground' ? (sampleAt(softForeground(srcRender.depth), points) as tf.Tensor3D) : null;
+      // Foreground weights of the colour points (source render), when the colour terms ask for them.
+      const colourWeights =
+        points && (opts.disColourMomentWeight > 0 || opts.disColourSlicedWeight > 0) && opts.disColourRegion === 'foreground' ? (sampleAt(softForeground(srcRender.depth), points) as tf.Tensor3D) : null;
       const srcImage = this.view(phase, srcFeatures, src, ws);
       const srcEnc = this.encoders.map((e) => {
         const f = e.encoder.encodeImages(srcImage, e.tokenBlock);
@@ -396,7 +398,7 @@ export class AdapterTrainer {
       });
       // Step 2 (G2 only): the adapted render is a constant too.
       const adaptedFeatures = renderWithGrad ? null : this.adapted.render(planes, cams, draws).features;
-      frozen = { ws, planes, cams, srcFeatures, srcImage, srcEnc, momentWeights, adaptedFeatures };
+      frozen = { ws, planes, cams, srcFeatures, srcImage, srcEnc, colourWeights, adaptedFeatures };
       for (const t of frozenTensors(frozen)) tf.keep(t);
     });
     return frozen;
@@ -405,7 +407,7 @@ export class AdapterTrainer {
   /** Whether the phase's losses reach the trainable parameters through the rendered features directly (not only through the image). */
   private featuresOnTape(phase: TrainPhase): boolean {
     const opts = this.config.options;
-    return this.rendersOnTape(phase) && this.config.lossWeights.imageStructure !== 0 && opts.imageStructure !== 'lowres-l1';
+    return this.rendersOnTape(phase) && this.config.lossWeights.imageStructure !== 0 && opts.imageStructure === 'feature-selfsim';
   }
 
   /** The adapted features and image of the samples of `frozen`, on the active tape if any. */
@@ -422,13 +424,13 @@ export class AdapterTrainer {
     const opts = this.config.options;
     const w = this.config.lossWeights;
     const colour = usesColourTerms(opts);
-    const { srcFeatures, srcImage, srcEnc, momentWeights } = frozen;
+    const { srcFeatures, srcImage, srcEnc, colourWeights } = frozen;
     const zero = tf.scalar(0);
     let dir: tf.Scalar = zero;
     let dis: tf.Scalar = zero;
     let fstr: tf.Scalar = zero;
     this.encoders.forEach((e, i) => {
-      const ad = e.encoder.encodeImages(adImage, e.tokenBlock, w.dis && opts.disTokens === 'hypercolumn' ? (e.mapBlocks ?? []) : []);
+      const ad = e.encoder.encodeImages(adImage, e.tokenBlock, w.dis && opts.disFeatureWeight > 0 && opts.disTokens === 'hypercolumn' ? (e.mapBlocks ?? []) : []);
       const dirWeight = e.directionWeight ?? 1;
       if (w.dir && dirWeight && e.refDirection) {
         // DoRM: at the first iteration the adapted generator equals the source, E(I_t) − E(I_s) is
@@ -438,21 +440,30 @@ export class AdapterTrainer {
         dir = tf.add(dir, tf.mul(dirWeight, lossDirection(adDir, srcEnc[i].embedding, e.refDirection, opts.directionFloor)));
       }
       if (w.dis) {
-        dis = tf.add(dis, opts.disTokens === 'hypercolumn' ? lossRemd(hypercolumnTokens(ad.maps, points!), e.refHypercolumn!) : lossRemd(ad.tokens, e.refTokens));
-        if (colour) {
-          const adColours = colourTokens(adImage, points!, opts.disGrid);
-          if (opts.disColourWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourWeight, lossRemd(adColours, e.refColours!, 'euclidean')));
-          if (opts.disColourMomentWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourMomentWeight, lossMoments(adColours, e.refColours!, momentWeights ?? undefined)));
+        if (opts.disFeatureWeight > 0) {
+          const remd = opts.disTokens === 'hypercolumn' ? lossRemd(hypercolumnTokens(ad.maps, points!), e.refHypercolumn!) : lossRemd(ad.tokens, e.refTokens);
+          dis = tf.add(dis, tf.mul(opts.disFeatureWeight, remd));
         }
       }
       if (w.featureStructure) fstr = tf.add(fstr, lossFeatureStructure(ad.tokens, srcEnc[i].tokens, opts.featureStructure));
     });
+    // The colour terms do not depend on the encoder: counted once, like L_I-str (the reference colours are the same in every encoder's targets).
+    if (w.dis && colour) {
+      const refColours = this.encoders[0].refColours!;
+      const adColours = colourTokens(adImage, points!, opts.disGrid);
+      if (opts.disColourWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourWeight, lossRemd(adColours, refColours, 'euclidean')));
+      if (opts.disColourMomentWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourMomentWeight, lossMoments(adColours, refColours, colourWeights ?? undefined)));
+      if (opts.disColourSlicedWeight > 0) {
+        const projections = tf.tensor2d(COLOUR_PROJECTIONS, [COLOUR_PROJECTION_COUNT, 3]);
+        dis = tf.add(dis, tf.mul(opts.disColourSlicedWeight, lossSlicedWasserstein(adColours, refColours, projections, colourWeights ?? undefined)));
+      }
+    }
     let istr: tf.Scalar = zero;
     if (w.imageStructure) {
       istr =
-        opts.imageStructure === 'lowres-l1'
-          ? lossImageStructureLowres(adImage, srcImage, opts.imageStructureSize)
-          : lossImageStructureFeatureSelfSim(adFeatures, srcFeatures, opts.imageStructureGrid);
+        opts.imageStructure === 'feature-selfsim'
+          ? lossImageStructureFeatureSelfSim(adFeatures, srcFeatures, opts.imageStructureGrid)
+          : lossImageStructureLowres(adImage, srcImage, opts.imageStructureSize, opts.imageStructure === 'lowres-l1-standardized');
     }
     const total = tf.addN([tf.mul(dir, w.dir), tf.mul(dis, w.dis), tf.mul(istr, w.imageStructure), tf.mul(fstr, w.featureStructure)]) as tf.Scalar;
     kept.components = tf.keep(tf.stack([total, dir, dis, istr, fstr]) as tf.Tensor1D);
@@ -574,7 +585,7 @@ interface FrozenPart {
   srcFeatures: tf.Tensor4D;
   srcImage: tf.Tensor4D;
   srcEnc: { embedding: tf.Tensor2D; tokens: tf.Tensor3D }[];
-  momentWeights: tf.Tensor3D | null;
+  colourWeights: tf.Tensor3D | null;
   /** Step 2: the adapted render (a constant); null when the phase renders on the tape. */
   adaptedFeatures: tf.Tensor4D | null;
 }
@@ -589,13 +600,13 @@ function sliceFrozen(f: FrozenPart, s: number, e: number): FrozenPart {
     srcFeatures: cut(f.srcFeatures),
     srcImage: cut(f.srcImage),
     srcEnc: f.srcEnc.map((x) => ({ embedding: cut(x.embedding), tokens: cut(x.tokens) })),
-    momentWeights: f.momentWeights && cut(f.momentWeights),
+    colourWeights: f.colourWeights && cut(f.colourWeights),
     adaptedFeatures: f.adaptedFeatures && cut(f.adaptedFeatures),
   };
 }
 
 function frozenTensors(f: FrozenPart): tf.Tensor[] {
-  const optional = [f.momentWeights, f.adaptedFeatures].filter((t): t is tf.Tensor3D | tf.Tensor4D => t !== null);
+  const optional = [f.colourWeights, f.adaptedFeatures].filter((t): t is tf.Tensor3D | tf.Tensor4D => t !== null);
   return [f.ws, f.planes, f.cams, f.srcFeatures, f.srcImage, ...f.srcEnc.flatMap((x) => [x.embedding, x.tokens]), ...optional];
 }
 
@@ -603,9 +614,13 @@ function disposeFrozen(f: FrozenPart): void {
   tf.dispose(frozenTensors(f));
 }
 
+/** Projections of the sliced colour distance (`disColourSlicedWeight`): fixed, spread over the hemisphere. */
+const COLOUR_PROJECTION_COUNT = 32;
+const COLOUR_PROJECTIONS = hemisphereDirections(COLOUR_PROJECTION_COUNT);
+
 /** Whether L_dis has a colour term (the REMD or the moments of the colours at the points). */
 function usesColourTerms(opts: MethodOptions): boolean {
-  return opts.disColourWeight > 0 || opts.disColourMomentWeight > 0;
+  return opts.disColourWeight > 0 || opts.disColourMomentWeight > 0 || opts.disColourSlicedWeight > 0;
 }
 
 function tileCamera(c: Float32Array, n: number): Float32Array {
