@@ -21,7 +21,7 @@ import { loadClipEncoder, ClipImageEncoder, type FeatureEncoder } from '../../sr
 import { OPENAI_VIT_CONFIGS, randomVisionTransformer } from '../../src/clip/vit.ts';
 import { GeneratorView } from '../../src/adapter/generator-view.ts';
 import { DEFAULT_CHUNK_RAYS } from '../../src/eg3d/renderer.ts';
-import { AdapterTrainer, prepareTrainerEncoder } from '../../src/adapter/trainer.ts';
+import { AdapterTrainer, prepareTrainerEncoder, trainerEncoderTensors } from '../../src/adapter/trainer.ts';
 import { DEFAULT_METHOD_OPTIONS, type MethodOptions } from '../../src/adapter/options.ts';
 import { DEFAULT_LOSS_WEIGHTS, DIFA_OPTIMISER } from '../../src/engine/defaults.ts';
 
@@ -49,7 +49,7 @@ export function trainerFor(gen: EG3DGenerator, encoders: FeatureEncoder | Featur
   const side = 64;
   const reference = { width: side, height: side, data: Uint8ClampedArray.from({ length: side * side * 4 }, (_, i) => (i % 4 === 3 ? 255 : Math.floor(rng.next() * 256))) };
   const prepared = (Array.isArray(encoders) ? encoders : [encoders]).map((enc) => prepareTrainerEncoder(enc, reference, rng.normalArray(enc.embedDim), method));
-  const owned: tf.Tensor[] = prepared.flatMap((e) => [e.refTokens, e.refDirection, e.refHypercolumn, e.refColours].filter((t): t is tf.Tensor => t != null));
+  const owned: tf.Tensor[] = prepared.flatMap(trainerEncoderTensors);
   const trainer = new AdapterTrainer(view, prepared, {
     iterations,
     batchSize,

@@ -10,6 +10,7 @@ import {
   lossMoments,
   lossRemd,
   lossSlicedWasserstein,
+  slicedReference,
   hemisphereDirections,
   softForeground,
   meanDirection,
@@ -232,18 +233,18 @@ describe('hypercolumn L_dis (STROTSS-like)', () => {
     const ref = tf.tensor2d([[0, 0, 0], [0, 5, 5], [0, 1, 0], [1, 0, 0]]); // projected: 0, 0, 0, 1
     // Same colours, other proportions (1 black, 3 white) — the REMD sees no difference: quantiles 0,0,0,1 vs 0,1,1,1 → 2/4.
     const a = tf.tensor3d([[[0, 0, 0], [1, 0, 0], [1, 0, 0], [1, 0, 0]]]);
-    expect(val(lossSlicedWasserstein(a, ref, e))).toBeCloseTo(0.5, 6);
+    expect(val(lossSlicedWasserstein(a, slicedReference(ref, e), e))).toBeCloseTo(0.5, 6);
     // A permutation of the reference's projections is at distance 0; order of points is irrelevant.
-    expect(val(lossSlicedWasserstein(tf.tensor3d([[[1, 9, 9], [0, 0, 0], [0, 2, 0], [0, 0, 0]]]), ref, e))).toBeCloseTo(0, 6);
+    expect(val(lossSlicedWasserstein(tf.tensor3d([[[1, 9, 9], [0, 0, 0], [0, 2, 0], [0, 0, 0]]]), slicedReference(ref, e), e))).toBeCloseTo(0, 6);
     // n ≠ m: 2 points against the 4 quantiles → quantiles at (k + ½)/2 of 4 sorted values: positions 1 and 3 (0 and 1).
-    expect(val(lossSlicedWasserstein(tf.tensor3d([[[0.5, 0, 0], [0.5, 0, 0]]]), ref, e))).toBeCloseTo(0.5, 6);
+    expect(val(lossSlicedWasserstein(tf.tensor3d([[[0.5, 0, 0], [0.5, 0, 0]]]), slicedReference(ref, e), e))).toBeCloseTo(0.5, 6);
     // Weighted: only the two black points count (weights 1, 1, 0, 0): mid cumulative weights ¼, ¾ → quantiles 0 and 1 → (0 + 1)/2.
     const a4 = tf.tensor3d([[[0, 0, 0], [0, 0, 0], [1, 0, 0], [1, 0, 0]]]);
-    expect(val(lossSlicedWasserstein(a4, ref, e, tf.tensor3d([[[1], [1], [0], [0]]])))).toBeCloseTo(0.5, 6);
+    expect(val(lossSlicedWasserstein(a4, slicedReference(ref, e), e, tf.tensor3d([[[1], [1], [0], [0]]])))).toBeCloseTo(0.5, 6);
     // Uniform weights of any scale = unweighted.
-    expect(val(lossSlicedWasserstein(a, ref, e, tf.tensor3d([[[3], [3], [3], [3]]])))).toBeCloseTo(0.5, 6);
+    expect(val(lossSlicedWasserstein(a, slicedReference(ref, e), e, tf.tensor3d([[[3], [3], [3], [3]]])))).toBeCloseTo(0.5, 6);
     // Gradient: each point toward its matched quantile, ±1/(N·K·n).
-    const g = Array.from(tf.grad((x: tf.Tensor) => lossSlicedWasserstein(x as tf.Tensor3D, ref, e))(a).dataSync());
+    const g = Array.from(tf.grad((x: tf.Tensor) => lossSlicedWasserstein(x as tf.Tensor3D, slicedReference(ref, e), e))(a).dataSync());
     // the three points at 1 match quantiles 0, 0, 1 (ties in any order): two of them get +1/4, one 0 (exactly matched).
     expect(g.filter((_, i) => i % 3 === 0).sort()).toEqual([0, 0, 0.25, 0.25]);
     expect(g.filter((_, i) => i % 3 !== 0).every((v) => v === 0)).toBe(true);
@@ -301,8 +302,8 @@ describeBackends('the four losses against the cpu oracle, forward and backward',
     ['L_dis (euclidean REMD)', (a) => lossRemd(a as tf.Tensor3D, tf.tensor2d(data.tokR, [12, 8]), 'euclidean'), () => tf.tensor3d(data.tokA, [2, 9, 8])],
     ['L_dis (colour moments)', (a) => lossMoments(a as tf.Tensor3D, tf.tensor2d(data.tokR, [12, 8])), () => tf.tensor3d(data.tokA, [2, 9, 8])],
     ['L_dis (weighted colour moments)', (a) => lossMoments(a as tf.Tensor3D, tf.tensor2d(data.tokR, [12, 8]), softForeground(tf.tensor4d(data.mapS.slice(0, 18), [2, 3, 3, 1])).reshape([2, 9, 1]) as tf.Tensor3D), () => tf.tensor3d(data.tokA, [2, 9, 8])],
-    ['L_dis (sliced colour distance)', (a) => lossSlicedWasserstein(a as tf.Tensor3D, tf.tensor2d(data.tokR.slice(0, 36), [12, 3]), tf.tensor2d(hemisphereDirections(6), [6, 3])), () => tf.tensor3d(data.tokA.slice(0, 54), [2, 9, 3])],
-    ['L_dis (weighted sliced colour distance)', (a) => lossSlicedWasserstein(a as tf.Tensor3D, tf.tensor2d(data.tokR.slice(0, 36), [12, 3]), tf.tensor2d(hemisphereDirections(6), [6, 3]), softForeground(tf.tensor4d(data.mapS.slice(0, 18), [2, 3, 3, 1])).reshape([2, 9, 1]) as tf.Tensor3D), () => tf.tensor3d(data.tokA.slice(0, 54), [2, 9, 3])],
+    ['L_dis (sliced colour distance)', (a) => lossSlicedWasserstein(a as tf.Tensor3D, slicedReference(tf.tensor2d(data.tokR.slice(0, 36), [12, 3]), tf.tensor2d(hemisphereDirections(6), [6, 3])), tf.tensor2d(hemisphereDirections(6), [6, 3])), () => tf.tensor3d(data.tokA.slice(0, 54), [2, 9, 3])],
+    ['L_dis (weighted sliced colour distance)', (a) => lossSlicedWasserstein(a as tf.Tensor3D, slicedReference(tf.tensor2d(data.tokR.slice(0, 36), [12, 3]), tf.tensor2d(hemisphereDirections(6), [6, 3])), tf.tensor2d(hemisphereDirections(6), [6, 3]), softForeground(tf.tensor4d(data.mapS.slice(0, 18), [2, 3, 3, 1])).reshape([2, 9, 1]) as tf.Tensor3D), () => tf.tensor3d(data.tokA.slice(0, 54), [2, 9, 3])],
     ['L_F-str (selfsim-mse)', (a) => lossFeatureStructure(a as tf.Tensor3D, tf.tensor3d(data.tokS, [2, 9, 8]), 'selfsim-mse'), () => tf.tensor3d(data.tokA, [2, 9, 8])],
     ['L_F-str (selfsim-l1)', (a) => lossFeatureStructure(a as tf.Tensor3D, tf.tensor3d(data.tokS, [2, 9, 8]), 'selfsim-l1'), () => tf.tensor3d(data.tokA, [2, 9, 8])],
     ['L_I-str (lowres-l1)', (a) => lossImageStructureLowres(a as tf.Tensor4D, tf.tensor4d(data.imgS, [2, 16, 16, 3]), 8), () => tf.tensor4d(data.imgA, [2, 16, 16, 3])],

@@ -338,46 +338,60 @@ export function hemisphereDirections(count: number): Float32Array {
 }
 
 /**
- * Sliced Wasserstein-1 distance between point sets (Heitz et al. 2021's sliced loss, with |·| as in
- * W1), per sample: project the adapted points `[N, n, d]` and the reference `[m, d]` (or `[1, m, d]`,
- * a constant) on the `projections` `[K, d]`; in each projection match the adapted values, in sorted
- * order, with the reference's quantiles at their mid cumulative weight ((k + ½)/n without weights);
- * weighted mean absolute difference, averaged over samples and projections. Unlike the REMD it
- * matches proportions (a point set that only uses some of the reference's colours is far from it),
- * and unlike the moments every quantile, not only mean and covariance. `weights` `[N, n, 1]` (≥ 0, a
- * constant, e.g. the foreground): the adapted distribution is the weighted one. The matching is
- * piecewise constant in the points, so the gradient is w·sign(a − matched quantile) (one custom
- * gradient, no sort on the tape); tensor ops only (top-k, cumulative sums), no read-back.
+ * The reference side of the sliced colour distance: the reference points `[m, d]` (or `[1, m, d]`)
+ * projected on `projections` `[K, d]`, each projection's values in ascending order → `[K, m]`. A
+ * constant per reference and projection set: computed once, not every iteration (on webgpu a sort is
+ * a few dozen dispatches).
  */
-export function lossSlicedWasserstein(adapted: tf.Tensor3D, reference: tf.Tensor, projections: tf.Tensor2D, weights?: tf.Tensor3D): tf.Scalar {
-  const [N, n, d] = adapted.shape;
-  const K = projections.shape[0];
-  const R = N * K;
-  const consts = tf.tidy(() => {
+export function slicedReference(reference: tf.Tensor, projections: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const d = projections.shape[1];
     const ref = tf.reshape(reference, [-1, d]) as tf.Tensor2D;
     const m = ref.shape[0];
-    // Reference values per projection in ascending order, flattened [K·m].
-    const refSorted = tf.reshape(tf.neg(tf.topk(tf.neg(tf.transpose(tf.matMul(ref, projections, false, true))), m).values), [K * m]);
+    return tf.neg(tf.topk(tf.neg(tf.transpose(tf.matMul(ref, projections, false, true))), m).values) as tf.Tensor2D;
+  });
+}
+
+/**
+ * Sliced Wasserstein-1 distance between point sets (Heitz et al. 2021's sliced loss, with |·| as in
+ * W1), per sample: project the adapted points `[N, n, d]` on the `projections` `[K, d]`; in each
+ * projection match the adapted values, in sorted order, with the reference's quantiles at their mid
+ * cumulative weight ((k + ½)/n without weights); weighted mean absolute difference, averaged over
+ * samples and projections. `refSorted` `[K, m]` is `slicedReference(reference, projections)`. Unlike
+ * the REMD it matches proportions (a point set that only uses some of the reference's colours is far
+ * from it), and unlike the moments every quantile, not only mean and covariance. `weights` `[N, n, 1]`
+ * (≥ 0, a constant, e.g. the foreground): the adapted distribution is the weighted one. The matching
+ * is piecewise constant in the points, so the gradient is w·sign(a − matched quantile) (one custom
+ * gradient, no sort on the tape); tensor ops only (one top-k, a cumulative sum, a scatter), no read-back.
+ */
+export function lossSlicedWasserstein(adapted: tf.Tensor3D, refSorted: tf.Tensor2D, projections: tf.Tensor2D, weights?: tf.Tensor3D): tf.Scalar {
+  const [N, n, d] = adapted.shape;
+  const [K, m] = refSorted.shape;
+  if (projections.shape[0] !== K || projections.shape[1] !== d) {
+    throw new RangeError(`lossSlicedWasserstein: ${K} sorted reference projections for projections [${projections.shape}] of ${d}-d points`);
+  }
+  const R = N * K;
+  const consts = tf.tidy(() => {
     // Per-row point weights, normalised to sum 1: [R, n].
     const w = weights ? tf.reshape(weights, [N, 1, n]) : tf.ones([N, 1, n]);
     const wn = tf.reshape(tf.broadcastTo(tf.div(w, tf.maximum(tf.sum(w, 2, true), 1e-12)), [N, K, n]), [R, n]);
     const row = tf.range(0, R, 1, 'int32');
     const rowOffsets = tf.reshape(tf.mul(row, tf.scalar(n, 'int32')), [R, 1]);
     const refOffsets = tf.reshape(tf.mul(tf.mod(row, tf.scalar(K, 'int32')), tf.scalar(m, 'int32')), [R, 1]);
-    return { refSorted, wn, rowOffsets, refOffsets, m };
+    return { wn, rowOffsets, refOffsets };
   });
-  const { refSorted, wn, rowOffsets, refOffsets, m } = consts;
+  const { wn, rowOffsets, refOffsets } = consts;
   const op = tf.customGrad((pa, save) => {
     const p = pa as tf.Tensor3D; // [N, K, n]
     const diff = tf.tidy(() => {
       const rows = tf.reshape(p, [R, n]) as tf.Tensor2D;
-      const order = tf.add(tf.topk(tf.neg(rows), n).indices, rowOffsets); // flat index of the j-th smallest
-      const rank = tf.add(tf.topk(tf.neg(tf.cast(order, 'float32')), n).indices, rowOffsets); // flat position of each point
-      const wSorted = tf.reshape(tf.gather(tf.reshape(wn, [R * n]), tf.reshape(order, [R * n])), [R, n]);
+      const order = tf.reshape(tf.add(tf.topk(tf.neg(rows), n).indices, rowOffsets), [R * n]); // flat index of each row's j-th smallest
+      const wSorted = tf.reshape(tf.gather(tf.reshape(wn, [R * n]), order), [R, n]);
       const mid = tf.sub(tf.cumsum(wSorted, 1), tf.div(wSorted, 2)); // mid cumulative weight, in (0, 1)
       const at = tf.add(tf.cast(tf.clipByValue(tf.floor(tf.mul(mid, m)), 0, m - 1), 'int32'), refOffsets); // clipped as float: wasm's ClipByValue ignores int32
-      const matchedSorted = tf.gather(refSorted, tf.reshape(at, [R * n]));
-      const matched = tf.reshape(tf.gather(matchedSorted, tf.reshape(rank, [R * n])), [R, n]);
+      const matchedSorted = tf.gather(tf.reshape(refSorted, [K * m]), tf.reshape(at, [R * n]));
+      // Back to the points' own order: a permutation, so a scatter.
+      const matched = tf.reshape(tf.scatterND(tf.reshape(order, [R * n, 1]), matchedSorted, [R * n]), [R, n]);
       return tf.sub(rows, matched);
     });
     (save as tf.GradSaveFunc)([diff, wn]); // kept by the engine for the backward pass (this function disposes its own wn)
@@ -393,6 +407,6 @@ export function lossSlicedWasserstein(adapted: tf.Tensor3D, reference: tf.Tensor
       return op(pa) as tf.Scalar;
     });
   } finally {
-    tf.dispose([refSorted, wn, rowOffsets, refOffsets]);
+    tf.dispose([wn, rowOffsets, refOffsets]);
   }
 }

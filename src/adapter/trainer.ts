@@ -28,6 +28,7 @@ import {
   lossRemd,
   lossMoments,
   lossSlicedWasserstein,
+  slicedReference,
   hemisphereDirections,
   softForeground,
   colourTokens,
@@ -97,6 +98,8 @@ export interface TrainerEncoder {
   refHypercolumn?: tf.Tensor2D | null;
   /** Reference RGB in [−1, 1] at every cell of the `disGrid`² grid, [G², 3] (needed with `disColourWeight` > 0). */
   refColours?: tf.Tensor2D | null;
+  /** The reference colours on the sliced distance's projections, each in ascending order, [K, G²] (with `disColourSlicedWeight` > 0). */
+  refColourSorted?: tf.Tensor2D | null;
 }
 
 /** λ_dir multiplier of an encoder: the option `encoderDirectionWeight` when ≥ 0, else the encoder's default (absent = 1). */
@@ -133,13 +136,19 @@ export function prepareTrainerEncoder(encoder: FeatureEncoder, reference: RgbaIm
           return tf.reshape(colourTokens(img, grid, options.disGrid), [-1, 3]) as tf.Tensor2D;
         })
       : null;
+  const refColourSorted = refColours && options.disColourSlicedWeight > 0 ? tf.tidy(() => slicedReference(refColours, colourProjections())) : null;
   tf.dispose([ref.embedding, ...ref.maps]);
-  return { encoder, tokenBlock, refTokens: ref.tokens, refDirection, directionWeight, mapBlocks, refHypercolumn, refColours };
+  return { encoder, tokenBlock, refTokens: ref.tokens, refDirection, directionWeight, mapBlocks, refHypercolumn, refColours, refColourSorted };
+}
+
+/** The reference tensors `prepareTrainerEncoder` made (not the encoder's weights). */
+export function trainerEncoderTensors(e: TrainerEncoder): tf.Tensor[] {
+  return [e.refTokens, e.refDirection, e.refHypercolumn, e.refColours, e.refColourSorted].filter((t): t is tf.Tensor => t != null);
 }
 
 /** Frees the reference tensors of `prepareTrainerEncoder` (not the encoder). */
 export function disposeTrainerEncoder(e: TrainerEncoder): void {
-  tf.dispose([e.refTokens, ...(e.refDirection ? [e.refDirection] : []), ...(e.refHypercolumn ? [e.refHypercolumn] : []), ...(e.refColours ? [e.refColours] : [])]);
+  tf.dispose(trainerEncoderTensors(e));
 }
 
 export type TrainPhase = 'tri-d' | 'g2';
@@ -450,12 +459,13 @@ export class AdapterTrainer {
     // The colour terms do not depend on the encoder: counted once, like L_I-str (the reference colours are the same in every encoder's targets).
     if (w.dis && colour) {
       const refColours = this.encoders[0].refColours!;
+      const refColourSorted = this.encoders[0].refColourSorted;
       const adColours = colourTokens(adImage, points!, opts.disGrid);
       if (opts.disColourWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourWeight, lossRemd(adColours, refColours, 'euclidean')));
       if (opts.disColourMomentWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourMomentWeight, lossMoments(adColours, refColours, colourWeights ?? undefined)));
       if (opts.disColourSlicedWeight > 0) {
-        const projections = tf.tensor2d(COLOUR_PROJECTIONS, [COLOUR_PROJECTION_COUNT, 3]);
-        dis = tf.add(dis, tf.mul(opts.disColourSlicedWeight, lossSlicedWasserstein(adColours, refColours, projections, colourWeights ?? undefined)));
+        if (!refColourSorted) throw new Error('the sliced colour distance needs the sorted reference colours (prepareTrainerEncoder)');
+        dis = tf.add(dis, tf.mul(opts.disColourSlicedWeight, lossSlicedWasserstein(adColours, refColourSorted, colourProjections(), colourWeights ?? undefined)));
       }
     }
     let istr: tf.Scalar = zero;
@@ -617,6 +627,7 @@ function disposeFrozen(f: FrozenPart): void {
 /** Projections of the sliced colour distance (`disColourSlicedWeight`): fixed, spread over the hemisphere. */
 const COLOUR_PROJECTION_COUNT = 32;
 const COLOUR_PROJECTIONS = hemisphereDirections(COLOUR_PROJECTION_COUNT);
+const colourProjections = (): tf.Tensor2D => tf.tensor2d(COLOUR_PROJECTIONS, [COLOUR_PROJECTION_COUNT, 3]);
 
 /** Whether L_dis has a colour term (the REMD or the moments of the colours at the points). */
 function usesColourTerms(opts: MethodOptions): boolean {
