@@ -96,7 +96,7 @@ export interface TrainerEncoder {
   mapBlocks?: readonly number[];
   /** Reference hypercolumns at every cell of the `disGrid`² grid, [G², d] (needed with 'hypercolumn'). */
   refHypercolumn?: tf.Tensor2D | null;
-  /** Reference RGB in [−1, 1] at every cell of the `disGrid`² grid, [G², 3] (needed with `disColourWeight` > 0). */
+  /** Reference RGB in [−1, 1] at every cell of the `disGrid`² grid, [G², 3] (needed with any colour term, `usesColourTerms`). */
   refColours?: tf.Tensor2D | null;
   /** The reference colours on the sliced distance's projections, each in ascending order, [K, G²] (with `disColourSlicedWeight` > 0). */
   refColourSorted?: tf.Tensor2D | null;
@@ -367,6 +367,7 @@ export class AdapterTrainer {
     for (const e of this.encoders) {
       if (opts.disTokens === 'hypercolumn' && needPoints && !e.refHypercolumn) throw new Error(`${e.encoder.name}: hypercolumn L_dis needs the reference hypercolumns (prepareTrainerEncoder)`);
       if (colour && needPoints && !e.refColours) throw new Error(`${e.encoder.name}: the colour term needs the reference colours (prepareTrainerEncoder)`);
+      if (opts.disColourSlicedWeight > 0 && needPoints && !e.refColourSorted) throw new Error(`${e.encoder.name}: the sliced colour distance needs the sorted reference colours (prepareTrainerEncoder)`);
     }
     return needPoints ? samplePoints(new Random(iterationSeed(this.config.seed, globalIteration, 1)), opts.disGrid, opts.disPoints) : null;
   }
@@ -463,10 +464,7 @@ export class AdapterTrainer {
       const adColours = colourTokens(adImage, points!, opts.disGrid);
       if (opts.disColourWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourWeight, lossRemd(adColours, refColours, 'euclidean')));
       if (opts.disColourMomentWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourMomentWeight, lossMoments(adColours, refColours, colourWeights ?? undefined)));
-      if (opts.disColourSlicedWeight > 0) {
-        if (!refColourSorted) throw new Error('the sliced colour distance needs the sorted reference colours (prepareTrainerEncoder)');
-        dis = tf.add(dis, tf.mul(opts.disColourSlicedWeight, lossSlicedWasserstein(adColours, refColourSorted, colourProjections(), colourWeights ?? undefined)));
-      }
+      if (opts.disColourSlicedWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourSlicedWeight, lossSlicedWasserstein(adColours, refColourSorted!, colourProjections(), colourWeights ?? undefined)));
     }
     let istr: tf.Scalar = zero;
     if (w.imageStructure) {
@@ -629,7 +627,7 @@ const COLOUR_PROJECTION_COUNT = 32;
 const COLOUR_PROJECTIONS = hemisphereDirections(COLOUR_PROJECTION_COUNT);
 const colourProjections = (): tf.Tensor2D => tf.tensor2d(COLOUR_PROJECTIONS, [COLOUR_PROJECTION_COUNT, 3]);
 
-/** Whether L_dis has a colour term (the REMD or the moments of the colours at the points). */
+/** Whether L_dis has a colour term (the REMD, the moments or the sliced distance of the colours at the points). */
 function usesColourTerms(opts: MethodOptions): boolean {
   return opts.disColourWeight > 0 || opts.disColourMomentWeight > 0 || opts.disColourSlicedWeight > 0;
 }
