@@ -198,7 +198,7 @@ async function main(): Promise<void> {
     : null;
   const texture = a.texture ? await InceptionGramNetwork.create(await loadNsfwInceptionV3()) : null;
   const means = new Map<string, Float32Array>();
-  const header = 'config | reference | train s (s/it) | palette s→a (Δ%) | texture s→a (Δ%) | identity | Δdepth %head | |Δpx| | losses first→last';
+  const header = 'config | reference | train s (s/it) | palette s→a (Δ%) | palette vs whole crop s→a (Δ%) | texture s→a (Δ%) | identity | Δdepth %head | |Δpx| | losses first→last';
   console.log(header);
 
   for (const c of a.configs) {
@@ -250,7 +250,15 @@ async function main(): Promise<void> {
         texture,
         options: { latents: a.latents, yaws: a.yaws, seed: a.evalSeed, thumbnailSize: base.config.imgResolution },
       });
+      // The palette against the whole reference crop too (the measure before session 11), for comparison.
+      const whole = await evaluateAdaptation({
+        source,
+        adapted,
+        reference,
+        options: { latents: a.latents, yaws: a.yaws, seed: a.evalSeed, thumbnailSize: base.config.imgResolution, paletteReference: 'image' },
+      });
       const m = result.means;
+      const mw = whole.means;
       const px = meanPixelChange(result);
       const first = losses[0];
       const last = losses[losses.length - 1];
@@ -263,6 +271,8 @@ async function main(): Promise<void> {
         meanEmbeddingSeconds: tMean,
         palette: m.palette,
         paletteChangePct: m.paletteChangePct,
+        paletteWholeCrop: mw.palette,
+        paletteWholeCropChangePct: mw.paletteChangePct,
         texture: m.texture,
         textureChangePct: m.textureChangePct,
         identity: m.identity,
@@ -283,6 +293,7 @@ async function main(): Promise<void> {
           refName,
           `${trainSeconds.toFixed(0)} (${row.secondsPerIteration.toFixed(1)})`,
           `${f2(m.palette?.source, 1)}→${f2(m.palette?.adapted, 1)} (${f2(m.paletteChangePct, 0)}%)`,
+          `${f2(mw.palette?.source, 1)}→${f2(mw.palette?.adapted, 1)} (${f2(mw.paletteChangePct, 0)}%)`,
           `${f2(m.texture?.source)}→${f2(m.texture?.adapted)} (${f2(m.textureChangePct, 0)}%)`,
           f2(m.identity),
           f2(m.depthDiffPct, 1),

@@ -24,6 +24,9 @@ describe('evaluate CLI', () => {
     expect(a.samples).toEqual([6, 6]);
     expect(a.face).toBe(false);
     expect(a.texture).toBe(true);
+    expect(a.paletteReference).toBe('face-box');
+    expect(parseEvaluateArgs(['--adapted', 'x', '--palette-reference', 'image']).paletteReference).toBe('image');
+    expect(() => parseEvaluateArgs(['--adapted', 'x', '--palette-reference', 'face'])).toThrow(/face-box or image/);
     expect(() => parseEvaluateArgs(['--latents', '4'])).toThrow(/--adapted is required/);
     expect(() => parseEvaluateArgs(['--adapted', 'x', '--latents', '0'])).toThrow(/integer ≥ 1/);
     expect(() => parseEvaluateArgs(['--adapted', 'x', '--bogus'])).toThrow(/unknown argument/);

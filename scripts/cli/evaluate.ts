@@ -2,6 +2,7 @@
  * npm run cli -- evaluate [--generator <file.pkl|embedded>] --adapted <delta.safetensors> [--clip <file> ...]
  *                         [--reference <img|example:id>] [--latents 32] [--seed N] [--psi 0.7] [--json out.json] [--grid out.png]
  *                         [--render-resolution R] [--samples D,DI] [--no-face] [--no-texture] [--vocab <bpe vocabulary>]
+ *                         [--palette-reference face-box|image]
  *
  * The evaluation report (src/evaluate): the base generator (default: the embedded demo generator) vs the
  * same generator with the adapted Tri-D + G2 weights of a delta `.safetensors`, over held-out latents ×
@@ -43,14 +44,17 @@ export interface EvaluateArgs {
   face: boolean;
   texture: boolean;
   vocab: string;
+  /** The palette's reference pixels: the face box of the reference crop (default) or the whole crop. */
+  paletteReference: 'face-box' | 'image';
 }
 
 const USAGE = `usage: npm run cli -- evaluate [--generator <file.pkl|embedded (default)>] --adapted <delta.safetensors>
        [--clip <file> ...] [--reference <image|example:sketch|example:cartoon> [--crop face|centre]] [--latents 32] [--seed N] [--psi 0.7] [--json out.json] [--grid out.png]
-       [--render-resolution R] [--samples D,DI] [--no-face] [--no-texture] [--vocab <bpe_simple_vocab_16e6.txt.gz|merges.txt>]`;
+       [--render-resolution R] [--samples D,DI] [--no-face] [--no-texture] [--vocab <bpe_simple_vocab_16e6.txt.gz|merges.txt>]
+       [--palette-reference face-box (default)|image]`;
 
 export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
-  const a: EvaluateArgs = { generator: 'embedded', adapted: '', clips: [], reference: '', crop: 'face', latents: 32, seed: 0, psi: 0.7, json: '', grid: '', renderResolution: null, samples: null, face: true, texture: true, vocab: '' };
+  const a: EvaluateArgs = { generator: 'embedded', adapted: '', clips: [], reference: '', crop: 'face', latents: 32, seed: 0, psi: 0.7, json: '', grid: '', renderResolution: null, samples: null, face: true, texture: true, vocab: '', paletteReference: 'face-box' };
   const { value, int, num } = argReader(argv, USAGE);
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
@@ -75,6 +79,12 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
       case '--no-face': a.face = false; break;
       case '--no-texture': a.texture = false; break;
       case '--vocab': a.vocab = value(++i, f); break;
+      case '--palette-reference': {
+        const v = value(++i, f);
+        if (v !== 'face-box' && v !== 'image') throw new SettingsError(`--palette-reference must be face-box or image (got ${v})\n${USAGE}`);
+        a.paletteReference = v;
+        break;
+      }
       case '--help': case '-h': throw new SettingsError(USAGE);
       default: throw new SettingsError(`unknown argument ${f}\n${USAGE}`);
     }
@@ -158,7 +168,7 @@ export async function run(argv: string[]): Promise<void> {
     if (vocab) await engine.loadVocabulary(fileBlob(vocab), basename(vocab));
     tLoad = performance.now();
 
-    const report = await engine.evaluate({ latents: a.latents, seed: a.seed, psi: a.psi, identity: a.face, texture: a.texture, clipEncoders: clipIds });
+    const report = await engine.evaluate({ latents: a.latents, seed: a.seed, psi: a.psi, identity: a.face, texture: a.texture, clipEncoders: clipIds, paletteReference: a.paletteReference });
     const { result } = report;
     const it = report.adaptedIterations;
     log(`\ngenerator: ${gen.name}; adapted: ${a.adapted} (${it.triD} Tri-D + ${it.g2} G2 iterations); backend ${backend}\n`);

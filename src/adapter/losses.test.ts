@@ -19,6 +19,7 @@ import {
   colourTokens,
   euclideanCost,
   gridPoints,
+  pointsByBox,
   hypercolumnTokens,
   sampleAt,
   samplePoints,
@@ -271,6 +272,16 @@ describe('hypercolumn L_dis (STROTSS-like)', () => {
     const t = colourTokens(img, gridPoints(2), 2);
     expect(t.shape).toEqual([1, 4, 3]);
     expect(Array.from(t.dataSync())).toEqual([-1, -1, -1, 1, 1, 1, -1, -1, -1, 1, 1, 1].map((v) => expect.closeTo(v, 6)));
+  });
+
+  it('points by box: the grid cells whose centres lie inside it, and the rest, in order', () => {
+    const { inside, outside } = pointsByBox(gridPoints(4), { x: 0.25, y: 0.5, width: 0.5, height: 0.5 });
+    expect(Array.from(inside)).toEqual([0.375, 0.625, 0.625, 0.625, 0.375, 0.875, 0.625, 0.875]);
+    expect(outside).toHaveLength(2 * 12);
+    expect(Array.from(outside.slice(0, 4))).toEqual([0.125, 0.125, 0.375, 0.125]);
+    expect(pointsByBox(gridPoints(4), { x: 0.9, y: 0.9, width: 0.05, height: 0.05 }).inside).toHaveLength(0);
+    // the studio's face box on the default 40² grid: 20 columns × 22 rows
+    expect(pointsByBox(gridPoints(40), { x: 0.25, y: 0.25, width: 0.5, height: 0.55 }).inside).toHaveLength(2 * 20 * 22);
   });
 
   it('sampled hypercolumns are differentiable w.r.t. every map', () => {

@@ -220,6 +220,18 @@ export function gridPoints(side: number): Float32Array {
   return out;
 }
 
+/** The points (x, y pairs in [0, 1]) that lie in `box` (fractions of the side) and those that do not, each in order. */
+export function pointsByBox(points: Float32Array, box: { x: number; y: number; width: number; height: number }): { inside: Float32Array; outside: Float32Array } {
+  const inside: number[] = [];
+  const outside: number[] = [];
+  for (let i = 0; i < points.length; i += 2) {
+    const x = points[i];
+    const y = points[i + 1];
+    (x >= box.x && x < box.x + box.width && y >= box.y && y < box.y + box.height ? inside : outside).push(x, y);
+  }
+  return { inside: new Float32Array(inside), outside: new Float32Array(outside) };
+}
+
 /**
  * Row-major `[P, h·w]` matrix of bilinear interpolation weights of an `h`×`w` map at the points
  * (x, y in [0, 1]², pixel centres at (i + 0.5)/size, edges clamped — `align_corners=False`).

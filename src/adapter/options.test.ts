@@ -8,7 +8,7 @@ describe('method options', () => {
     expect(DEFAULT_METHOD_OPTIONS.imageStructure).toBe('lowres-l1');
     expect(DEFAULT_METHOD_OPTIONS.featureStructure).toBe('selfsim-mse');
     // chosen by the experiments of docs/method.md (embedded path): floor on, hypercolumn + colour L_dis
-    expect(DEFAULT_METHOD_OPTIONS).toMatchObject({ directionFloor: 0.1, disTokens: 'hypercolumn', hypercolumnBlocks: [], disColourWeight: 5, disColourMomentWeight: 0, disColourSlicedWeight: 10, disColourRegion: 'foreground', disFeatureWeight: 1, g2LrScale: 0.25, encoderDirectionWeight: -1 });
+    expect(DEFAULT_METHOD_OPTIONS).toMatchObject({ directionFloor: 0.1, disTokens: 'hypercolumn', hypercolumnBlocks: [], disColourWeight: 5, disColourMomentWeight: 0, disColourSlicedWeight: 10, disColourRegion: 'face-box', disFeatureWeight: 1, g2LrScale: 0.25, encoderDirectionWeight: -1 });
     // every option has a description (the CLI and UI list them)
     expect(METHOD_OPTION_DESCRIPTIONS.map((d) => d.name).sort()).toEqual(Object.keys(DEFAULT_METHOD_OPTIONS).sort());
   });

@@ -13,8 +13,15 @@ export type RenderDraws = 'shared-random' | 'deterministic';
 /** What L_dis compares: one block's token grid (DiFa / DoRM), or STROTSS-like hypercolumns at sampled points. */
 export type DisTokens = 'block' | 'hypercolumn';
 export const DIS_TOKENS: readonly DisTokens[] = ['block', 'hypercolumn'];
-export type ColourRegion = 'image' | 'foreground';
-export const COLOUR_REGIONS: readonly ColourRegion[] = ['image', 'foreground'];
+export type ColourRegion = 'image' | 'foreground' | 'face-box' | 'regions';
+export const COLOUR_REGIONS: readonly ColourRegion[] = ['image', 'foreground', 'face-box', 'regions'];
+
+/**
+ * The face box of a face-aligned square image (FFHQ alignment: the studio's reference crop, the
+ * generator's frontal renders), as fractions of its side: the evaluation's face region and the
+ * reference region of `disColourReference` 'face-box'.
+ */
+export const FACE_BOX: { readonly x: number; readonly y: number; readonly width: number; readonly height: number } = { x: 0.25, y: 0.25, width: 0.5, height: 0.55 };
 
 export interface MethodOptions {
   /** What the losses see in step 1: the SR output through the frozen G2, or the raw render upsampled. */
@@ -62,17 +69,23 @@ export interface MethodOptions {
    */
   disColourMomentWeight: number;
   /**
-   * Where the moments and the sliced distance measure the adapted colours: every point ('image'), or the
-   * points weighted by the source render's soft foreground ('foreground', the default: `softForeground` of
-   * its depth) — the head takes the reference's palette, whatever share of the reference its backdrop has.
+   * Which colours the colour terms compare. 'image': every point against every cell of the reference.
+   * 'foreground': the points weighted by the source render's soft foreground (`softForeground` of its
+   * depth; moments and sliced distance) against every cell of the reference, so the head takes the whole
+   * reference's palette, backdrop included. 'face-box': only the points inside `FACE_BOX`, weighted by the
+   * foreground, against the reference's cells inside the same box (like with like: the face region of
+   * the renders against the reference's face; docs/method.md, "Like with like"). 'regions': the face box
+   * as in 'face-box', and the foreground outside it against the reference's cells outside it (hair, ears,
+   * neck against the reference's hair, backdrop and clothes), each a term of its own — STROTSS's spatial
+   * guidance with two fixed regions.
    */
   disColourRegion: ColourRegion;
   /**
    * Weight of the sliced Wasserstein-1 distance between the same colours and the reference's inside L_dis
    * (`lossSlicedWasserstein`, 32 fixed projections): every quantile of the colour distribution, so the
-   * proportions too; 0 = off. Default 10 (with the foreground region): on the embedded path it moved the
-   * palette 16–83 % toward the reference on all seven references, against 2–59 % without it
-   * (docs/method.md, "Colour distributions").
+   * proportions too; 0 = off. Default 10: with the foreground region (session 10) it moved the palette
+   * (then measured against the whole reference crop) 16–83 % toward the reference on all seven references,
+   * against 2–59 % without it (docs/method.md, "Colour distributions"); with the face box, "Like with like".
    */
   disColourSlicedWeight: number;
   /** λ_dir multiplier per encoder: −1 = each encoder's own default (CLIP 1, embedded MobileNetV2 0); ≥ 0 = this for every encoder. */
@@ -127,7 +140,7 @@ export const DEFAULT_METHOD_OPTIONS: Readonly<MethodOptions> = {
   disFeatureWeight: 1,
   disColourWeight: 5,
   disColourMomentWeight: 0,
-  disColourRegion: 'foreground',
+  disColourRegion: 'face-box',
   disColourSlicedWeight: 10,
   encoderDirectionWeight: -1,
   triDLrScale: 1,
@@ -174,7 +187,7 @@ export const METHOD_OPTION_DESCRIPTIONS: readonly OptionDescription[] = [
   { name: 'disFeatureWeight', kind: 'number', min: 0, max: 100, help: 'weight of the encoder-feature REMD inside L_dis (1 = DiFa/DoRM); 0 = colour terms only' },
   { name: 'disColourWeight', kind: 'number', min: 0, max: 100, help: 'weight of the colour REMD (RGB at the same points, Euclidean) inside L_dis; 0 = off' },
   { name: 'disColourMomentWeight', kind: 'number', min: 0, max: 1000, help: 'weight of the colour moment term (mean + covariance of RGB at the points vs the reference, STROTSS ℓ_m) inside L_dis; 0 = off' },
-  { name: 'disColourRegion', kind: 'enum', values: COLOUR_REGIONS, help: "colour moments and sliced distance over every point ('image') or weighted by the source render's foreground ('foreground')" },
+  { name: 'disColourRegion', kind: 'enum', values: COLOUR_REGIONS, help: "colour terms: every point against the whole reference ('image'), points weighted by the source render's foreground ('foreground'), the foreground in the face box against the reference's face box ('face-box'), or that and the rest against the rest ('regions')" },
   { name: 'disColourSlicedWeight', kind: 'number', min: 0, max: 1000, help: 'weight of the sliced Wasserstein distance between the RGB at the points and the reference colours (every quantile, so proportions too) inside L_dis; 0 = off' },
   { name: 'encoderDirectionWeight', kind: 'number', min: -1, max: 100, help: 'L_dir weight multiplier per encoder (−1 = encoder default: CLIP 1, embedded MobileNetV2 0)' },
   { name: 'triDLrScale', kind: 'number', min: 0.01, max: 1000, help: 'step 1 (Tri-D) learning rate = settings lr × this' },

@@ -11,8 +11,8 @@ import { loadDefaultEncoder } from '../clip/default-encoder.ts';
 import { frontalCamera, cameraFromYawPitch } from '../eg3d/camera.ts';
 import type { GeneratorView } from './generator-view.ts';
 import { computeMeanEmbedding } from './mean-embedding.ts';
-import { colourTokens, gridPoints, lossRemd } from './losses.ts';
-import { DEFAULT_METHOD_OPTIONS, type MethodOptions } from './options.ts';
+import { colourTokens, gridPoints, lossRemd, pointsByBox } from './losses.ts';
+import { DEFAULT_METHOD_OPTIONS, FACE_BOX, type MethodOptions } from './options.ts';
 import { AdapterTrainer, disposeTrainerEncoder, latentFromSeed, prepareTrainerEncoder, type TrainerConfig, type TrainerEncoder } from './trainer.ts';
 import { isTrainableKey } from './export.ts';
 import { stripedReference, tinyClip, tinyGenerator, tinyView } from '../testing/fixtures.ts';
@@ -316,14 +316,28 @@ describe('AdapterTrainer on the tiny fixture', () => {
   });
 
   it('hypercolumn L_dis with the colour term pulls the renders toward the reference colours', async () => {
-    const options: MethodOptions = { ...DEFAULT_METHOD_OPTIONS, step1Output: 'raw-upsampled', disTokens: 'hypercolumn', disColourWeight: 1, disGrid: 8, disPoints: 32 };
+    const options: MethodOptions = { ...DEFAULT_METHOD_OPTIONS, step1Output: 'raw-upsampled', disTokens: 'hypercolumn', disColourWeight: 1, disColourRegion: 'image', disGrid: 8, disPoints: 32 };
     const [mu] = await computeMeanEmbedding(view, [clip], { samples: 2, batch: 2, seed: 0, psi: 1, options });
     const enc = prepareTrainerEncoder(clip, stripedReference(), mu, options);
     expect(enc.mapBlocks).toEqual(clip.defaultMapBlocks);
     expect(enc.refHypercolumn!.shape[0]).toBe(64);
-    expect(enc.refColours!.shape).toEqual([64, 3]);
+    expect(enc.refColours!.map((t) => t.shape)).toEqual([[64, 3]]);
+    // 'face-box': only the reference's cells inside FACE_BOX (x 2…5, y 2…5 of the 8² grid); 'regions': those, then the rest
+    const cells = (t: tf.Tensor2D) => t.arraySync().map((c) => c.map((v) => v.toFixed(5)).join(','));
+    const all = cells(enc.refColours![0]);
+    const { inside, outside } = pointsByBox(gridPoints(8), FACE_BOX);
+    const at = (pts: Float32Array) => Array.from({ length: pts.length / 2 }, (_, i) => all[Math.floor(pts[2 * i + 1] * 8) * 8 + Math.floor(pts[2 * i] * 8)]);
+    const boxed = prepareTrainerEncoder(clip, stripedReference(), mu, { ...options, disColourRegion: 'face-box' });
+    expect(boxed.refColours!.map((t) => t.shape)).toEqual([[16, 3]]);
+    expect(cells(boxed.refColours![0])).toEqual(at(inside));
+    disposeTrainerEncoder(boxed);
+    const two = prepareTrainerEncoder(clip, stripedReference(), mu, { ...options, disColourRegion: 'regions', disColourSlicedWeight: 1 });
+    expect(two.refColours!.map((t) => t.shape)).toEqual([[16, 3], [48, 3]]);
+    expect(cells(two.refColours![1])).toEqual(at(outside));
+    expect(two.refColourSorted!.map((t) => t.shape)).toEqual([[32, 16], [32, 48]]);
+    disposeTrainerEncoder(two);
     const colourDistance = (g: GeneratorView) =>
-      tf.tidy(() => lossRemd(colourTokens(renderFixed(g), gridPoints(8), 8), enc.refColours!, 'euclidean').dataSync()[0]);
+      tf.tidy(() => lossRemd(colourTokens(renderFixed(g), gridPoints(8), 8), enc.refColours![0], 'euclidean').dataSync()[0]);
     const before = colourDistance(view);
     const cfg = { ...config([6, 0], 5), learningRate: 0.02, lossWeights: { dir: 0, dis: 1, imageStructure: 0, featureStructure: 0 }, options };
     const tr = new AdapterTrainer(view, [enc], cfg);
@@ -338,6 +352,15 @@ describe('AdapterTrainer on the tiny fixture', () => {
     };
     expect(Math.abs(disOf(tr) - disOf(blockTr))).toBeGreaterThan(1e-3);
     blockTr.dispose(true);
+    // two colour regions (the face box and the rest, each against its counterpart), batch 2 one sample at a time
+    const twoRegions = prepareTrainerEncoder(clip, stripedReference(), mu, { ...options, disColourRegion: 'regions', disColourSlicedWeight: 1 });
+    const regionTr = new AdapterTrainer(view, [twoRegions], { ...cfg, batchSize: 2, options: { ...options, disColourRegion: 'regions', disColourSlicedWeight: 1, microBatch: 1 } });
+    const before2 = tf.memory().numTensors;
+    const regionDis = disOf(regionTr);
+    expect(Number.isFinite(regionDis) && regionDis > 0).toBe(true);
+    expect(tf.memory().numTensors).toBe(before2);
+    regionTr.dispose(true);
+    disposeTrainerEncoder(twoRegions);
     while (!tr.done) await tr.step();
     const after = colourDistance(tr.adapted as GeneratorView);
     console.log(`colour REMD to the reference: ${before.toFixed(3)} → ${after.toFixed(3)}`);

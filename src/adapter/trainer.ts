@@ -33,12 +33,13 @@ import {
   softForeground,
   colourTokens,
   gridPoints,
+  pointsByBox,
   hypercolumnTokens,
   sampleAt,
   referenceDirection,
   samplePoints,
 } from './losses.ts';
-import type { MethodOptions } from './options.ts';
+import { FACE_BOX, type MethodOptions } from './options.ts';
 
 /** Renderer sample draws (contract 3). */
 export type TrainerDraws =
@@ -96,10 +97,14 @@ export interface TrainerEncoder {
   mapBlocks?: readonly number[];
   /** Reference hypercolumns at every cell of the `disGrid`² grid, [G², d] (needed with 'hypercolumn'). */
   refHypercolumn?: tf.Tensor2D | null;
-  /** Reference RGB in [−1, 1] at every cell of the `disGrid`² grid, [G², 3] (needed with any colour term, `usesColourTerms`). */
-  refColours?: tf.Tensor2D | null;
-  /** The reference colours on the sliced distance's projections, each in ascending order, [K, G²] (with `disColourSlicedWeight` > 0). */
-  refColourSorted?: tf.Tensor2D | null;
+  /**
+   * Reference RGB in [−1, 1] at the cells of the `disGrid`² grid, one [m, 3] per colour region
+   * (`colourRegionsOf`: every cell, the face box's, or the face box's then the rest's); needed with any
+   * colour term (`usesColourTerms`).
+   */
+  refColours?: tf.Tensor2D[] | null;
+  /** Per colour region, the reference colours on the sliced distance's projections, each in ascending order, [K, m] (with `disColourSlicedWeight` > 0). */
+  refColourSorted?: tf.Tensor2D[] | null;
 }
 
 /** λ_dir multiplier of an encoder: the option `encoderDirectionWeight` when ≥ 0, else the encoder's default (absent = 1). */
@@ -128,22 +133,21 @@ export function prepareTrainerEncoder(encoder: FeatureEncoder, reference: RgbaIm
   const grid = gridPoints(options.disGrid);
   const refDirection = directionWeight > 0 && meanEmbedding ? tf.tidy(() => referenceDirection(ref.embedding, tf.tensor1d(meanEmbedding))) : null;
   const refHypercolumn = hyper ? tf.tidy(() => tf.reshape(hypercolumnTokens(ref.maps, grid), [options.disGrid ** 2, -1]) as tf.Tensor2D) : null;
-  const refColours =
-    usesColourTerms(options)
-      ? tf.tidy(() => {
-          const s = REFERENCE_COLOUR_SIZE;
-          const img = tf.sub(tf.mul(tf.tensor4d(clipReferencePixels(reference, s, [0, 0, 0], [1, 1, 1]), [1, s, s, 3]), 2), 1) as tf.Tensor4D;
-          return tf.reshape(colourTokens(img, grid, options.disGrid), [-1, 3]) as tf.Tensor2D;
-        })
-      : null;
-  const refColourSorted = refColours && options.disColourSlicedWeight > 0 ? tf.tidy(() => slicedReference(refColours, colourProjections())) : null;
+  const refColours = usesColourTerms(options)
+    ? tf.tidy(() => {
+        const s = REFERENCE_COLOUR_SIZE;
+        const img = tf.sub(tf.mul(tf.tensor4d(clipReferencePixels(reference, s, [0, 0, 0], [1, 1, 1]), [1, s, s, 3]), 2), 1) as tf.Tensor4D;
+        return colourRegionsOf(grid, options).map((at) => tf.reshape(colourTokens(img, at, options.disGrid), [-1, 3]) as tf.Tensor2D);
+      })
+    : null;
+  const refColourSorted = refColours && options.disColourSlicedWeight > 0 ? tf.tidy(() => refColours.map((c) => slicedReference(c, colourProjections()))) : null;
   tf.dispose([ref.embedding, ...ref.maps]);
   return { encoder, tokenBlock, refTokens: ref.tokens, refDirection, directionWeight, mapBlocks, refHypercolumn, refColours, refColourSorted };
 }
 
 /** The reference tensors `prepareTrainerEncoder` made (not the encoder's weights). */
 export function trainerEncoderTensors(e: TrainerEncoder): tf.Tensor[] {
-  return [e.refTokens, e.refDirection, e.refHypercolumn, e.refColours, e.refColourSorted].filter((t): t is tf.Tensor => t != null);
+  return [e.refTokens, e.refDirection, e.refHypercolumn, ...(e.refColours ?? []), ...(e.refColourSorted ?? [])].filter((t): t is tf.Tensor => t != null);
 }
 
 /** Frees the reference tensors of `prepareTrainerEncoder` (not the encoder). */
@@ -398,9 +402,11 @@ export class AdapterTrainer {
       const planes = src.planes(ws);
       const srcRender = src.render(planes, cams, draws);
       const srcFeatures = srcRender.features;
-      // Foreground weights of the colour points (source render), when the colour terms ask for them.
+      // Foreground weights of the colour points (source render), per colour region, when the colour terms ask for them.
       const colourWeights =
-        points && (opts.disColourMomentWeight > 0 || opts.disColourSlicedWeight > 0) && opts.disColourRegion === 'foreground' ? (sampleAt(softForeground(srcRender.depth), points) as tf.Tensor3D) : null;
+        points && (opts.disColourMomentWeight > 0 || opts.disColourSlicedWeight > 0) && opts.disColourRegion !== 'image'
+          ? colourRegionsOf(points, opts).map((at) => (at.length ? (sampleAt(softForeground(srcRender.depth), at) as tf.Tensor3D) : null))
+          : null;
       const srcImage = this.view(phase, srcFeatures, src, ws);
       const srcEnc = this.encoders.map((e) => {
         const f = e.encoder.encodeImages(srcImage, e.tokenBlock);
@@ -458,13 +464,19 @@ export class AdapterTrainer {
       if (w.featureStructure) fstr = tf.add(fstr, lossFeatureStructure(ad.tokens, srcEnc[i].tokens, opts.featureStructure));
     });
     // The colour terms do not depend on the encoder: counted once, like L_I-str (the reference colours are the same in every encoder's targets).
-    if (w.dis && colour) {
-      const refColours = this.encoders[0].refColours!;
-      const refColourSorted = this.encoders[0].refColourSorted;
-      const adColours = colourTokens(adImage, points!, opts.disGrid);
-      if (opts.disColourWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourWeight, lossRemd(adColours, refColours, 'euclidean')));
-      if (opts.disColourMomentWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourMomentWeight, lossMoments(adColours, refColours, colourWeights ?? undefined)));
-      if (opts.disColourSlicedWeight > 0) dis = tf.add(dis, tf.mul(opts.disColourSlicedWeight, lossSlicedWasserstein(adColours, refColourSorted!, colourProjections(), colourWeights ?? undefined)));
+    // With several colour regions each is compared with its counterpart in the reference, as a term of its own.
+    if (w.dis && colour && points) {
+      colourRegionsOf(points, opts).forEach((cp, r) => {
+        if (!cp.length) return;
+        const refColours = this.encoders[0].refColours![r];
+        const refColourSorted = this.encoders[0].refColourSorted?.[r];
+        const weights = colourWeights?.[r] ?? undefined;
+        const adColours = colourTokens(adImage, cp, opts.disGrid);
+        const add = (weight: number, term: tf.Scalar) => (dis = tf.add(dis, tf.mul(weight, term)));
+        if (opts.disColourWeight > 0) add(opts.disColourWeight, lossRemd(adColours, refColours, 'euclidean'));
+        if (opts.disColourMomentWeight > 0) add(opts.disColourMomentWeight, lossMoments(adColours, refColours, weights));
+        if (opts.disColourSlicedWeight > 0) add(opts.disColourSlicedWeight, lossSlicedWasserstein(adColours, refColourSorted!, colourProjections(), weights));
+      });
     }
     let istr: tf.Scalar = zero;
     if (w.imageStructure) {
@@ -593,7 +605,8 @@ interface FrozenPart {
   srcFeatures: tf.Tensor4D;
   srcImage: tf.Tensor4D;
   srcEnc: { embedding: tf.Tensor2D; tokens: tf.Tensor3D }[];
-  colourWeights: tf.Tensor3D | null;
+  /** Per colour region, the source render's soft foreground at its points (null: unweighted, or a region without points). */
+  colourWeights: (tf.Tensor3D | null)[] | null;
   /** Step 2: the adapted render (a constant); null when the phase renders on the tape. */
   adaptedFeatures: tf.Tensor4D | null;
 }
@@ -608,18 +621,29 @@ function sliceFrozen(f: FrozenPart, s: number, e: number): FrozenPart {
     srcFeatures: cut(f.srcFeatures),
     srcImage: cut(f.srcImage),
     srcEnc: f.srcEnc.map((x) => ({ embedding: cut(x.embedding), tokens: cut(x.tokens) })),
-    colourWeights: f.colourWeights && cut(f.colourWeights),
+    colourWeights: f.colourWeights && f.colourWeights.map((t) => t && cut(t)),
     adaptedFeatures: f.adaptedFeatures && cut(f.adaptedFeatures),
   };
 }
 
 function frozenTensors(f: FrozenPart): tf.Tensor[] {
-  const optional = [f.colourWeights, f.adaptedFeatures].filter((t): t is tf.Tensor3D | tf.Tensor4D => t !== null);
+  const optional = [...(f.colourWeights ?? []), f.adaptedFeatures].filter((t): t is tf.Tensor3D | tf.Tensor4D => t !== null);
   return [f.ws, f.planes, f.cams, f.srcFeatures, f.srcImage, ...f.srcEnc.flatMap((x) => [x.embedding, x.tokens]), ...optional];
 }
 
 function disposeFrozen(f: FrozenPart): void {
   tf.dispose(frozenTensors(f));
+}
+
+/**
+ * The colour regions of a point set (an iteration's points, or the reference's grid cells), each compared
+ * with the same region of the reference: every point ('image', 'foreground'); those inside `FACE_BOX`
+ * ('face-box'); those inside it, then the rest ('regions'). A region may be empty.
+ */
+export function colourRegionsOf(points: Float32Array, opts: Pick<MethodOptions, 'disColourRegion'>): Float32Array[] {
+  if (opts.disColourRegion === 'image' || opts.disColourRegion === 'foreground') return [points];
+  const { inside, outside } = pointsByBox(points, FACE_BOX);
+  return opts.disColourRegion === 'face-box' ? [inside] : [inside, outside];
 }
 
 /** Projections of the sliced colour distance (`disColourSlicedWeight`): fixed, spread over the hemisphere. */

@@ -6,7 +6,7 @@
  * never slow the studio's start. Also the live estimate a run sends with each preview
  * (`PreviewEstimator`): palette distance to the reference and depth change, on the preview renders.
  */
-import { centreSquare, DEFAULT_EVALUATION_OPTIONS, evaluateAdaptation, faceRegionMask, resizeArea } from '../evaluate/evaluate.ts';
+import { DEFAULT_EVALUATION_OPTIONS, evaluateAdaptation, faceRegionMask, referenceLab } from '../evaluate/evaluate.ts';
 import { cosine, FaceApiEmbedder, type FaceApiModelFiles, type FaceApiModule } from '../evaluate/face-identity.ts';
 import { InceptionGramNetwork, loadNsfwInceptionV3 } from '../evaluate/texture.ts';
 import { concatFloat32, labPixels, slicedWasserstein } from '../evaluate/color.ts';
@@ -232,6 +232,7 @@ export async function runEvaluation(spec: EvaluationSpec, host: EvaluationHost):
       ...(request.seed !== undefined ? { seed: request.seed } : {}),
       ...(request.psi !== undefined ? { psi: request.psi } : {}),
       ...(request.thumbnailSize !== undefined ? { thumbnailSize: request.thumbnailSize } : {}),
+      ...(request.paletteReference !== undefined ? { paletteReference: request.paletteReference } : {}),
     },
     onProgress: (done) => host.emit({ type: 'evaluation-progress', stage: 'evaluating', what: 'held-out latents', done, total }),
     shouldStop: () => host.shouldStop(),
@@ -295,8 +296,7 @@ export class PreviewEstimator {
     private readonly source: PreviewRendersWithDepth,
   ) {
     const o = DEFAULT_EVALUATION_OPTIONS;
-    const ref = centreSquare(reference);
-    this.refLab = thin(labPixels(resizeArea(ref, Math.min(128, ref.width)).data, 4), ESTIMATE_MAX_POINTS);
+    this.refLab = thin(referenceLab(reference, o), ESTIMATE_MAX_POINTS);
     this.masks = source.depth.map((d) => foregroundMask(d));
     this.heads = source.depth.map((d, v) => headDepth(d, this.masks[v]));
     this.regions = source.images.map((im, v) => faceRegionMask(this.masks[v], source.resolution, im.width, im.height, o.fixedFaceBox));

@@ -185,6 +185,8 @@ export interface EvaluationRequest {
   clipEncoders?: string[];
   /** Side of the per-view thumbnails (default 64). */
   thumbnailSize?: number;
+  /** The reference pixels of the palette measure: the face box of the crop (default) or all of it. */
+  paletteReference?: 'face-box' | 'image';
 }
 
 /** One part of a domain mix (AdapterEngine.mixAdapted). */

@@ -8,7 +8,8 @@ import { CHEAP_RENDER, stripedReference, tinyClip, tinyGenerator, tinyView } fro
 import type { EG3DGenerator } from '../eg3d/generator.ts';
 import type { GeneratorView } from '../adapter/generator-view.ts';
 import type { ClipImageEncoder } from '../clip/encoder.ts';
-import { evaluateAdaptation, evaluationLatentSeed, resizeArea, sharesBackbone } from './evaluate.ts';
+import { evaluateAdaptation, evaluationLatentSeed, referenceLab, resizeArea, resolveEvaluationOptions, sharesBackbone } from './evaluate.ts';
+import { slicedWasserstein } from './color.ts';
 import { FaceApiEmbedder, FACE_API_MODEL_NAMES, type FaceApiModule, type FaceApiWeights } from './face-identity.ts';
 import { InceptionGramNetwork, loadNsfwInceptionV3 } from './texture.ts';
 import type { EvaluationResult } from './types.ts';
@@ -131,6 +132,23 @@ describe('evaluation report on the tiny fixture generator', () => {
     expect(bare.rows[0].texture).toBeNull();
     expect(bare.means.palette).toBeNull();
   }, 120_000);
+
+  it("the palette's reference pixels: the face box of the crop ('face-box') or all of it ('image')", () => {
+    // 8×8 reference: a white face box (FACE_BOX covers pixels x 2…5, y 2…6) on a black backdrop.
+    const ref = { width: 8, height: 8, data: new Uint8ClampedArray(256) };
+    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) ref.data.set(x >= 2 && x < 6 && y >= 2 && y < 7 ? [255, 255, 255, 255] : [0, 0, 0, 255], (y * 8 + x) * 4);
+    const o = resolveEvaluationOptions();
+    const boxed = referenceLab(ref, o);
+    const whole = referenceLab(ref, { ...o, paletteReference: 'image' });
+    expect(boxed.length / 3).toBe(20);
+    expect(whole.length / 3).toBe(64);
+    expect(Math.min(...boxed.filter((_, i) => i % 3 === 0))).toBeGreaterThan(99); // L* of white
+    // a white head is at distance 0 from the face box, far from the whole crop (mostly black)
+    const white = new Float32Array(48).map((_, i) => boxed[i % 3]);
+    expect(slicedWasserstein(white, boxed)).toBeLessThan(1e-3);
+    expect(slicedWasserstein(white, whole)).toBeGreaterThan(30);
+    expect(() => resolveEvaluationOptions({ paletteReference: 'face' as 'image' })).toThrow(/paletteReference/);
+  });
 
   it('area resize averages blocks', () => {
     const img = { width: 4, height: 4, data: new Uint8ClampedArray(64) };

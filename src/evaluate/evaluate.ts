@@ -13,6 +13,7 @@ import { Random } from '../core/random.ts';
 import { SettingsError } from '../core/errors.ts';
 import { cameraFromYawPitch, camerasTensor, frontalCamera } from '../eg3d/camera.ts';
 import { iterationSeed } from '../adapter/trainer.ts';
+import { FACE_BOX } from '../adapter/options.ts';
 import { concatFloat32, labPixels, slicedWasserstein } from './color.ts';
 import { cosine } from './face-identity.ts';
 import { foregroundMask, headDepth, maskedMeanAbsDiff, reprojectionL1, type ViewGeometry } from './geometry.ts';
@@ -41,7 +42,8 @@ export const DEFAULT_EVALUATION_OPTIONS: EvaluationOptions = {
   swQuantiles: 128,
   swSeed: 0,
   visibilityTolerance: 0.05,
-  fixedFaceBox: { x: 0.25, y: 0.25, width: 0.5, height: 0.55 },
+  fixedFaceBox: { ...FACE_BOX },
+  paletteReference: 'face-box',
 };
 
 /** Stream id of the evaluation latents in `iterationSeed` (the trainer's iterations use streams 0…2). */
@@ -58,6 +60,7 @@ export function resolveEvaluationOptions(o: Partial<EvaluationOptions> = {}): Ev
   if (!r.yaws.length || r.yaws.some((y) => !Number.isFinite(y))) throw new SettingsError('yaws must be a non-empty list of numbers');
   if (!(r.psi >= 0 && r.psi <= 2)) throw new SettingsError(`psi must be within 0…2 (got ${r.psi})`);
   if (!Number.isInteger(r.thumbnailSize) || r.thumbnailSize < 8) throw new SettingsError(`thumbnailSize must be an integer ≥ 8 (got ${r.thumbnailSize})`);
+  if (r.paletteReference !== 'face-box' && r.paletteReference !== 'image') throw new SettingsError(`paletteReference must be 'face-box' or 'image' (got ${String(r.paletteReference)})`);
   if (!Number.isInteger(r.swProjections) || r.swProjections < 1 || !Number.isInteger(r.swQuantiles) || r.swQuantiles < 2) throw new SettingsError('swProjections ≥ 1 and swQuantiles ≥ 2 must be integers');
   return r;
 }
@@ -70,7 +73,7 @@ export const MEASURE_DESCRIPTIONS: Record<string, string> = {
   depth:
     "mean |depth_adapted − depth_source| over the source's foreground pixels (depth ≤ Otsu threshold of the view's depth histogram), in world units; as % of head depth = 98th − 2nd percentile of the source's foreground depth.",
   palette:
-    "sliced 2-Wasserstein distance (seeded unit directions, quantile matching) between CIE L*a*b* (D65) pixels of the face region (source foreground ∩ fixed face box, all views of a latent) and the reference's pixels; units ≈ ΔE*ab. Lower = closer to the reference's colours.",
+    "sliced 2-Wasserstein distance (seeded unit directions, quantile matching) between CIE L*a*b* (D65) pixels of the face region (source foreground ∩ fixed face box, all views of a latent) and the reference's pixels in the same face box of its face-aligned crop (paletteReference 'face-box'; 'image' = the whole crop, backdrop included); units ≈ ΔE*ab. Lower = closer to the reference's colours.",
   texture:
     'mean over layers of ‖G(render) − G(reference)‖_F / ‖G(reference)‖_F, Gram matrices of early layers of a network the training losses do not use; mean over views. Lower = closer to the reference texture.',
   clip: "with a user CLIP: mean cosine of the renders' embeddings with the reference's, and mean cosine of (E(adapted) − E(source)) with (E(reference) − μ_s), μ_s = mean source embedding; for zero-shot weights also the same against the prompt: cosine with the target text's embedding and alignment with T(target) − T(source).",
@@ -157,6 +160,16 @@ function boxMask(box: FaceBox, w: number, h: number): Uint8Array {
     for (let x = Math.max(0, Math.floor(box.x)); x < Math.min(w, Math.ceil(box.x + box.width)); x++) m[y * w + x] = 1;
   }
   return m;
+}
+
+/**
+ * The reference's Lab pixels the palette compares with (`paletteReference`): its square crop area-resized to
+ * at most 128², all of it ('image') or inside the face box ('face-box').
+ */
+export function referenceLab(reference: EvalImage, o: Pick<EvaluationOptions, 'paletteReference' | 'fixedFaceBox'>): Float32Array {
+  const small = resizeArea(centreSquare(reference), Math.min(128, reference.width, reference.height));
+  if (o.paletteReference === 'image') return labPixels(small.data, 4);
+  return labPixels(small.data, 4, boxMask(pixelBox(o.fixedFaceBox, small.width, small.height), small.width, small.height));
 }
 
 /** The face region of a render (width × height): the foreground mask (resolution², upsampled) ∩ the face box (fractions of the image side). */
@@ -288,8 +301,7 @@ export async function evaluateAdaptation(inputs: EvaluationInputs): Promise<Eval
   const texture = reference ? (inputs.texture ?? null) : null;
 
   // Reference statistics, computed once.
-  const refSmall = reference ? resizeArea(reference, Math.min(128, reference.width)) : null;
-  const refLab = refSmall ? labPixels(refSmall.data, 4) : null;
+  const refLab = reference ? referenceLab(reference, o) : null;
   const refGrams = texture && reference ? (await texture.grams([reference]))[0] : null;
   const clips: ClipAccumulator[] = [];
   for (const c of inputs.clip ?? []) {

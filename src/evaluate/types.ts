@@ -77,6 +77,12 @@ export interface EvaluationOptions {
   visibilityTolerance: number;
   /** Fixed face-centred crop (fractions of the image side) used when the detector finds no face. */
   fixedFaceBox: FaceBox;
+  /**
+   * The reference's pixels the palette compares the renders' face region with: those inside the same face
+   * box of the (face-aligned) reference crop ('face-box', the default: like with like), or all of the crop
+   * ('image': a painting's backdrop then counts as a colour the head should have).
+   */
+  paletteReference: 'face-box' | 'image';
 }
 
 export interface ClipEvalInput {

@@ -78,7 +78,7 @@ function Summary({ report }: { report: EngineEvaluation }) {
         <tr data-testid="eval-palette">
           <th scope="row">
             Palette distance to the reference
-            <div className="eval-note">sliced Wasserstein of face-region Lab colours, ≈ ΔE</div>
+            <div className="eval-note">sliced Wasserstein of Lab colours, the head’s face region vs the reference’s, ≈ ΔE</div>
           </th>
           {m.palette ? (
             <>

@@ -234,6 +234,7 @@ export function fakeEvaluation(latents: number): EngineEvaluation {
         swSeed: 0,
         visibilityTolerance: 0.05,
         fixedFaceBox: { x: 0.25, y: 0.25, width: 0.5, height: 0.55 },
+        paletteReference: 'face-box',
       },
       frontalView: 2,
       measures: { identity: 'face descriptors (stand-in for ArcFace)' },
