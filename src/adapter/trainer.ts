@@ -402,10 +402,11 @@ export class AdapterTrainer {
       const planes = src.planes(ws);
       const srcRender = src.render(planes, cams, draws);
       const srcFeatures = srcRender.features;
-      // Foreground weights of the colour points (source render), per colour region, when the colour terms ask for them.
+      // The colour points per region, and their foreground weights (source render) when the colour terms ask for them.
+      const colourPoints = points && usesColourTerms(opts) ? colourRegionsOf(points, opts) : null;
       const colourWeights =
-        points && (opts.disColourMomentWeight > 0 || opts.disColourSlicedWeight > 0) && opts.disColourRegion !== 'image'
-          ? colourRegionsOf(points, opts).map((at) => (at.length ? (sampleAt(softForeground(srcRender.depth), at) as tf.Tensor3D) : null))
+        colourPoints && (opts.disColourMomentWeight > 0 || opts.disColourSlicedWeight > 0) && opts.disColourRegion !== 'image'
+          ? colourPoints.map((at) => (at.length ? (sampleAt(softForeground(srcRender.depth), at) as tf.Tensor3D) : null))
           : null;
       const srcImage = this.view(phase, srcFeatures, src, ws);
       const srcEnc = this.encoders.map((e) => {
@@ -414,7 +415,7 @@ export class AdapterTrainer {
       });
       // Step 2 (G2 only): the adapted render is a constant too.
       const adaptedFeatures = renderWithGrad ? null : this.adapted.render(planes, cams, draws).features;
-      frozen = { ws, planes, cams, srcFeatures, srcImage, srcEnc, colourWeights, adaptedFeatures };
+      frozen = { ws, planes, cams, srcFeatures, srcImage, srcEnc, colourPoints, colourWeights, adaptedFeatures };
       for (const t of frozenTensors(frozen)) tf.keep(t);
     });
     return frozen;
@@ -440,7 +441,7 @@ export class AdapterTrainer {
     const opts = this.config.options;
     const w = this.config.lossWeights;
     const colour = usesColourTerms(opts);
-    const { srcFeatures, srcImage, srcEnc, colourWeights } = frozen;
+    const { srcFeatures, srcImage, srcEnc, colourPoints, colourWeights } = frozen;
     const zero = tf.scalar(0);
     let dir: tf.Scalar = zero;
     let dis: tf.Scalar = zero;
@@ -465,8 +466,8 @@ export class AdapterTrainer {
     });
     // The colour terms do not depend on the encoder: counted once, like L_I-str (the reference colours are the same in every encoder's targets).
     // With several colour regions each is compared with its counterpart in the reference, as a term of its own.
-    if (w.dis && colour && points) {
-      colourRegionsOf(points, opts).forEach((cp, r) => {
+    if (w.dis && colour && colourPoints) {
+      colourPoints.forEach((cp, r) => {
         if (!cp.length) return;
         const refColours = this.encoders[0].refColours![r];
         const refColourSorted = this.encoders[0].refColourSorted?.[r];
@@ -607,6 +608,8 @@ interface FrozenPart {
   srcEnc: { embedding: tf.Tensor2D; tokens: tf.Tensor3D }[];
   /** Per colour region, the source render's soft foreground at its points (null: unweighted, or a region without points). */
   colourWeights: (tf.Tensor3D | null)[] | null;
+  /** The iteration's colour points per region (`colourRegionsOf`; null without colour terms), shared by every micro-batch. */
+  colourPoints: Float32Array[] | null;
   /** Step 2: the adapted render (a constant); null when the phase renders on the tape. */
   adaptedFeatures: tf.Tensor4D | null;
 }
@@ -622,6 +625,7 @@ function sliceFrozen(f: FrozenPart, s: number, e: number): FrozenPart {
     srcImage: cut(f.srcImage),
     srcEnc: f.srcEnc.map((x) => ({ embedding: cut(x.embedding), tokens: cut(x.tokens) })),
     colourWeights: f.colourWeights && f.colourWeights.map((t) => t && cut(t)),
+    colourPoints: f.colourPoints,
     adaptedFeatures: f.adaptedFeatures && cut(f.adaptedFeatures),
   };
 }
