@@ -15,6 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ByteSource } from '../io/byte-source.ts';
+import { transpose2d } from '../io/transpose.ts';
 import { NotSafetensorsError, SafetensorsFile } from '../io/safetensors.ts';
 import type { LayerNormWeights, ResidualBlockWeights } from './layers.ts';
 import { ClipTextTransformer, type ClipTextConfig } from './text.ts';
@@ -192,12 +193,6 @@ class HfTable implements ClipTensorTable {
   names() {
     return [...this.rules.keys()];
   }
-}
-
-export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

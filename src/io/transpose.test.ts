@@ -5,7 +5,7 @@ const iota = (n: number) => Float32Array.from({ length: n }, (_, k) => k * 0.5 -
 
 describe('blocked transposes', () => {
   it('transpose2d equals the element-wise definition (sizes not multiples of the block)', () => {
-    for (const [r, c] of [[1, 1], [3, 70], [37, 53], [64, 33]]) {
+    for (const [r, c] of [[1, 1], [3, 70], [37, 53], [64, 33], [70, 130]]) {
       const src = iota(r * c);
       const dst = transpose2d(src, r, c);
       const want = new Float32Array(r * c);
@@ -15,7 +15,7 @@ describe('blocked transposes', () => {
   });
 
   it('transposeOuterInner: [o,i,k] → [k,i,o] (conv [out,in,kh,kw] → [kh,kw,in,out])', () => {
-    for (const [o, i, k] of [[5, 7, 9], [40, 3, 1], [33, 35, 4]]) {
+    for (const [o, i, k] of [[5, 7, 9], [40, 3, 1], [33, 35, 4], [65, 130, 9]]) {
       const src = iota(o * i * k);
       const dst = transposeOuterInner(src, o, i, k);
       const want = new Float32Array(src.length);
