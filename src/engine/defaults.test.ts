@@ -7,7 +7,7 @@ describe('adaptation defaults', () => {
     expect(DIFA_OPTIMISER.betas[1]).toBeCloseTo(Math.pow(0.99, 0.8), 3);
     expect(DEFAULT_PRESET).toBe('balanced');
     expect(defaultAdaptSettings()).toEqual({
-      iterations: [15, 5],
+      iterations: [20, 5],
       batchSize: 1,
       learningRate: 0.02,
       betas: [0, 0.992],

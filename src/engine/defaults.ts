@@ -57,10 +57,10 @@ export const PRESETS: readonly Preset[] = [
   {
     id: 'balanced',
     label: 'Balanced',
-    description: '15 + 5 iterations, batch 1: the measured default (docs/method.md, "Experiments").',
+    description: '20 + 5 iterations, batch 1: the measured default (docs/method.md, "Experiments" and "Twenty Tri-D iterations").',
     apply: (s) => ({
       ...s,
-      iterations: [15, 5],
+      iterations: [20, 5],
       batchSize: 1,
       learningRate: PRESET_LEARNING_RATE,
       lossWeights: { ...DEFAULT_LOSS_WEIGHTS },

@@ -9,7 +9,7 @@ import type { AdaptSettings, LossWeights } from '../../engine/types.ts';
 
 export { PRESETS, SettingsError };
 
-/** The Balanced preset (src/engine/defaults.ts): 15 + 5 iterations, batch 1, lr 0.02 (docs/method.md, "Experiments"). */
+/** The Balanced preset (src/engine/defaults.ts): 20 + 5 iterations, batch 1, lr 0.02 (docs/method.md, "Experiments"). */
 export function defaultSettings(): AdaptSettings {
   return defaultAdaptSettings();
 }
