@@ -20,18 +20,29 @@ export type NodeBackendName = 'wasm' | 'cpu' | 'webgpu';
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 let webgpuRegistered = false;
 
-/** A Vulkan driver other than the CPU ones (SwiftShader, lavapipe) is installed: let the loader pick the GPU. */
-function hasHardwareVulkanDriver(): boolean {
-  for (const dir of ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d']) {
-    let files: string[] = [];
-    try {
-      files = readdirSync(dir);
-    } catch {
-      continue;
-    }
-    if (files.some((f) => f.endsWith('.json') && !/swiftshader|lvp|lavapipe/i.test(f))) return true;
+const ICD_DIRS = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
-  return false;
+}
+
+/**
+ * Whether the Vulkan loader can find a GPU without help: a driver other than the CPU ones (SwiftShader,
+ * lavapipe) is installed AND a GPU device node exists (`/dev/dri/renderD*` for Mesa's drivers,
+ * `/dev/nvidia0…` for NVIDIA's, `/dev/dxg` under WSL). Debian's mesa-vulkan-drivers installs the Intel and
+ * Radeon ICD files on machines without those GPUs (it comes with many packages, python3-torch among
+ * them); the loader then offers lavapipe, which Dawn rejects, and no adapter at all. Directories are
+ * parameters for the test.
+ */
+export function hasHardwareVulkanDriver(icdDirs: readonly string[] = ICD_DIRS, devDir = '/dev'): boolean {
+  const driver = icdDirs.some((dir) => listDir(dir).some((f) => f.endsWith('.json') && !/swiftshader|lvp|lavapipe/i.test(f)));
+  if (!driver) return false;
+  const dev = listDir(devDir);
+  return dev.includes('dxg') || dev.some((f) => /^nvidia\d+$/.test(f)) || listDir(`${devDir}/dri`).some((f) => f.startsWith('renderD'));
 }
 
 async function registerNodeWebGPU(): Promise<void> {
