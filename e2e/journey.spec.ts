@@ -66,11 +66,16 @@ test('journey: reference → adaptation → reload → orbit → download', asyn
   await shot(page, '03-mid-adaptation');
 
   // 4. Reload mid-run: the reference, settings and last checkpoint come back, its weights in the viewer.
+  // The studio says when a checkpoint is saved in the browser (only then does a reload bring it back).
   await expect
-    .poll(async () => Number((await page.getByTestId('checkpoint-info').getAttribute('data-iteration').catch(() => null)) ?? 0), {
-      timeout: 900_000,
-      intervals: [2000],
-    })
+    .poll(
+      async () => {
+        const info = page.getByTestId('checkpoint-info');
+        if ((await info.getAttribute('data-stored').catch(() => null)) !== 'true') return 0;
+        return Number((await info.getAttribute('data-iteration').catch(() => null)) ?? 0);
+      },
+      { timeout: 900_000, intervals: [2000] },
+    )
     .toBeGreaterThanOrEqual(1);
   const savedAt = Number(await page.getByTestId('checkpoint-info').getAttribute('data-iteration'));
   await page.reload();

@@ -291,9 +291,17 @@ function Progress() {
       )}
       {run.message && <div className="muted small-text" data-testid="run-message">{run.message}</div>}
       {checkpoint && (
-        <div className="muted small-text" data-testid="checkpoint-info" data-iteration={checkpoint.globalIteration} data-restored={checkpoint.restored}>
+        <div
+          className="muted small-text"
+          data-testid="checkpoint-info"
+          data-iteration={checkpoint.globalIteration}
+          data-restored={checkpoint.restored}
+          data-stored={checkpoint.stored}
+          title={checkpoint.stored ? 'Saved in this browser: a reload brings it back' : 'Being saved in this browser; a reload before it is saved brings back the previous one'}
+        >
           {checkpoint.restored ? 'Restored checkpoint' : 'Last checkpoint'}: iteration {checkpoint.globalIteration}
           {checkpoint.totalIterations ? ` of ${checkpoint.totalIterations}` : ''}
+          {checkpoint.stored ? '' : ' · saving…'}
         </div>
       )}
     </div>

@@ -172,6 +172,7 @@ export class PersistenceSlice {
       savedAt: ctx.now(),
       generatorId: ctx.s.generator?.id ?? null,
       restored: false,
+      stored: false,
     };
     ctx.set({ checkpoint: info });
     const record: PersistedCheckpoint = {
@@ -184,7 +185,12 @@ export class PersistenceSlice {
       losses: ctx.s.losses,
     };
     this.checkpointWrites = this.checkpointWrites
-      .then(() => ctx.kv.set(KEYS.checkpoint, record))
+      .then(async () => {
+        await ctx.kv.set(KEYS.checkpoint, record);
+        // Only now would a reload bring it back; a newer checkpoint shown meanwhile keeps its own state.
+        const shown = ctx.s.checkpoint;
+        if (shown && shown.globalIteration === info.globalIteration && shown.savedAt === info.savedAt) ctx.set({ checkpoint: { ...shown, stored: true } });
+      })
       .catch((err) => ctx.set({ notice: `Could not save the checkpoint in the browser: ${errorMessage(err)}` }));
   }
 
@@ -197,6 +203,7 @@ export class PersistenceSlice {
       savedAt: saved.savedAt,
       generatorId: saved.generatorId,
       restored: true,
+      stored: true,
     };
     ctx.set({
       checkpoint: info,

@@ -80,13 +80,15 @@ describe('run slice', () => {
     engine.emit({ type: 'preview', globalIteration: 2, source: [], adapted: [], yaws: [0], seeds: [1] });
     expect(store.getState().weightsVersion).toBe(v + 1);
     engine.emit({ type: 'checkpoint', globalIteration: 2, bytes: new Uint8Array([9, 9]) });
+    // Shown at once, marked stored only when the browser has it (a reload before that would not bring it back).
+    expect(store.getState().checkpoint).toMatchObject({ globalIteration: 2, stored: false });
     await c.flush();
     const saved = await kv.get<PersistedCheckpoint>(KEYS.checkpoint);
     expect(saved).toMatchObject({ globalIteration: 2, totalIterations: 5, generatorId: 'demo-gen' });
     expect([...saved!.bytes]).toEqual([9, 9]);
     expect(saved!.losses.total).toHaveLength(2);
     s = store.getState();
-    expect(s.checkpoint).toMatchObject({ globalIteration: 2, restored: false });
+    expect(s.checkpoint).toMatchObject({ globalIteration: 2, restored: false, stored: true });
   });
 
   it('device loss is reported and training resumes from the last checkpoint', async () => {

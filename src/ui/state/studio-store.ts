@@ -54,6 +54,8 @@ export interface CheckpointInfo {
   generatorId: string | null;
   /** True when it was read back from storage after a reload (not produced in this session). */
   restored: boolean;
+  /** True once it is in the browser's storage (a reload brings it back); false while it is being written. */
+  stored: boolean;
 }
 
 export type PreviewEvent = Extract<EngineEvent, { type: 'preview' }>;
