@@ -10,9 +10,10 @@ const BLOCK = 64;
 /**
  * Row-major `[a, b, k]` → `[k, b, a]`: `dst[(j·b + i)·a + o] = src[(o·b + i)·k + j]`. Tiles of BLOCK × BLOCK
  * (o, i) pairs; inside a tile, per j and i, the destination row segment is written contiguously while the
- * source is read with stride b·k (one cache line per o, reused by the next i and j). Measured on this VM
- * against a strided 2-D transpose per j (`.scratch` micro-benchmark, idle machine): 3.6–4.1 → 1.8–2.0 ns per
- * value for 3 × 3 convs of 256–512 channels, 2.0 → 1.7–1.8 for FC matrices.
+ * source is read with stride b·k (one cache line per o, reused by the next i and j). Against the former
+ * strided 2-D transpose per j (a throwaway micro-benchmark on the 2-core VM, idle): 3.6–4.1 → 1.8–2.0 ns per
+ * value for 3 × 3 convs of 256–512 channels, 2.0 → 1.7–1.8 for FC matrices; the full-size load's layout pass
+ * 145–194 → 115–128 ms (docs/benchmarks.md).
  */
 function permuteOuterInner(src: Float32Array, a: number, b: number, k: number): Float32Array {
   const dst = new Float32Array(src.length);

@@ -187,9 +187,8 @@ export class PersistenceSlice {
     this.checkpointWrites = this.checkpointWrites
       .then(async () => {
         await ctx.kv.set(KEYS.checkpoint, record);
-        // Only now would a reload bring it back; a newer checkpoint shown meanwhile keeps its own state.
-        const shown = ctx.s.checkpoint;
-        if (shown && shown.globalIteration === info.globalIteration && shown.savedAt === info.savedAt) ctx.set({ checkpoint: { ...shown, stored: true } });
+        // Only now would a reload bring it back; a checkpoint shown since (newer, restored, cleared) is another object.
+        if (ctx.s.checkpoint === info) ctx.set({ checkpoint: { ...info, stored: true } });
       })
       .catch((err) => ctx.set({ notice: `Could not save the checkpoint in the browser: ${errorMessage(err)}` }));
   }
